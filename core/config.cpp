@@ -1,0 +1,277 @@
+#include "core/config.h"
+
+#include <cctype>
+#include <charconv>
+#include <string>
+
+namespace memd {
+namespace {
+
+std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// simple_strtoull(s, &end, 0): base from the prefix, returns the end offset.
+size_t parse_c_number(std::string_view s, uint64_t* out) {
+  int base = 10;
+  size_t i = 0;
+  if (s.size() >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && s.size() > 2 &&
+      std::isxdigit(static_cast<unsigned char>(s[2]))) {
+    base = 16;
+    i = 2;
+  } else if (s.size() >= 1 && s[0] == '0') {
+    base = 8;
+  }
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data() + i, s.data() + s.size(), v, base);
+  if (ec == std::errc::result_out_of_range) return 0;
+  if (p == s.data() + i) return 0;  // nothing parsed
+  *out = v;
+  return static_cast<size_t>(p - s.data());
+}
+
+std::optional<int> parse_int(std::string_view s) {
+  int v = 0;
+  if (s.empty()) return std::nullopt;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 10);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+struct Arg {
+  std::string_view param;
+  std::optional<std::string_view> value;
+};
+
+// lib/cmdline.c next_arg(): whitespace separates arguments, double quotes group,
+// the quotes around a value (or around the whole argument) are dropped.
+std::vector<Arg> split_args(std::string_view s) {
+  std::vector<Arg> args;
+  size_t i = 0;
+  while (i < s.size()) {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    if (i >= s.size()) break;
+    size_t start = i;
+    bool in_quote = false;
+    size_t equals = std::string_view::npos;
+    for (; i < s.size(); ++i) {
+      char c = s[i];
+      if (std::isspace(static_cast<unsigned char>(c)) && !in_quote) break;
+      if (equals == std::string_view::npos && c == '=') equals = i;
+      if (c == '"') in_quote = !in_quote;
+    }
+    std::string_view whole = s.substr(start, i - start);
+    bool outer_quoted = whole.size() >= 2 && whole.front() == '"';
+    if (outer_quoted) {
+      whole.remove_prefix(1);
+      if (whole.back() == '"') whole.remove_suffix(1);
+      if (equals != std::string_view::npos) --equals;
+    }
+    Arg arg;
+    if (equals == std::string_view::npos) {
+      arg.param = whole;
+    } else {
+      size_t e = equals - start;
+      arg.param = whole.substr(0, e);
+      std::string_view v = whole.substr(e + 1);
+      if (!outer_quoted && v.size() >= 1 && v.front() == '"') {
+        v.remove_prefix(1);
+        if (!v.empty() && v.back() == '"') v.remove_suffix(1);
+      }
+      arg.value = v;
+    }
+    args.push_back(arg);
+  }
+  return args;
+}
+
+// cmdline_parse_core(): "N%" or a memparse size, converted to pages.
+Status parse_core(std::string_view name, std::string_view v, uint64_t* pages, uint64_t* percent) {
+  uint64_t n = 0;
+  size_t end = parse_c_number(v, &n);
+  if (end > 0 && end + 1 == v.size() && v[end] == '%') {
+    if (n > 100) return make_error(std::string(name) + "=" + std::string(v) + ": a percentage over 100");
+    *percent = n;
+    *pages = 0;
+    return {};
+  }
+  auto bytes = parse_memsize(v);
+  if (!bytes) {
+    return make_error(std::string(name) + "=" + std::string(v) +
+                      ": not a size (K/M/G suffix) or a percentage");
+  }
+  *pages = *bytes >> kPageShift;
+  *percent = 0;
+  return {};
+}
+
+Status parse_sysctl(KernelParams* kp, std::string_view key, std::string_view v, bool* known) {
+  *known = true;
+  std::string what = "sysctl.vm." + std::string(key) + "=" + std::string(v);
+  if (key == "min_free_kbytes") {
+    auto n = parse_int(v);
+    if (!n || *n < 0) return make_error(what + ": needs an integer >= 0");
+    kp->min_free_kbytes = *n;
+  } else if (key == "watermark_scale_factor") {
+    auto n = parse_int(v);
+    if (!n || *n < 1 || *n > 3000) return make_error(what + ": needs an integer in 1..3000");
+    kp->watermark_scale_factor = *n;
+  } else if (key == "watermark_boost_factor") {
+    auto n = parse_int(v);
+    if (!n || *n < 0) return make_error(what + ": needs an integer >= 0");
+    kp->watermark_boost_factor = *n;
+  } else if (key == "percpu_pagelist_high_fraction") {
+    auto n = parse_int(v);
+    if (!n || *n < 0 || (*n != 0 && *n < kMinPercpuPagelistHighFraction)) {
+      return make_error(what + ": needs 0 or an integer >= 8");
+    }
+    kp->percpu_pagelist_high_fraction = *n;
+  } else if (key == "lowmem_reserve_ratio") {
+    if (v.find(',') != std::string_view::npos) {
+      return make_error(what +
+                        ": the kernel's proc_dointvec rejects commas; separate the ratios with "
+                        "spaces inside double quotes, e.g. sysctl.vm.lowmem_reserve_ratio=\"256 "
+                        "256 32 0 0\"");
+    }
+    std::vector<int> ratios;
+    size_t i = 0;
+    while (i < v.size()) {
+      while (i < v.size() && std::isspace(static_cast<unsigned char>(v[i]))) ++i;
+      size_t j = i;
+      while (j < v.size() && !std::isspace(static_cast<unsigned char>(v[j]))) ++j;
+      if (j > i) {
+        auto n = parse_int(v.substr(i, j - i));
+        if (!n) return make_error(what + ": '" + std::string(v.substr(i, j - i)) + "' is not an integer");
+        ratios.push_back(*n);
+      }
+      i = j;
+    }
+    if (ratios.empty()) return make_error(what + ": no ratios given");
+    kp->lowmem_reserve_ratio = ratios;
+  } else {
+    *known = false;
+  }
+  return {};
+}
+
+}  // namespace
+
+std::optional<uint64_t> parse_memsize(std::string_view text) {
+  uint64_t n = 0;
+  size_t end = parse_c_number(text, &n);
+  if (end == 0) return std::nullopt;
+  std::string_view rest = text.substr(end);
+  int shift = 0;
+  if (!rest.empty()) {
+    switch (rest[0]) {
+      case 'E': case 'e': shift = 60; break;
+      case 'P': case 'p': shift = 50; break;
+      case 'T': case 't': shift = 40; break;
+      case 'G': case 'g': shift = 30; break;
+      case 'M': case 'm': shift = 20; break;
+      case 'K': case 'k': shift = 10; break;
+      default: return std::nullopt;
+    }
+    rest.remove_prefix(1);
+    // Accept "4GiB" / "4GB" / "4G" as people write sizes in config files.
+    if (rest == "iB" || rest == "ib" || rest == "B" || rest == "b") rest = {};
+    if (!rest.empty()) return std::nullopt;
+  }
+  if (shift && n > (~0ULL >> shift)) return std::nullopt;
+  return n << shift;
+}
+
+Result<KernelParams> parse_kernel_cmdline(std::string_view cmdline) {
+  KernelParams kp;
+  for (const Arg& a : split_args(cmdline)) {
+    if (a.param == "--") break;  // the rest goes to init
+    std::string_view v = a.value.value_or("");
+    if (a.param == "kernelcore") {
+      if (!a.value) return make_error("kernelcore: needs a value");
+      if (v == "mirror") {
+        kp.kernelcore_mirror = true;
+        continue;
+      }
+      if (auto st = parse_core("kernelcore", v, &kp.kernelcore_pages, &kp.kernelcore_percent);
+          !st) {
+        return st.error();
+      }
+    } else if (a.param == "movablecore") {
+      if (!a.value) return make_error("movablecore: needs a value");
+      if (auto st = parse_core("movablecore", v, &kp.movablecore_pages, &kp.movablecore_percent);
+          !st) {
+        return st.error();
+      }
+    } else if (a.param == "transparent_hugepage") {
+      if (v == "always") {
+        kp.thp = KernelParams::Thp::kAlways;
+      } else if (v == "madvise") {
+        kp.thp = KernelParams::Thp::kMadvise;
+      } else if (v == "never") {
+        kp.thp = KernelParams::Thp::kNever;
+      } else {
+        return make_error("transparent_hugepage=" + std::string(v) +
+                          ": must be always, madvise or never");
+      }
+      kp.thp_set = true;
+    } else if (a.param.substr(0, 10) == "sysctl.vm." || a.param.substr(0, 10) == "sysctl/vm/") {
+      if (!a.value) return make_error(std::string(a.param) + ": needs a value");
+      bool known = false;
+      std::string key(a.param.substr(10));
+      for (char& c : key) {
+        if (c == '/') c = '.';
+      }
+      if (auto st = parse_sysctl(&kp, key, v, &known); !st) return st.error();
+      if (!known) kp.ignored.emplace_back(a.param);
+    } else {
+      kp.ignored.emplace_back(a.param);
+    }
+  }
+  return kp;
+}
+
+Result<std::vector<E820Entry>> parse_e820(std::string_view text) {
+  std::vector<E820Entry> out;
+  size_t line_no = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    std::string_view line = text.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() : nl + 1;
+    ++line_no;
+    size_t b = line.find_first_not_of(" \t\r");
+    if (b == std::string_view::npos) continue;
+    size_t mem = line.find("[mem ");
+    if (mem == std::string_view::npos) {
+      return make_error("e820 line " + std::to_string(line_no) + ": expected '[mem 0xSTART-0xEND] type', got " +
+                        quoted(line.substr(b)));
+    }
+    std::string_view rest = line.substr(mem + 5);
+    size_t dash = rest.find('-');
+    size_t close = rest.find(']');
+    if (dash == std::string_view::npos || close == std::string_view::npos || dash > close) {
+      return make_error("e820 line " + std::to_string(line_no) + ": malformed range in " + quoted(line.substr(b)));
+    }
+    uint64_t start = 0, last = 0;
+    std::string_view s1 = rest.substr(0, dash), s2 = rest.substr(dash + 1, close - dash - 1);
+    if (parse_c_number(s1, &start) != s1.size() || parse_c_number(s2, &last) != s2.size() ||
+        s1.substr(0, 2) != "0x" || s2.substr(0, 2) != "0x") {
+      return make_error("e820 line " + std::to_string(line_no) + ": addresses must be hex (0x...) in " +
+                        quoted(line.substr(b)));
+    }
+    if (last < start || last == ~0ULL) {
+      return make_error("e820 line " + std::to_string(line_no) + ": range end before start in " +
+                        quoted(line.substr(b)));
+    }
+    std::string_view type = rest.substr(close + 1);
+    size_t t0 = type.find_first_not_of(" \t");
+    size_t t1 = type.find_last_not_of(" \t\r");
+    type = t0 == std::string_view::npos ? std::string_view{} : type.substr(t0, t1 - t0 + 1);
+    if (type.empty()) {
+      return make_error("e820 line " + std::to_string(line_no) + ": missing type (usable, reserved, ...)");
+    }
+    out.push_back({{start, last + 1}, std::string(type)});
+  }
+  if (out.empty()) return make_error("e820 map has no entries");
+  return out;
+}
+
+}  // namespace memd

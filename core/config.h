@@ -1,0 +1,86 @@
+// The emulated machine's configuration: a plain struct the daemon fills from
+// its TOML file (keys in docs/config.md and ../shared/spec/product.md), and
+// the kernel command line memd honours, parsed as the kernel parses it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "core/types.h"
+
+namespace memd {
+
+// A physical address range [start, end) in bytes.
+struct PhysRange {
+  uint64_t start = 0;
+  uint64_t end = 0;
+  friend bool operator==(const PhysRange&, const PhysRange&) = default;
+};
+
+struct NodeConfig {
+  // Exactly one of these: a size (nodes laid out one after another over the
+  // machine's RAM), or an explicit physical range the node owns.
+  std::optional<uint64_t> size;
+  std::optional<PhysRange> range;
+  std::vector<int> cpus;        // empty: CPUs are dealt round-robin over nodes
+  std::vector<int> distance;    // to node 0, 1, ...; empty: 10 local, 20 remote
+};
+
+struct MachineConfig {
+  Arch arch = Arch::kX86_64;
+  // RAM without a firmware map: laid out as qemu's pc machine (linux-mm.md §15.1).
+  std::optional<uint64_t> size;
+  // The firmware map as the kernel logs it ("BIOS-e820: [mem 0x...-0x...] usable").
+  std::optional<std::string> e820;
+  std::string cmdline;
+  int cpus = 2;       // CPUs when no node lists its own
+  bool thp = true;    // CONFIG_TRANSPARENT_HUGEPAGE built in
+  std::vector<NodeConfig> nodes;
+  std::vector<PhysRange> reserved;  // memblock reservations
+  std::vector<PhysRange> mirrored;  // for kernelcore=mirror
+};
+
+// What memd takes from the kernel command line. Unknown parameters are
+// collected as warnings and otherwise ignored, as the kernel passes them on.
+struct KernelParams {
+  // kernelcore= / movablecore= (mm/mm_init.c cmdline_parse_core)
+  uint64_t kernelcore_pages = 0;
+  uint64_t kernelcore_percent = 0;
+  bool kernelcore_mirror = false;
+  uint64_t movablecore_pages = 0;
+  uint64_t movablecore_percent = 0;
+  // sysctl.vm.* applied at the end of boot (kernel/sysctl.c via do_sysctl_args)
+  std::optional<int> min_free_kbytes;
+  std::optional<int> watermark_scale_factor;
+  std::optional<std::vector<int>> lowmem_reserve_ratio;
+  std::optional<int> percpu_pagelist_high_fraction;
+  std::optional<int> watermark_boost_factor;
+  // transparent_hugepage=always|madvise|never
+  enum class Thp : uint8_t { kAlways, kMadvise, kNever } thp = Thp::kMadvise;
+  bool thp_set = false;
+  // Names of parameters memd does not model, for a warning.
+  std::vector<std::string> ignored;
+};
+
+// Splits a command line the way the kernel's next_arg() does (double quotes
+// group, and are removed from the value) and interprets the parameters memd
+// models. A malformed value of one of those is an error that names it.
+Result<KernelParams> parse_kernel_cmdline(std::string_view cmdline);
+
+// memparse(): a number (decimal, 0x hex or 0 octal) with an optional
+// K/M/G/T/P/E suffix. Returns nullopt if nothing parses or junk follows.
+std::optional<uint64_t> parse_memsize(std::string_view text);
+
+// Parses the e820 text the kernel logs. Only the "usable" entries become
+// RAM; other types are recorded but never given to memblock.memory.
+struct E820Entry {
+  PhysRange range;
+  std::string type;
+};
+Result<std::vector<E820Entry>> parse_e820(std::string_view text);
+
+}  // namespace memd

@@ -1,0 +1,194 @@
+// The emulated machine: boots from a MachineConfig the way Linux 6.18 boots
+// (zones, zonelists, boot-time freeing, watermarks, pagesets) and allocates
+// and frees pages exactly as the kernel's page allocator does, with the rules
+// of linux-mm.md §15 where the kernel depends on what memd does not emulate.
+//
+// Pure and deterministic: no I/O, no threads, no clock. Not thread-safe: the
+// daemon serialises access. The same configuration and the same sequence of
+// calls give the same pfns and the same counters.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/config.h"
+#include "core/gfp.h"
+#include "core/layout.h"
+#include "core/result.h"
+#include "core/stats.h"
+#include "core/zone.h"
+
+namespace memd {
+
+struct AllocRequest {
+  unsigned order = 0;
+  Gfp gfp = gfp::kKernel;
+  std::optional<int> node;  // preferred node; default: the CPU's node
+  int cpu = 0;              // the CPU whose per-cpu lists serve the request
+};
+
+// A live allocation, as the allocator handed it out.
+struct Allocation {
+  AllocId id = 0;
+  Pfn pfn = 0;
+  unsigned order = 0;
+  int nid = 0;
+  unsigned zone_idx = 0;
+  std::string_view zone_name;
+  unsigned migratetype = 0;  // gfp_migratetype() of the request
+};
+
+struct CheckReport {
+  std::vector<std::string> problems;  // empty: every invariant holds
+  bool ok() const { return problems.empty(); }
+};
+
+class Machine {
+ public:
+  // Boots a machine. Warnings (parameters memd does not model, ignored keys)
+  // are available from warnings().
+  static Result<std::unique_ptr<Machine>> boot(const MachineConfig& config);
+
+  Machine(const Machine&) = delete;
+  Machine& operator=(const Machine&) = delete;
+  ~Machine();
+
+  // __alloc_pages(): the fast path, then the slow path as §15.4 fixes it.
+  // A failure carries the kernel's warn_alloc text.
+  Result<Allocation> alloc(const AllocRequest& request);
+  // Frees the allocation whose head is pfn, on `cpu`'s per-cpu lists.
+  Result<Allocation> free_pfn(Pfn pfn, int cpu = 0);
+  Result<Allocation> free_id(AllocId id, int cpu = 0);
+  // Frees every live allocation, in id order; returns how many.
+  uint64_t free_all(int cpu = 0);
+  // Looks an allocation up without changing anything.
+  std::optional<Allocation> find_pfn(Pfn pfn) const;
+  std::optional<Allocation> find_id(AllocId id) const;
+  uint64_t nr_allocations() const;
+
+  // vm sysctls memd models: min_free_kbytes, watermark_scale_factor,
+  // watermark_boost_factor, lowmem_reserve_ratio, percpu_pagelist_high_fraction.
+  // Writing one recomputes what depends on it, as the kernel's handler does.
+  // Bad values are refused and change nothing.
+  Status set_sysctl(std::string_view name, std::string_view value);
+  Result<std::string> get_sysctl(std::string_view name) const;
+  static const std::vector<std::string_view>& sysctl_names();
+
+  // Verifies every invariant of the allocator; see zone.h.
+  CheckReport check() const;
+
+  // Counters for the kernel's files.
+  MachineStats stats() const;
+
+  const MachineConfig& config() const { return config_; }
+  const Layout& layout() const { return layout_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  int nr_cpus() const { return layout_.nr_cpus; }
+  int nr_nodes() const { return static_cast<int>(layout_.nodes.size()); }
+  const Zone& zone(int nid, unsigned idx) const { return *zones_[nid][idx]; }
+  // The fallback zonelist of a node: zones by global index.
+  const std::vector<unsigned>& zonelist(int nid) const { return zonelists_[nid].fallback; }
+  // The node order of a node's zonelist ("Fallback order for Node N").
+  const std::vector<int>& node_order(int nid) const { return zonelists_[nid].node_order; }
+  bool mobility_disabled() const { return ctx_.mobility_disabled; }
+  int min_free_kbytes() const { return min_free_kbytes_; }
+  uint64_t totalreserve_pages() const { return totalreserve_pages_; }
+  uint64_t pgfree() const { return ctx_.pgfree; }
+  // Receives every mm_page_alloc_extfrag event; nullptr to stop.
+  void set_extfrag_listener(ExtfragListener* l) { ctx_.extfrag_listener = l; }
+
+ private:
+  struct Zonelists {
+    std::vector<unsigned> fallback;    // ZONELIST_FALLBACK, global zone indices
+    std::vector<unsigned> nofallback;  // ZONELIST_NOFALLBACK (__GFP_THISNODE)
+    std::vector<int> node_order;
+  };
+  struct AllocContext {
+    const std::vector<unsigned>* zonelist = nullptr;
+    size_t preferred = 0;  // index into *zonelist of preferred_zoneref
+    unsigned highest_zoneidx = 0;
+    unsigned migratetype = 0;
+    int cpu = 0;
+  };
+
+  explicit Machine(MachineConfig config, Layout layout);
+  Status init(const KernelParams& params);
+
+  // boot
+  void init_memmap();
+  void build_all_zonelists();
+  void build_zonelists(int nid, std::vector<int>* node_load);
+  void free_boot_memory();
+  void setup_per_cpu_pageset();
+  void refresh_zone_stat_thresholds();
+
+  // watermarks and reserves
+  uint64_t nr_free_zone_pages(unsigned offset) const;
+  void calculate_min_free_kbytes();
+  void set_recommended_min_free_kbytes();
+  void setup_per_zone_wmarks();
+  void setup_per_zone_lowmem_reserve();
+  void calculate_totalreserve_pages();
+  void zone_pcp_update(Zone* zone);
+  int zone_batchsize(const Zone& zone) const;
+  int zone_highsize(const Zone& zone, int batch, int fraction) const;
+
+  // allocation
+  std::optional<size_t> first_zone(const std::vector<unsigned>& zl, unsigned highest) const;
+  unsigned alloc_flags_nofragment(const Zone* zone, Gfp gfp) const;
+  unsigned gfp_to_alloc_flags(Gfp gfp, unsigned order) const;
+  std::optional<Pfn> get_page_from_freelist(Gfp gfp, unsigned order, unsigned alloc_flags,
+                                            const AllocContext& ac, Zone** zone_out);
+  std::optional<Pfn> rmqueue(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
+                             unsigned mt, int cpu);
+  std::optional<Pfn> rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, unsigned mt,
+                                     unsigned alloc_flags, int cpu);
+  std::optional<Pfn> rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order,
+                                   unsigned alloc_flags, unsigned mt, int cpu);
+  void zone_statistics(Zone* preferred, Zone* z, int cpu);
+  std::optional<Pfn> alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone** zone_out);
+  bool should_reclaim_retry(unsigned order, const AllocContext& ac, unsigned alloc_flags,
+                            int* no_progress_loops);
+  bool unreserve_highatomic_pageblock(const AllocContext& ac, bool force);
+  void wake_all_kswapds(const AllocContext& ac);
+  void wakeup_kswapd(const Zone& zone, unsigned highest_zoneidx);
+
+  // freeing
+  Allocation describe(Pfn pfn, const Frame& f) const;
+  void free_block(Pfn pfn, int cpu);
+
+  Zone* zone_by_gid(unsigned gid) { return ctx_.zones[gid]; }
+  const Zone* zone_by_gid(unsigned gid) const { return ctx_.zones[gid]; }
+
+  MachineConfig config_;
+  Layout layout_;
+  std::vector<std::string> warnings_;
+  MemContext ctx_;
+  std::vector<std::vector<std::unique_ptr<Zone>>> zones_;  // [nid][zone_idx]
+  std::vector<Zonelists> zonelists_;
+  int nr_online_nodes_ = 0;
+
+  // tunables
+  int min_free_kbytes_ = 1024;
+  int user_min_free_kbytes_ = -1;
+  int watermark_scale_factor_ = 10;
+  int percpu_pagelist_high_fraction_ = 0;
+  std::vector<int> lowmem_reserve_ratio_;
+  bool thp_enabled_ = false;  // hugepage_pmd_enabled()
+  uint64_t totalreserve_pages_ = 0;
+
+  // live allocations: id -> pfn
+  class IdIndex;
+  std::unique_ptr<IdIndex> ids_;
+  AllocId next_id_ = 1;
+};
+
+// The kernel's page allocation failure line (warn_alloc), without the task name:
+// "page allocation failure: order:3, mode:0x100cca(GFP_HIGHUSER_MOVABLE), nodemask=(null)".
+std::string alloc_failure_message(unsigned order, Gfp gfp);
+
+}  // namespace memd

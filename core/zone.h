@@ -1,0 +1,224 @@
+// A zone: its buddy free lists, counters, watermarks and per-cpu page lists,
+// and the buddy allocator's steps on them, each a member function named after
+// the mm/page_alloc.c function it mirrors (Zone::rmqueue_smallest is
+// __rmqueue_smallest, Zone::free_one_page_locked is __free_one_page, ...).
+//
+// Invariants (verified by Machine::check): every free block is aligned to its
+// order, inside the zone, marked kBuddy with that order, and on the free list
+// of its pageblock's migrate type; free_area[o].nr_free and the per-type
+// counts equal the list lengths; nr_free_pages equals the free pages outside
+// Isolate blocks.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/memmap.h"
+#include "core/types.h"
+
+namespace memd {
+
+class Zone;
+
+// ALLOC_* flags (mm/internal.h).
+namespace alloc {
+inline constexpr unsigned kWmarkMin = 0x00;
+inline constexpr unsigned kWmarkLow = 0x01;
+inline constexpr unsigned kWmarkHigh = 0x02;
+inline constexpr unsigned kNoWatermarks = 0x04;
+inline constexpr unsigned kWmarkMask = kNoWatermarks - 1;
+inline constexpr unsigned kOom = 0x08;
+inline constexpr unsigned kNonBlock = 0x10;
+inline constexpr unsigned kMinReserve = 0x20;
+inline constexpr unsigned kCpuset = 0x40;
+inline constexpr unsigned kCma = 0x80;
+inline constexpr unsigned kNofragment = 0x100;  // 0 without ZONE_DMA32: see Machine
+inline constexpr unsigned kHighatomic = 0x200;
+inline constexpr unsigned kTrylock = 0x400;
+inline constexpr unsigned kKswapd = 0x800;
+inline constexpr unsigned kReserves = kNonBlock | kMinReserve | kHighatomic | kOom;
+}  // namespace alloc
+
+// One mm_page_alloc_extfrag event (include/trace/events/kmem.h).
+struct ExtfragEvent {
+  Pfn pfn = 0;
+  int alloc_order = 0;
+  int fallback_order = 0;
+  int alloc_migratetype = 0;
+  int fallback_migratetype = 0;
+  bool change_ownership = false;
+  bool fragmenting() const { return fallback_order < static_cast<int>(kPageblockOrder); }
+};
+
+class ExtfragListener {
+ public:
+  virtual ~ExtfragListener() = default;
+  virtual void on_extfrag(const ExtfragEvent& event) = 0;
+};
+
+// State every zone of a machine shares: the memory map, the pageblock bitmap,
+// the pagetypeinfo block counts, and global switches.
+struct MemContext {
+  FrameTable frames;
+  PageblockTable pageblocks;
+  // Per pageblock, the global index + 1 of the zone whose pagetypeinfo
+  // "Number of blocks" row counts it (0: none); a few blocks straddling zone
+  // boundaries are counted twice, those are in pb_counted_extra.
+  std::vector<uint16_t> pb_counted_by;
+  std::vector<std::pair<uint64_t, uint16_t>> pb_counted_extra;
+  std::vector<Zone*> zones;  // by global index
+  bool mobility_disabled = false;  // page_group_by_mobility_disabled
+  int watermark_boost_factor = kWatermarkBoostFactor;
+  bool thp_configured = true;
+  unsigned movable_idx = 3;  // ZONE_MOVABLE's index in this layout
+  unsigned pcp_thp_order = kHpagePmdOrder;
+  uint64_t pgfree = 0;  // vm event PGFREE
+  uint64_t extfrag_claims = 0;
+  uint64_t extfrag_steals = 0;
+  ExtfragListener* extfrag_listener = nullptr;
+
+  // set_pageblock_migratetype(): honours mobility grouping, clears the isolate
+  // bit, keeps the block counts right.
+  void set_pageblock_migratetype(Pfn pfn, unsigned mt);
+  // Writes a block's raw bits and moves the block between count columns.
+  void write_pageblock(Pfn pfn, uint8_t raw);
+  void emit_extfrag(const ExtfragEvent& e);
+};
+
+struct FreeArea {
+  std::array<PageList, kMigrateTypes> free_list;
+  std::array<uint64_t, kMigrateTypes> nr{};  // entries per list, for pagetypeinfo
+  uint64_t nr_free = 0;                        // blocks on all lists
+};
+
+// struct per_cpu_pages
+struct PerCpuPages {
+  int count = 0;
+  int high = 0;
+  int high_min = 0;
+  int high_max = 0;
+  int batch = 1;
+  bool prev_free_high_order = false;  // PCPF_PREV_FREE_HIGH_ORDER
+  int alloc_factor = 0;
+  int free_count = 0;
+  std::array<PageList, kNrPcpLists> lists;
+};
+
+// enum rmqueue_mode
+enum class RmqueueMode : uint8_t { kNormal, kCma, kClaim, kSteal };
+
+class Zone {
+ public:
+  // Identity and size.
+  MemContext* ctx = nullptr;
+  unsigned gid = 0;   // index among all zones of the machine
+  int nid = 0;
+  unsigned idx = 0;   // zone_idx
+  ZoneKind kind = ZoneKind::kNormal;
+  Pfn start_pfn = 0;
+  uint64_t spanned = 0;
+  uint64_t present = 0;
+  uint64_t managed = 0;
+
+  // Free lists and their counters.
+  std::array<FreeArea, kNrPageOrders> free_area;
+  int64_t nr_free_pages = 0;         // NR_FREE_PAGES
+  int64_t nr_free_pages_blocks = 0;  // NR_FREE_PAGES_BLOCKS
+  int64_t nr_free_highatomic = 0;
+  uint64_t nr_reserved_highatomic = 0;
+  std::array<uint64_t, kMigrateTypes> block_count{};  // pagetypeinfo "Number of blocks"
+
+  // Watermarks and reserves.
+  std::array<uint64_t, kNrWmark> watermark{};
+  uint64_t watermark_boost = 0;
+  std::array<int64_t, kMaxNrZones> lowmem_reserve{};
+  bool below_high = false;           // ZONE_BELOW_HIGH
+  bool boosted_watermark = false;    // ZONE_BOOSTED_WATERMARK
+
+  // Per-cpu pagesets.
+  int pageset_batch = 1;
+  int pageset_high_min = 0;
+  int pageset_high_max = 0;
+  std::vector<PerCpuPages> pcp;
+  int stat_threshold = 0;
+
+  // Statistics.
+  uint64_t pgalloc = 0;
+  std::array<uint64_t, kNrNumaStats> numa{};
+
+  bool populated() const { return present != 0; }
+  Pfn end_pfn() const { return start_pfn + spanned; }
+  bool spans(Pfn pfn) const { return pfn >= start_pfn && pfn < end_pfn(); }
+  uint64_t wmark(Wmark w) const { return watermark[w] + watermark_boost; }
+
+  // --- free list primitives (__add_to_free_list and friends) ---
+  void account_freepages(int64_t nr_pages, unsigned mt);
+  void add_to_free_list(Pfn pfn, unsigned order, unsigned mt, bool tail);
+  void del_from_free_list(Pfn pfn, unsigned order, unsigned mt);  // __del_page_from_free_list
+  void move_to_free_list(Pfn pfn, unsigned order, unsigned old_mt, unsigned new_mt);
+  uint64_t expand(Pfn pfn, unsigned low, unsigned high, unsigned mt);
+  void page_del_and_expand(Pfn pfn, unsigned low, unsigned high, unsigned mt);
+
+  // --- allocation from the buddy lists ---
+  std::optional<Pfn> rmqueue_smallest(unsigned order, unsigned mt);
+  std::optional<Pfn> rmqueue(unsigned order, unsigned mt, unsigned alloc_flags, RmqueueMode* mode);
+  std::optional<Pfn> rmqueue_claim(unsigned order, unsigned start_mt, unsigned alloc_flags);
+  std::optional<Pfn> rmqueue_steal(unsigned order, unsigned start_mt);
+  std::optional<Pfn> try_to_claim_block(Pfn pfn, unsigned current_order, unsigned order,
+                                        unsigned start_type, unsigned block_type,
+                                        unsigned alloc_flags);
+  int find_suitable_fallback(unsigned order, unsigned mt, bool claimable) const;
+  bool boost_watermark();
+  // Takes up to `count` blocks with one rmqueue mode, appending them to `list`.
+  int rmqueue_bulk(unsigned order, int count, PageList* list, unsigned mt, unsigned alloc_flags);
+
+  // --- moving free pages between types ---
+  bool prep_move_freepages_block(Pfn pfn, Pfn* start, int* num_free, int* num_movable) const;
+  int move_freepages_block_range(Pfn start, unsigned old_mt, unsigned new_mt);
+  int move_freepages_block(Pfn pfn, unsigned old_mt, unsigned new_mt);
+  void change_pageblock_range(Pfn pfn, unsigned order, unsigned mt);
+  void reserve_highatomic_pageblock(Pfn pfn, unsigned order);
+
+  // --- freeing into the buddy lists ---
+  // __free_one_page(): merges with free buddies; FPI_TO_TAIL when to_tail.
+  void free_one_page_locked(Pfn pfn, unsigned order, unsigned mt, bool to_tail);
+  // free_one_page() / split_large_buddy(): frees pageblock by pageblock with
+  // each block's own type. Counts PGFREE.
+  void free_one_page(Pfn pfn, unsigned order, bool to_tail);
+
+  // --- per-cpu lists ---
+  int nr_pcp_alloc(PerCpuPages* pcp, unsigned order);
+  int nr_pcp_high(PerCpuPages* pcp, int batch, bool free_high);
+  static int nr_pcp_free(const PerCpuPages& pcp, int batch, int high, bool free_high);
+  void free_pcppages_bulk(PerCpuPages* pcp, int count, unsigned pindex);
+  // free_frozen_page_commit(): puts a page on `pcp` and trims the list.
+  void free_pcp_commit(PerCpuPages* pcp, Pfn pfn, unsigned mt, unsigned order);
+  void drain_pages(PerCpuPages* pcp);  // drain_pages_zone()
+
+  // --- watermarks ---
+  int64_t watermark_unusable_free(unsigned order, unsigned alloc_flags) const;
+  bool watermark_ok(unsigned order, uint64_t mark, unsigned highest_zoneidx,
+                    unsigned alloc_flags, int64_t free_pages) const;  // __zone_watermark_ok
+  bool watermark_ok(unsigned order, uint64_t mark, unsigned highest_zoneidx,
+                    unsigned alloc_flags) const {
+    return watermark_ok(order, mark, highest_zoneidx, alloc_flags, nr_free_pages);
+  }
+  bool watermark_fast(unsigned order, uint64_t mark, unsigned highest_zoneidx,
+                      unsigned alloc_flags) const;
+
+  // Which pcp list a block of this order and type goes on (order_to_pindex).
+  unsigned order_to_pindex(unsigned mt, unsigned order) const;
+  unsigned pindex_to_order(unsigned pindex) const;
+  bool pcp_allowed_order(unsigned order) const;
+
+ private:
+  FrameTable& frames() { return ctx->frames; }
+  const FrameTable& frames() const { return ctx->frames; }
+  unsigned block_mt(Pfn pfn) const { return ctx->pageblocks.get(pfn); }
+  // find_buddy_page_pfn(): the buddy if it is a free block of `order` in this zone.
+  bool page_is_buddy(Pfn buddy, unsigned order) const;
+};
+
+}  // namespace memd
