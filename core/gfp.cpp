@@ -126,34 +126,4 @@ std::string format_gfp(Gfp flags) {
   return out;
 }
 
-std::optional<unsigned> gfp_zone(Gfp flags, Arch arch) {
-  // GFP_ZONE_TABLE, with OPT_ZONE_* folded for the architecture's zones.
-  const bool x86_64 = arch == Arch::kX86_64;
-  const unsigned dma = 0;
-  const unsigned normal = x86_64 ? 2 : 1;
-  const unsigned dma32 = x86_64 ? 1 : normal;        // OPT_ZONE_DMA32
-  const unsigned highmem = x86_64 ? normal : 2;      // OPT_ZONE_HIGHMEM
-  const unsigned movable = 3;
-  switch (flags & gfp::kZoneMask) {
-    case 0:
-      return normal;
-    case gfp::kDma:
-      return dma;
-    case gfp::kHighmem:
-      return highmem;
-    case gfp::kDma32:
-      return dma32;
-    case gfp::kMovable:
-      return normal;
-    case gfp::kMovable | gfp::kDma:
-      return dma;
-    case gfp::kMovable | gfp::kHighmem:
-      return movable;
-    case gfp::kMovable | gfp::kDma32:
-      return dma32;
-    default:
-      return std::nullopt;  // GFP_ZONE_BAD
-  }
-}
-
 }  // namespace memd

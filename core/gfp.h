@@ -72,9 +72,18 @@ Result<Gfp> parse_gfp(std::string_view text);
 // single bits, joined with '|'; unnamed leftover bits as a hex number; 0 as "none".
 std::string format_gfp(Gfp flags);
 
-// gfp_zone(): the highest zone index an allocation may use, or nullopt when the
+// gfp_zone(): the highest zone index an allocation may use, or -1 when the
 // zone bits are in GFP_ZONE_BAD (a VM_BUG in the kernel; memd refuses).
-std::optional<unsigned> gfp_zone(Gfp flags, Arch arch);
+//
+// GFP_ZONE_TABLE indexed by the four zone bits (DMA, HIGHMEM, DMA32, MOVABLE),
+// with OPT_ZONE_* folded for the architecture's zones. x86_64: DMA 0, DMA32 1,
+// NORMAL 2 (also OPT_ZONE_HIGHMEM), MOVABLE 3. i386: DMA 0, NORMAL 1 (also
+// OPT_ZONE_DMA32), HIGHMEM 2, MOVABLE 3.
+inline int gfp_zone(Gfp flags, Arch arch) {
+  static constexpr int8_t kX86_64[16] = {2, 0, 2, -1, 1, -1, -1, -1, 2, 0, 3, -1, 1, -1, -1, -1};
+  static constexpr int8_t kI386[16] = {1, 0, 2, -1, 1, -1, -1, -1, 1, 0, 3, -1, 1, -1, -1, -1};
+  return (arch == Arch::kX86_64 ? kX86_64 : kI386)[flags & gfp::kZoneMask];
+}
 
 // gfp_migratetype(): Unmovable, Movable or Reclaimable (both bits: 3, which
 // the kernel warns about and memd refuses before getting here).

@@ -24,7 +24,7 @@ class Machine::IdIndex {
     ++size_;
   }
 
-  std::optional<Pfn> find(AllocId id) const {
+  OptPfn find(AllocId id) const {
     if (id == 0) return std::nullopt;
     for (size_t i = slot(id);; i = (i + 1) & mask_) {
       if (slots_[i].id == id) return slots_[i].pfn;
@@ -158,6 +158,7 @@ Status Machine::init(const KernelParams& params) {
   const unsigned nr_zones = arch.nr_zones();
   ctx_.thp_configured = config_.thp;
   ctx_.movable_idx = arch.movable_idx();
+  dma32_idx_ = arch.index_of(ZoneKind::kDma32);
   if (arch.arch == Arch::kX86_64) {
     lowmem_reserve_ratio_ = {256, 256, 32, 0, 0};
   } else {
@@ -177,6 +178,7 @@ Status Machine::init(const KernelParams& params) {
       zone->nid = n.id;
       zone->idx = z;
       zone->kind = arch.zones[z];
+      zone->name = zone_kind_name(zone->kind);
       zone->start_pfn = n.zones[z].start;
       zone->spanned = n.zones[z].spanned;
       zone->present = n.zones[z].present;
@@ -315,6 +317,12 @@ void Machine::build_zonelists(int local, std::vector<int>* node_load) {
   };
   for (int n : zl.node_order) zonerefs(n, &zl.fallback);
   zonerefs(local, &zl.nofallback);
+  for (unsigned z = 0; z < kMaxNrZones; ++z) {
+    auto f = first_zone(zl.fallback, z);
+    auto nf = first_zone(zl.nofallback, z);
+    zl.first_fallback[z] = f ? static_cast<int>(*f) : -1;
+    zl.first_nofallback[z] = nf ? static_cast<int>(*nf) : -1;
+  }
 }
 
 // build_all_zonelists(): zonelists, then the mobility grouping switch, computed
@@ -323,7 +331,7 @@ void Machine::build_all_zonelists() {
   zonelists_.assign(nr_nodes(), {});
   std::vector<int> node_load(nr_nodes(), 0);
   for (int nid = 0; nid < nr_nodes(); ++nid) build_zonelists(nid, &node_load);
-  const unsigned movable_zone = *gfp_zone(gfp::kHighuserMovable, layout_.arch.arch);
+  const unsigned movable_zone = static_cast<unsigned>(gfp_zone(gfp::kHighuserMovable, layout_.arch.arch));
   uint64_t vm_total_pages = nr_free_zone_pages(movable_zone);
   ctx_.mobility_disabled = vm_total_pages < kPageblockNrPages * kMigrateTypes;
 }
@@ -378,7 +386,7 @@ uint64_t Machine::nr_free_zone_pages(unsigned offset) const {
 
 // calculate_min_free_kbytes()
 void Machine::calculate_min_free_kbytes() {
-  const unsigned user_zone = *gfp_zone(gfp::kUser, layout_.arch.arch);
+  const unsigned user_zone = static_cast<unsigned>(gfp_zone(gfp::kUser, layout_.arch.arch));
   uint64_t lowmem_kbytes = nr_free_zone_pages(user_zone) * (kPageSize >> 10);
   int new_min = static_cast<int>(int_sqrt(lowmem_kbytes * 16));
   if (new_min > user_min_free_kbytes_) min_free_kbytes_ = kclamp(new_min, 128, 262144);
@@ -389,7 +397,7 @@ void Machine::set_recommended_min_free_kbytes() {
   if (!thp_enabled_) {
     calculate_min_free_kbytes();
   } else {
-    const unsigned user_zone = *gfp_zone(gfp::kUser, layout_.arch.arch);
+    const unsigned user_zone = static_cast<unsigned>(gfp_zone(gfp::kUser, layout_.arch.arch));
     uint64_t nr_zones = 0;
     for (const Zone* z : ctx_.zones) {
       if (z->populated() && z->idx <= user_zone) nr_zones++;
@@ -512,7 +520,7 @@ std::optional<size_t> Machine::first_zone(const std::vector<unsigned>& zl, unsig
 // alloc_flags_nofragment()
 unsigned Machine::alloc_flags_nofragment(const Zone* zone, Gfp gfp) const {
   unsigned alloc_flags = gfp & gfp::kKswapdReclaim;  // == ALLOC_KSWAPD
-  const int dma32 = layout_.arch.index_of(ZoneKind::kDma32);
+  const int dma32 = dma32_idx_;
   if (dma32 < 0) return alloc_flags;  // ALLOC_NOFRAGMENT is 0 without ZONE_DMA32
   if (!zone) return alloc_flags;
   if (zone->kind != ZoneKind::kNormal) return alloc_flags;
@@ -546,7 +554,7 @@ void Machine::zone_statistics(Zone* preferred, Zone* z, int cpu) {
 }
 
 // rmqueue_pcplist()
-std::optional<Pfn> Machine::rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, unsigned mt,
+OptPfn Machine::rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, unsigned mt,
                                             unsigned alloc_flags, int cpu) {
   PerCpuPages* pcp = &zone->pcp[cpu];
   pcp->free_count >>= 1;
@@ -566,9 +574,9 @@ std::optional<Pfn> Machine::rmqueue_pcplist(Zone* preferred, Zone* zone, unsigne
 }
 
 // rmqueue_buddy()
-std::optional<Pfn> Machine::rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order,
+OptPfn Machine::rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order,
                                           unsigned alloc_flags, unsigned mt, int cpu) {
-  std::optional<Pfn> page;
+  OptPfn page;
   if (alloc_flags & alloc::kHighatomic) page = zone->rmqueue_smallest(order, kHighAtomic);
   if (!page) {
     RmqueueMode mode = RmqueueMode::kNormal;
@@ -584,9 +592,9 @@ std::optional<Pfn> Machine::rmqueue_buddy(Zone* preferred, Zone* zone, unsigned 
 }
 
 // rmqueue()
-std::optional<Pfn> Machine::rmqueue(Zone* preferred, Zone* zone, unsigned order,
+OptPfn Machine::rmqueue(Zone* preferred, Zone* zone, unsigned order,
                                     unsigned alloc_flags, unsigned mt, int cpu) {
-  std::optional<Pfn> page;
+  OptPfn page;
   if (zone->pcp_allowed_order(order)) page = rmqueue_pcplist(preferred, zone, order, mt, alloc_flags, cpu);
   if (!page) page = rmqueue_buddy(preferred, zone, order, alloc_flags, mt, cpu);
   if ((alloc_flags & alloc::kKswapd) && zone->boosted_watermark) {
@@ -618,7 +626,7 @@ void Machine::wake_all_kswapds(const AllocContext& ac) {
 }
 
 // get_page_from_freelist()
-std::optional<Pfn> Machine::get_page_from_freelist(Gfp gfp, unsigned order, unsigned alloc_flags,
+OptPfn Machine::get_page_from_freelist(Gfp gfp, unsigned order, unsigned alloc_flags,
                                                    const AllocContext& ac, Zone** zone_out) {
   const std::vector<unsigned>& zl = *ac.zonelist;
   Zone* preferred = zone_by_gid(zl[ac.preferred]);
@@ -716,7 +724,7 @@ bool Machine::should_reclaim_retry(unsigned order, const AllocContext& ac, unsig
 
 // __alloc_pages_slowpath() as linux-mm.md §15.4 fixes it for a machine with
 // nothing to reclaim and no compaction.
-std::optional<Pfn> Machine::alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac,
+OptPfn Machine::alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac,
                                            Zone** zone_out) {
   const bool can_direct_reclaim = gfp & gfp::kDirectReclaim;
   const bool can_compact = gfp & gfp::kIo;  // gfp_compaction_allowed()
@@ -770,8 +778,8 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
     return make_error("node " + std::to_string(*req.node) + " does not exist (the machine has nodes 0-" +
                       std::to_string(nr_nodes() - 1) + ")");
   }
-  auto zone_idx = gfp_zone(req.gfp, layout_.arch.arch);
-  if (!zone_idx) {
+  const int zone_idx = gfp_zone(req.gfp, layout_.arch.arch);
+  if (zone_idx < 0) {
     return make_error("GFP flags " + format_gfp(req.gfp) +
                       " combine zone modifiers the kernel rejects (GFP_ZONE_BAD)");
   }
@@ -780,28 +788,36 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
                       " set both __GFP_MOVABLE and __GFP_RECLAIMABLE");
   }
   const int nid = req.node.value_or(layout_.cpu_node[req.cpu]);
+  const bool thisnode = req.gfp & gfp::kThisnode;
+  const Zonelists& lists = zonelists_[nid];
   AllocContext ac;
   ac.cpu = req.cpu;
-  ac.highest_zoneidx = *zone_idx;
-  ac.zonelist = (req.gfp & gfp::kThisnode) ? &zonelists_[nid].nofallback : &zonelists_[nid].fallback;
+  ac.highest_zoneidx = static_cast<unsigned>(zone_idx);
+  ac.zonelist = thisnode ? &lists.nofallback : &lists.fallback;
   ac.migratetype = ctx_.mobility_disabled ? unsigned{kUnmovable} : gfp_migratetype(req.gfp);
 
   Zone* zone = nullptr;
-  std::optional<Pfn> page;
-  if (auto pref = first_zone(*ac.zonelist, ac.highest_zoneidx)) {
-    ac.preferred = *pref;
+  OptPfn page;
+  const int pref = (thisnode ? lists.first_nofallback : lists.first_fallback)[ac.highest_zoneidx];
+  if (pref >= 0) {
+    ac.preferred = static_cast<size_t>(pref);
     unsigned alloc_flags =
-        alloc::kWmarkLow | alloc_flags_nofragment(zone_by_gid((*ac.zonelist)[*pref]), req.gfp);
+        alloc::kWmarkLow | alloc_flags_nofragment(zone_by_gid((*ac.zonelist)[pref]), req.gfp);
     page = get_page_from_freelist(req.gfp, req.order, alloc_flags, ac, &zone);
   }
   if (!page) page = alloc_slowpath(req.gfp, req.order, &ac, &zone);
   if (!page) return make_error(alloc_failure_message(req.order, req.gfp));
 
   const AllocId id = next_id_++;
-  Frame& f = ctx_.frames[*page];
-  f.set_alloc_id(id);
+  ctx_.frames[*page].set_alloc_id(id);
   ids_->insert(id, *page);
-  Allocation a = describe(*page, f);
+  Allocation a;
+  a.id = id;
+  a.pfn = *page;
+  a.order = req.order;
+  a.nid = zone->nid;
+  a.zone_idx = zone->idx;
+  a.zone_name = zone->name;
   a.migratetype = ac.migratetype;
   return a;
 }
@@ -816,7 +832,7 @@ Allocation Machine::describe(Pfn pfn, const Frame& f) const {
   a.order = f.order();
   a.nid = z->nid;
   a.zone_idx = z->idx;
-  a.zone_name = zone_kind_name(z->kind);
+  a.zone_name = z->name;
   a.migratetype = ctx_.mobility_disabled ? unsigned{kUnmovable} : f.alloc_mt();
   return a;
 }
@@ -994,6 +1010,22 @@ MachineStats Machine::stats() const {
   s.watermark_boost_factor = ctx_.watermark_boost_factor;
   s.percpu_pagelist_high_fraction = percpu_pagelist_high_fraction_;
   s.lowmem_reserve_ratio = lowmem_reserve_ratio_;
+  // What meminfo's DirectMap lines and nr_memmap_boot_pages derive from.
+  for (const MemRegion& r : layout_.memory) s.memblock_memory.emplace_back(r.start, r.end);
+  s.max_low_pfn = layout_.arch_zone_highest[layout_.arch.normal_idx()];
+  s.direct_gbpages = layout_.arch.arch == Arch::kX86_64;
+  if (layout_.arch.arch == Arch::kX86_64) {
+    // sparse_init_nid(): PAGES_PER_SECTION * sizeof(struct page) (64) per present section.
+    for (uint8_t present : layout_.section_present) s.nr_memmap_boot_pages += present ? 512 : 0;
+  } else {
+    // alloc_node_mem_map(): the node span widened to MAX_ORDER_NR_PAGES, 32-byte struct pages.
+    for (const NodeLayout& n : layout_.nodes) {
+      if (!n.has_memory()) continue;
+      Pfn start = n.start & ~(kMaxOrderNrPages - 1);
+      Pfn end = (n.end + kMaxOrderNrPages - 1) & ~(kMaxOrderNrPages - 1);
+      s.nr_memmap_boot_pages += ((end - start) * 32 + kPageSize - 1) / kPageSize;
+    }
+  }
   const unsigned nr_zones = layout_.arch.nr_zones();
   for (int nid = 0; nid < nr_nodes(); ++nid) {
     NodeStats ns;
@@ -1006,7 +1038,7 @@ MachineStats Machine::stats() const {
       zs.nid = nid;
       zs.idx = i;
       zs.kind = z.kind;
-      zs.name = std::string(zone_kind_name(z.kind));
+      zs.name = std::string(z.name);
       zs.populated = z.populated();
       zs.start_pfn = z.start_pfn;
       zs.spanned = z.spanned;

@@ -8,6 +8,7 @@
 // calls give the same pfns and the same counters.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -106,6 +107,9 @@ class Machine {
     std::vector<unsigned> fallback;    // ZONELIST_FALLBACK, global zone indices
     std::vector<unsigned> nofallback;  // ZONELIST_NOFALLBACK (__GFP_THISNODE)
     std::vector<int> node_order;
+    // first_zones_zonelist(): index of the first zone with zone_idx <= z, or -1.
+    std::array<int, kMaxNrZones> first_fallback{};
+    std::array<int, kMaxNrZones> first_nofallback{};
   };
   struct AllocContext {
     const std::vector<unsigned>* zonelist = nullptr;
@@ -141,16 +145,16 @@ class Machine {
   std::optional<size_t> first_zone(const std::vector<unsigned>& zl, unsigned highest) const;
   unsigned alloc_flags_nofragment(const Zone* zone, Gfp gfp) const;
   unsigned gfp_to_alloc_flags(Gfp gfp, unsigned order) const;
-  std::optional<Pfn> get_page_from_freelist(Gfp gfp, unsigned order, unsigned alloc_flags,
+  OptPfn get_page_from_freelist(Gfp gfp, unsigned order, unsigned alloc_flags,
                                             const AllocContext& ac, Zone** zone_out);
-  std::optional<Pfn> rmqueue(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
+  OptPfn rmqueue(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
                              unsigned mt, int cpu);
-  std::optional<Pfn> rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, unsigned mt,
+  OptPfn rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, unsigned mt,
                                      unsigned alloc_flags, int cpu);
-  std::optional<Pfn> rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order,
+  OptPfn rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order,
                                    unsigned alloc_flags, unsigned mt, int cpu);
   void zone_statistics(Zone* preferred, Zone* z, int cpu);
-  std::optional<Pfn> alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone** zone_out);
+  OptPfn alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone** zone_out);
   bool should_reclaim_retry(unsigned order, const AllocContext& ac, unsigned alloc_flags,
                             int* no_progress_loops);
   bool unreserve_highatomic_pageblock(const AllocContext& ac, bool force);
@@ -171,6 +175,7 @@ class Machine {
   std::vector<std::vector<std::unique_ptr<Zone>>> zones_;  // [nid][zone_idx]
   std::vector<Zonelists> zonelists_;
   int nr_online_nodes_ = 0;
+  int dma32_idx_ = -1;  // ZONE_DMA32's index, -1 on i386
 
   // tunables
   int min_free_kbytes_ = 1024;

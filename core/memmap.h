@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -81,19 +82,22 @@ struct Frame {
   unsigned order() const { return info & kOrderMask; }
   unsigned alloc_mt() const { return (info & kMtMask) >> kMtShift; }
   unsigned zone_gid() const { return info >> kZoneShift; }
-  AllocId alloc_id() const { return (static_cast<uint64_t>(prev) << 32) | next; }
+  // The id is stored and loaded as one 8-byte access (no split store to forward).
+  AllocId alloc_id() const {
+    AllocId id;
+    std::memcpy(&id, this, sizeof id);  // next and prev
+    return id;
+  }
 
   void set(FrameState s, unsigned order, unsigned mt = 0, unsigned zone_gid = 0) {
     info = order | (static_cast<uint32_t>(s) << kStateShift) | (mt << kMtShift) |
            (zone_gid << kZoneShift);
   }
   void clear() { next = prev = info = 0; }
-  void set_alloc_id(AllocId id) {
-    next = static_cast<uint32_t>(id);
-    prev = static_cast<uint32_t>(id >> 32);
-  }
+  void set_alloc_id(AllocId id) { std::memcpy(this, &id, sizeof id); }
 };
 static_assert(sizeof(Frame) == 12, "per-frame metadata is frozen at 12 bytes");
+static_assert(offsetof(Frame, next) == 0 && offsetof(Frame, prev) == 4, "alloc id spans next, prev");
 
 // A doubly linked list of frames, by pfn.
 struct PageList {

@@ -4,12 +4,31 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace memd {
 
 using Pfn = uint64_t;
 using AllocId = uint64_t;
+
+// An optional pfn. Like std::optional<Pfn>, but "no page" is stored as ~0
+// instead of in a separate flag: GCC returns std::optional<uint64_t> through a
+// byte store and a wider reload, a store-forwarding stall on every call of
+// the allocation path.
+class OptPfn {
+ public:
+  constexpr OptPfn() = default;
+  constexpr OptPfn(std::nullopt_t) {}      // NOLINT(google-explicit-constructor)
+  constexpr OptPfn(Pfn pfn) : v_(pfn) {}   // NOLINT(google-explicit-constructor)
+  constexpr explicit operator bool() const { return v_ != kNone; }
+  constexpr bool has_value() const { return v_ != kNone; }
+  constexpr Pfn operator*() const { return v_; }
+
+ private:
+  static constexpr Pfn kNone = ~Pfn{0};
+  Pfn v_ = kNone;
+};
 
 inline constexpr unsigned kPageShift = 12;
 inline constexpr uint64_t kPageSize = 1ULL << kPageShift;

@@ -127,7 +127,7 @@ void Zone::page_del_and_expand(Pfn pfn, unsigned low, unsigned high, unsigned mt
 // --- allocation -----------------------------------------------------------------------------
 
 // __rmqueue_smallest()
-std::optional<Pfn> Zone::rmqueue_smallest(unsigned order, unsigned mt) {
+OptPfn Zone::rmqueue_smallest(unsigned order, unsigned mt) {
   for (unsigned current_order = order; current_order < kNrPageOrders; ++current_order) {
     const PageList& list = free_area[current_order].free_list[mt];
     if (list.empty()) continue;
@@ -237,7 +237,7 @@ void Zone::change_pageblock_range(Pfn pfn, unsigned order, unsigned mt) {
 }
 
 // try_to_claim_block()
-std::optional<Pfn> Zone::try_to_claim_block(Pfn pfn, unsigned current_order, unsigned order,
+OptPfn Zone::try_to_claim_block(Pfn pfn, unsigned current_order, unsigned order,
                                             unsigned start_type, unsigned block_type,
                                             unsigned alloc_flags) {
   if (current_order >= kPageblockOrder) {
@@ -268,7 +268,7 @@ std::optional<Pfn> Zone::try_to_claim_block(Pfn pfn, unsigned current_order, uns
 }
 
 // __rmqueue_claim(): the largest fallback block first.
-std::optional<Pfn> Zone::rmqueue_claim(unsigned order, unsigned start_mt, unsigned alloc_flags) {
+OptPfn Zone::rmqueue_claim(unsigned order, unsigned start_mt, unsigned alloc_flags) {
   int min_order = static_cast<int>(order);
   if (order < kPageblockOrder && (alloc_flags & alloc::kNofragment)) min_order = kPageblockOrder;
   for (int current_order = kMaxPageOrder; current_order >= min_order; --current_order) {
@@ -287,7 +287,7 @@ std::optional<Pfn> Zone::rmqueue_claim(unsigned order, unsigned start_mt, unsign
 }
 
 // __rmqueue_steal(): the smallest fallback block, keeping its type.
-std::optional<Pfn> Zone::rmqueue_steal(unsigned order, unsigned start_mt) {
+OptPfn Zone::rmqueue_steal(unsigned order, unsigned start_mt) {
   for (unsigned current_order = order; current_order < kNrPageOrders; ++current_order) {
     int fallback_mt = find_suitable_fallback(current_order, start_mt, false);
     if (fallback_mt == -1) continue;
@@ -302,9 +302,9 @@ std::optional<Pfn> Zone::rmqueue_steal(unsigned order, unsigned start_mt) {
 }
 
 // __rmqueue() (no CMA)
-std::optional<Pfn> Zone::rmqueue(unsigned order, unsigned mt, unsigned alloc_flags,
+OptPfn Zone::rmqueue(unsigned order, unsigned mt, unsigned alloc_flags,
                                  RmqueueMode* mode) {
-  std::optional<Pfn> page;
+  OptPfn page;
   switch (*mode) {
     case RmqueueMode::kNormal:
       page = rmqueue_smallest(order, mt);

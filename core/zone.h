@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "core/memmap.h"
@@ -117,6 +118,7 @@ class Zone {
   int nid = 0;
   unsigned idx = 0;   // zone_idx
   ZoneKind kind = ZoneKind::kNormal;
+  std::string_view name;  // zone_names[]
   Pfn start_pfn = 0;
   uint64_t spanned = 0;
   uint64_t present = 0;
@@ -162,11 +164,11 @@ class Zone {
   void page_del_and_expand(Pfn pfn, unsigned low, unsigned high, unsigned mt);
 
   // --- allocation from the buddy lists ---
-  std::optional<Pfn> rmqueue_smallest(unsigned order, unsigned mt);
-  std::optional<Pfn> rmqueue(unsigned order, unsigned mt, unsigned alloc_flags, RmqueueMode* mode);
-  std::optional<Pfn> rmqueue_claim(unsigned order, unsigned start_mt, unsigned alloc_flags);
-  std::optional<Pfn> rmqueue_steal(unsigned order, unsigned start_mt);
-  std::optional<Pfn> try_to_claim_block(Pfn pfn, unsigned current_order, unsigned order,
+  OptPfn rmqueue_smallest(unsigned order, unsigned mt);
+  OptPfn rmqueue(unsigned order, unsigned mt, unsigned alloc_flags, RmqueueMode* mode);
+  OptPfn rmqueue_claim(unsigned order, unsigned start_mt, unsigned alloc_flags);
+  OptPfn rmqueue_steal(unsigned order, unsigned start_mt);
+  OptPfn try_to_claim_block(Pfn pfn, unsigned current_order, unsigned order,
                                         unsigned start_type, unsigned block_type,
                                         unsigned alloc_flags);
   int find_suitable_fallback(unsigned order, unsigned mt, bool claimable) const;
