@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/types.h"
@@ -71,6 +72,17 @@ struct MachineStats {
   uint64_t extfrag_claims = 0;   // mm_page_alloc_extfrag with change_ownership=1
   uint64_t extfrag_steals = 0;
   uint64_t nr_memmap_pages = 0;  // not modelled: memd's memmap is not in emulated memory
+  // nr_memmap_boot_pages: the struct pages the kernel allocated at boot
+  // (sparse_init_nid: 512 pages per present section on x86_64;
+  // alloc_node_mem_map on i386's FLATMEM).
+  uint64_t nr_memmap_boot_pages = 0;
+  // memblock.memory regions in pfns, ascending (for_each_mem_pfn_range), and
+  // max_low_pfn: what init_mem_mapping() maps, for meminfo's DirectMap lines.
+  std::vector<std::pair<Pfn, Pfn>> memblock_memory;
+  uint64_t max_low_pfn = 0;
+  // X86_FEATURE_GBPAGES: the emulated x86_64 CPU has 1 GiB pages, like the
+  // machines of shared/reference/host-6.18 (qemu's default TCG CPU has not).
+  bool direct_gbpages = false;
   int min_free_kbytes = 0;
   int watermark_scale_factor = 0;
   int watermark_boost_factor = 0;
