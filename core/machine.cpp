@@ -1,5 +1,7 @@
 #include "core/machine.h"
 
+#include "core/id_index.h"
+
 #include <algorithm>
 #include <bit>
 #include <charconv>
@@ -7,87 +9,6 @@
 #include <cstdio>
 
 namespace memd {
-
-// --- live allocations: id -> pfn ----------------------------------------------------------
-//
-// Open addressing with linear probing and backward-shift deletion. A slot holds
-// only the pfn (4 bytes): the id is in the allocation's head frame, read when a
-// probe needs it. At most 3/4 full, so about 5 bytes per live allocation: a
-// 4 TiB machine filled with order-0 allocations needs 12 GiB of frames and
-// 5.3 GiB here.
-class Machine::IdIndex {
- public:
-  explicit IdIndex(const FrameTable* frames) : frames_(frames) { resize(1024); }
-
-  void insert(AllocId id, Pfn pfn) {
-    if ((size_ + 1) * 4 > slots_.size() * 3) resize(slots_.size() * 2);
-    place(id, static_cast<uint32_t>(pfn));
-    ++size_;
-  }
-
-  OptPfn find(AllocId id) const {
-    for (size_t i = slot(id);; i = (i + 1) & mask_) {
-      if (slots_[i] == kNilPfn) return std::nullopt;
-      if ((*frames_)[slots_[i]].alloc_id() == id) return Pfn{slots_[i]};
-    }
-  }
-
-  // Removes the allocation `id` whose block is at `pfn`.
-  void erase(AllocId id, Pfn pfn) {
-    size_t i = slot(id);
-    while (slots_[i] != pfn) {
-      if (slots_[i] == kNilPfn) return;
-      i = (i + 1) & mask_;
-    }
-    // Backward shift: pull later entries of the probe run into the hole.
-    size_t hole = i;
-    for (size_t j = (i + 1) & mask_; slots_[j] != kNilPfn; j = (j + 1) & mask_) {
-      const size_t home = slot((*frames_)[slots_[j]].alloc_id());
-      const bool movable = (hole <= j) ? (home <= hole || home > j) : (home <= hole && home > j);
-      if (movable) {
-        slots_[hole] = slots_[j];
-        hole = j;
-      }
-    }
-    slots_[hole] = kNilPfn;
-    --size_;
-    if (slots_.size() > 1024 && size_ * 16 < slots_.size()) resize(slots_.size() / 2);
-  }
-
-  size_t size() const { return size_; }
-
-  std::vector<std::pair<AllocId, Pfn>> sorted() const {
-    std::vector<std::pair<AllocId, Pfn>> v;
-    v.reserve(size_);
-    for (uint32_t pfn : slots_) {
-      if (pfn != kNilPfn) v.emplace_back((*frames_)[pfn].alloc_id(), pfn);
-    }
-    std::sort(v.begin(), v.end());
-    return v;
-  }
-
- private:
-  size_t slot(AllocId id) const { return (id * 0x9E3779B97F4A7C15ULL) >> shift_; }
-  void place(AllocId id, uint32_t pfn) {
-    size_t i = slot(id);
-    while (slots_[i] != kNilPfn) i = (i + 1) & mask_;
-    slots_[i] = pfn;
-  }
-  void resize(size_t n) {
-    std::vector<uint32_t> old = std::move(slots_);
-    slots_.assign(n, kNilPfn);
-    mask_ = n - 1;
-    shift_ = 64 - std::countr_zero(n);
-    for (uint32_t pfn : old) {
-      if (pfn != kNilPfn) place((*frames_)[pfn].alloc_id(), pfn);
-    }
-  }
-  const FrameTable* frames_;
-  std::vector<uint32_t> slots_;
-  size_t mask_ = 0;
-  int shift_ = 0;
-  size_t size_ = 0;
-};
 
 namespace {
 
@@ -1107,6 +1028,14 @@ CheckReport Machine::check() const {
     return s >= it->first && e <= it->second;
   };
 
+  std::vector<uint64_t> allocated_pages(ctx_.zones.size(), 0);
+  for (auto [id, pfn] : ids_->sorted()) {
+    const Frame& f = frames[pfn];
+    if (f.state() == FrameState::kAllocated && f.zone_gid() < allocated_pages.size()) {
+      allocated_pages[f.zone_gid()] += 1ULL << f.order();
+    }
+  }
+
   for (const Zone* zp : ctx_.zones) {
     const Zone& z = *zp;
     const std::string zname =
@@ -1194,6 +1123,7 @@ CheckReport Machine::check() const {
     pgalloc_total += z.pgalloc;
 
     // Per-cpu lists.
+    uint64_t pcp_pages = 0;
     for (size_t cpu = 0; cpu < z.pcp.size(); ++cpu) {
       const PerCpuPages& pcp = z.pcp[cpu];
       int count = 0;
@@ -1215,9 +1145,15 @@ CheckReport Machine::check() const {
              " but its lists hold " + std::to_string(count));
       }
       buddy_and_pcp_pages += static_cast<uint64_t>(count);
+      pcp_pages += static_cast<uint64_t>(count);
     }
 
     // Every managed page belongs to exactly one block: free, on a pcp list or allocated.
+    if (static_cast<uint64_t>(free_pages + isolated) + pcp_pages + allocated_pages[z.gid] != managed_pages) {
+      fail(zname + ": free + pcp + allocated pages = " +
+           std::to_string(static_cast<uint64_t>(free_pages + isolated) + pcp_pages + allocated_pages[z.gid]) +
+           ", managed " + std::to_string(managed_pages) + " (overlapping or lost blocks)");
+    }
     for (auto [s, e] : managed[z.gid]) {
       for (Pfn p = s; p < e;) {
         const Frame& f = frames[p];

@@ -48,6 +48,8 @@ struct CheckReport {
   bool ok() const { return problems.empty(); }
 };
 
+class IdIndex;
+
 class Machine {
  public:
   // Boots a machine. Warnings (parameters memd does not model, ignored keys)
@@ -81,6 +83,15 @@ class Machine {
 
   // Verifies every invariant of the allocator; see zone.h.
   CheckReport check() const;
+
+  // The whole state (free lists in order, per-cpu lists, allocations with
+  // ids, pageblock types, tunables, counters) as bytes, and a machine rebuilt
+  // from them. restore_state() refuses data from another configuration or
+  // damaged data with a clear message, and never returns a half-loaded
+  // machine. See core/state.cpp for the format.
+  std::string save_state() const;
+  static Result<std::unique_ptr<Machine>> restore_state(const MachineConfig& config,
+                                                        std::string_view data);
 
   // Counters for the kernel's files.
   MachineStats stats() const;
@@ -161,6 +172,11 @@ class Machine {
   void wake_all_kswapds(const AllocContext& ac);
   void wakeup_kswapd(const Zone& zone, unsigned highest_zoneidx);
 
+  // state
+  struct SavedState;
+  void clear_dynamic_state();
+  Status apply_state(const SavedState& st);
+
   // freeing
   Allocation describe(Pfn pfn, const Frame& f) const;
   void free_block(Pfn pfn, int cpu);
@@ -186,8 +202,7 @@ class Machine {
   bool thp_enabled_ = false;  // hugepage_pmd_enabled()
   uint64_t totalreserve_pages_ = 0;
 
-  // live allocations: id -> pfn
-  class IdIndex;
+  // live allocations: id -> pfn (core/id_index.h)
   std::unique_ptr<IdIndex> ids_;
   AllocId next_id_ = 1;
 };
