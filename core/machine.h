@@ -207,6 +207,10 @@ class Machine {
   AllocId next_id_ = 1;
 };
 
+// The header save_state() writes before a state body: magic, version, the
+// configuration's digest, the body's length and checksum (for tools and fuzzing).
+std::string state_header(const MachineConfig& config, std::string_view body);
+
 // The kernel's page allocation failure line (warn_alloc), without the task name:
 // "page allocation failure: order:3, mode:0x100cca(GFP_HIGHUSER_MOVABLE), nodemask=(null)".
 std::string alloc_failure_message(unsigned order, Gfp gfp);

@@ -199,13 +199,17 @@ std::string Machine::save_state() const {
     w.put<uint16_t>(static_cast<uint16_t>(f.zone_gid()));
   }
 
+  return state_header(config_, w.out) + w.out;
+}
+
+std::string state_header(const MachineConfig& config, std::string_view body) {
   Writer h;
   h.out.append(kMagic, sizeof kMagic);
   h.put<uint32_t>(kVersion);
-  h.put<uint64_t>(fnv1a(canonical_config(config_)));
-  h.put<uint64_t>(w.out.size());
-  h.put<uint64_t>(fnv1a(w.out));
-  return h.out + w.out;
+  h.put<uint64_t>(fnv1a(canonical_config(config)));
+  h.put<uint64_t>(body.size());
+  h.put<uint64_t>(fnv1a(body));
+  return h.out;
 }
 
 Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& config,
@@ -252,6 +256,11 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
   for (auto& v : st.ratios) r.get(&v);
   if (!r.get(&n) || n != m->ctx_.pageblocks.size() || !r.bytes(n, &st.pageblocks)) {
     return refuse("wrong pageblock count");
+  }
+  for (char b : st.pageblocks) {
+    // Bits 0-2 hold Unmovable..HighAtomic, bit 3 the skip hint, bit 4 isolation.
+    const auto raw = static_cast<uint8_t>(b);
+    if ((raw & PageblockTable::kMigrateMask) >= kIsolate || (raw & 0xe0)) return refuse("damaged pageblock bitmap");
   }
   const Pfn frames_end = m->ctx_.frames.end();
   auto get_list = [&](std::vector<uint32_t>* out) {
