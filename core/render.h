@@ -1,0 +1,88 @@
+// The kernel's memory files, rendered from a MachineStats snapshot: the exact
+// bytes Linux 6.18 prints in /proc/{buddyinfo,pagetypeinfo,zoneinfo,vmstat,
+// meminfo} and /sys/kernel/debug/extfrag/{extfrag_index,unusable_index}.
+//
+// Pure functions of the snapshot: they read counters only (never frames or
+// free lists), so a 16-node, 4 TiB machine renders in microseconds. Counters
+// memd does not model (page cache, slab, reclaim, ...) print 0 in the
+// kernel's order; values the kernel derives from modelled state (dirty
+// thresholds, MemAvailable, CommitLimit, DirectMap) are derived the same way.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/stats.h"
+#include "core/types.h"
+
+namespace memd {
+
+// The files memd serves, in the order a directory listing shows them.
+enum class ProcFile : uint8_t {
+  kBuddyinfo,
+  kPagetypeinfo,
+  kZoneinfo,
+  kVmstat,
+  kMeminfo,
+  kExtfragIndex,
+  kUnusableIndex,
+};
+inline constexpr std::array<ProcFile, 7> kProcFiles = {
+    ProcFile::kBuddyinfo, ProcFile::kPagetypeinfo, ProcFile::kZoneinfo,     ProcFile::kVmstat,
+    ProcFile::kMeminfo,   ProcFile::kExtfragIndex, ProcFile::kUnusableIndex};
+
+// "buddyinfo", ..., "extfrag_index", "unusable_index".
+std::string_view proc_file_name(ProcFile file);
+std::optional<ProcFile> proc_file_from_name(std::string_view name);
+// The kernel's mode for the file: 0400 for pagetypeinfo (init_mm_internals),
+// 0444 for the others (debugfs extfrag files are 0444 too).
+unsigned proc_file_mode(ProcFile file);
+
+std::string render(ProcFile file, const MachineStats& stats);
+
+std::string render_buddyinfo(const MachineStats& stats);       // frag_show
+std::string render_pagetypeinfo(const MachineStats& stats);    // pagetypeinfo_show
+std::string render_zoneinfo(const MachineStats& stats);        // zoneinfo_show
+std::string render_vmstat(const MachineStats& stats);          // vmstat_show
+std::string render_meminfo(const MachineStats& stats);         // meminfo_proc_show
+std::string render_extfrag_index(const MachineStats& stats);   // extfrag_show
+std::string render_unusable_index(const MachineStats& stats);  // unusable_show
+
+// --- values the files derive from the counters (exposed for tests) ---
+
+// The pagetypeinfo walk stops counting a free list at this many entries and
+// prints ">100000" (pagetypeinfo_showfree_print).
+inline constexpr uint64_t kPagetypeinfoListCap = 100000;
+
+// global_dirty_limits() with vm.dirty_ratio 20, vm.dirty_background_ratio 10
+// and no file pages: thresholds in pages.
+struct DirtyLimits {
+  uint64_t background = 0;  // nr_dirty_background_threshold
+  uint64_t dirty = 0;       // nr_dirty_threshold
+};
+DirtyLimits global_dirty_limits(const MachineStats& stats);
+
+// si_mem_available(), in pages.
+uint64_t si_mem_available(const MachineStats& stats);
+
+// The direct mapping init_mem_mapping() builds at boot: pages of each size
+// that kernel_physical_mapping_init() counted (direct_pages_count[]), with
+// the kernel's own quirk of counting a 1 GiB (or 2 MiB) page again when a
+// later range reuses it. The kernel later splits some large pages around its
+// own image (set_memory_ro/nx); memd has no kernel image and does not.
+struct DirectMap {
+  uint64_t pages_4k = 0;
+  uint64_t pages_2m = 0;
+  uint64_t pages_1g = 0;
+};
+// memory: memblock.memory regions in pfns, ascending. end_pfn: max_pfn on
+// x86_64, max_low_pfn on i386 (only lowmem is mapped there).
+DirectMap direct_map_at_boot(const std::vector<std::pair<Pfn, Pfn>>& memory, Pfn end_pfn, Arch arch,
+                             bool gbpages);
+
+}  // namespace memd
