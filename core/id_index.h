@@ -60,6 +60,22 @@ class IdIndex {
 
   size_t size() const { return size_; }
 
+  // Calls fn(pfn) for every indexed allocation, in table order.
+  template <typename Fn>
+  void for_each_pfn(Fn&& fn) const {
+    for (uint32_t pfn : slots_) {
+      if (pfn != kNilPfn) fn(Pfn{pfn});
+    }
+  }
+
+  // Whether `pfn` is found by probing from `id`'s home slot.
+  bool indexed_at(AllocId id, Pfn pfn) const {
+    for (size_t i = slot(id);; i = (i + 1) & mask_) {
+      if (slots_[i] == pfn) return true;
+      if (slots_[i] == kNilPfn) return false;
+    }
+  }
+
   std::vector<std::pair<AllocId, Pfn>> sorted() const {
     std::vector<std::pair<AllocId, Pfn>> v;
     v.reserve(size_);

@@ -1028,13 +1028,20 @@ CheckReport Machine::check() const {
     return s >= it->first && e <= it->second;
   };
 
+  // Allocations: every index entry is an allocated head, reachable from its id.
   std::vector<uint64_t> allocated_pages(ctx_.zones.size(), 0);
-  for (auto [id, pfn] : ids_->sorted()) {
+  ids_->for_each_pfn([&](Pfn pfn) {
     const Frame& f = frames[pfn];
-    if (f.state() == FrameState::kAllocated && f.zone_gid() < allocated_pages.size()) {
-      allocated_pages[f.zone_gid()] += 1ULL << f.order();
+    if (f.state() != FrameState::kAllocated || f.zone_gid() >= allocated_pages.size()) {
+      fail("the id index points at " + hex(pfn) + ", which is not a live allocation");
+      return;
     }
-  }
+    if (!ids_->indexed_at(f.alloc_id(), pfn)) {
+      fail("allocation " + std::to_string(f.alloc_id()) + " at " + hex(pfn) + " is unreachable by its id");
+    }
+    allocated_pages[f.zone_gid()] += 1ULL << f.order();
+  });
+  uint64_t allocated_heads = 0;
 
   for (const Zone* zp : ctx_.zones) {
     const Zone& z = *zp;
@@ -1167,10 +1174,7 @@ CheckReport Machine::check() const {
           break;
         }
         if (f.zone_gid() != z.gid) fail(zname + ": block " + hex(p) + " is marked as another zone's");
-        if (f.state() == FrameState::kAllocated) {
-          auto pfn = ids_->find(f.alloc_id());
-          if (!pfn || *pfn != p) fail(zname + ": allocation at " + hex(p) + " is missing from the id index");
-        }
+        if (f.state() == FrameState::kAllocated) ++allocated_heads;
         p += n;
       }
     }
@@ -1185,12 +1189,10 @@ CheckReport Machine::check() const {
     if (counts != z.block_count) fail(zname + ": pageblock counts per type differ from a recount");
   }
 
-  // Allocations: every id points at an allocated head with that id.
-  for (auto [id, pfn] : ids_->sorted()) {
-    const Frame& f = frames[pfn];
-    if (f.state() != FrameState::kAllocated || f.alloc_id() != id) {
-      fail("allocation id " + std::to_string(id) + " points at " + hex(pfn) + " which is not its block");
-    }
+  // Every allocated block is in the index (ids are unique by construction).
+  if (allocated_heads != ids_->size()) {
+    fail(std::to_string(allocated_heads) + " allocated blocks but " + std::to_string(ids_->size()) +
+         " entries in the id index");
   }
 
   // Every page freed minus every page allocated is free or on a pcp list.
