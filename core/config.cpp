@@ -28,13 +28,7 @@ size_t parse_c_number(std::string_view s, uint64_t* out) {
   return static_cast<size_t>(p - s.data());
 }
 
-std::optional<int> parse_int(std::string_view s) {
-  int v = 0;
-  if (s.empty()) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 10);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
+std::optional<int> parse_int(std::string_view s) { return parse_sysctl_int(s); }
 
 struct Arg {
   std::string_view param;
@@ -89,8 +83,7 @@ Status parse_core(std::string_view name, std::string_view v, uint64_t* pages, ui
   size_t end = parse_c_number(v, &n);
   if (end > 0 && end + 1 == v.size() && v[end] == '%') {
     if (n > 100) return make_error(std::string(name) + "=" + std::string(v) + ": a percentage over 100");
-    *percent = n;
-    *pages = 0;
+    *percent = n;  // an earlier size stays: only a non-zero percentage overrides it
     return {};
   }
   auto bytes = parse_memsize(v);
@@ -153,6 +146,18 @@ Status parse_sysctl(KernelParams* kp, std::string_view key, std::string_view v, 
 }
 
 }  // namespace
+
+std::optional<int> parse_sysctl_int(std::string_view s) {
+  bool neg = false;
+  if (!s.empty() && s[0] == '-') {
+    neg = true;
+    s.remove_prefix(1);
+  }
+  uint64_t v = 0;
+  if (s.empty() || parse_c_number(s, &v) != s.size()) return std::nullopt;
+  if (v > (neg ? 0x80000000ULL : 0x7fffffffULL)) return std::nullopt;
+  return neg ? static_cast<int>(-static_cast<int64_t>(v)) : static_cast<int>(v);
+}
 
 std::optional<uint64_t> parse_memsize(std::string_view text) {
   uint64_t n = 0;

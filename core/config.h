@@ -75,6 +75,10 @@ Result<KernelParams> parse_kernel_cmdline(std::string_view cmdline);
 // K/M/G/T/P/E suffix. Returns nullopt if nothing parses or junk follows.
 std::optional<uint64_t> parse_memsize(std::string_view text);
 
+// An integer as a vm sysctl write reads it (proc_dointvec: strtoul with base
+// 0, so "010" is 8 and "0x1000" is 4096; an optional '-'; must fit an int).
+std::optional<int> parse_sysctl_int(std::string_view text);
+
 // Parses the e820 text the kernel logs. Only the "usable" entries become
 // RAM; other types are recorded but never given to memblock.memory.
 struct E820Entry {

@@ -1,5 +1,7 @@
 #include "core/layout.h"
 
+#include "core/memmap.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
@@ -12,8 +14,9 @@ constexpr uint64_t kGiB = 1ULL << 30;
 constexpr uint64_t kBiosBegin = 0xa0000;
 constexpr uint64_t kBiosEnd = 0x100000;
 constexpr uint64_t kI386MaxLowMem = 896 * kMiB;  // lowmem limit of a 3G/1G split
-constexpr uint64_t kI386MaxPhys = 64 * kGiB;     // PAE
-constexpr uint64_t kX86_64MaxPhys = 16ULL << 40;  // memd's own limit: pfns fit 32 bits
+constexpr uint64_t kI386MaxPhys = 4 * kGiB;      // MAX_NONPAE_PFN: 6.18 has no HIGHMEM64G
+// memd's own limit: pfns are 32 bits and 0xffffffff marks the end of a list.
+constexpr uint64_t kX86_64MaxPhys = static_cast<uint64_t>(kNilPfn) << kPageShift;
 
 std::string hex(uint64_t v) {
   char buf[32];
@@ -255,19 +258,39 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
       for (const NodeConfig& n : cfg.nodes) e820.push_back({*n.range, "usable"});
     }
   }
-  std::vector<PhysRange> usable;
+  // e820__update_table(): where entries overlap the higher type wins, so any
+  // other type takes precedence over "usable" (E820_TYPE_RAM is 1).
+  std::vector<PhysRange> usable, other;
   for (const E820Entry& e : e820) {
-    if (e.type == "usable") usable.push_back(e.range);
+    (e.type == "usable" ? usable : other).push_back(e.range);
   }
   usable = merge(usable);
+  for (const PhysRange& o : merge(other)) usable = subtract(usable, o);
+  // e820__end_of_ram_pfn(): the end of the last RAM or "ACPI data" entry.
+  Pfn e820_max_pfn = 0;
+  for (const E820Entry& e : e820) {
+    if (e.type == "usable" || e.type == "ACPI data") e820_max_pfn = std::max(e820_max_pfn, pfn_down(e.range.end));
+  }
   // trim_bios_range(): page 0 is reserved, 640 KiB - 1 MiB is not RAM.
   usable = subtract(usable, {0, kPageSize});
   usable = subtract(usable, {kBiosBegin, kBiosEnd});
-  const uint64_t max_phys = cfg.arch == Arch::kI386 ? kI386MaxPhys : kX86_64MaxPhys;
-  for (const PhysRange& r : usable) {
-    if (r.end > max_phys) {
-      return make_error("memory above " + hex(max_phys) + " is not supported on " +
-                        (cfg.arch == Arch::kI386 ? std::string("i386 (PAE)") : std::string("x86_64 by memd")));
+  if (cfg.arch == Arch::kI386) {
+    // highmem_pfn_init(): "Warning: only 4GB will be used. Support for
+    // CONFIG_HIGHMEM64G was removed!", then memblock_remove() above max_pfn.
+    bool trimmed = false;
+    for (const PhysRange& r : usable) trimmed |= r.end > kI386MaxPhys;
+    if (trimmed) {
+      L.warnings.push_back("only 4GB will be used: i386 kernels since 6.15 have no PAE highmem "
+                           "(CONFIG_HIGHMEM64G was removed)");
+      usable = subtract(usable, {kI386MaxPhys, ~0ULL});
+      e820_max_pfn = std::min<Pfn>(e820_max_pfn, kI386MaxPhys >> kPageShift);
+    }
+  } else {
+    for (const PhysRange& r : usable) {
+      if (r.end > kX86_64MaxPhys) {
+        return make_error("memory above " + hex(kX86_64MaxPhys - 1) +
+                          " is not supported: memd emulates up to 16 TiB minus one page");
+      }
     }
   }
 
@@ -415,7 +438,7 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
   }
 
   // --- Arch zone ranges (zone_sizes_init, free_area_init) --------------------------------
-  const Pfn max_pfn = L.memory.back().end;
+  const Pfn max_pfn = std::max(e820_max_pfn, L.memory.back().end);
   Pfn max_low_pfn = max_pfn;
   if (cfg.arch == Arch::kI386) max_low_pfn = std::min(max_pfn, kI386MaxLowMem >> kPageShift);
   std::vector<Pfn> max_zone_pfn(nr_zones, 0);
@@ -603,7 +626,7 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
 
   // --- Sections with a memmap, and the zone of every pfn (memmap_init) -------------------
   const Pfn round = cfg.arch == Arch::kI386 ? kMaxOrderNrPages : kPagesPerSection;
-  L.memmap_end = (max_pfn + round - 1) / round * round;
+  L.memmap_end = (L.memory.back().end + round - 1) / round * round;
   if (cfg.arch == Arch::kX86_64) {
     L.section_present.assign(L.memmap_end >> kSectionShift, 0);
     for (const MemRegion& r : L.memory) {

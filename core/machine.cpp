@@ -33,21 +33,16 @@ uint64_t rounddown_pow_of_two(uint64_t x) { return x ? 1ULL << (fls(x) - 1) : 0;
 
 uint64_t mult_frac(uint64_t x, uint64_t n, uint64_t d) { return (x / d) * n + ((x % d) * n) / d; }
 
-std::optional<int> parse_int(std::string_view s) {
-  int v = 0;
-  if (s.empty()) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 10);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
 
 }  // namespace
 
+// warn_alloc(): "mode:%#x(%pGg)". The kernel's %#x prints 0 as "0x0", and
+// %pGg prints nothing for 0 (show_gfp_flags' "none" is the tracepoint's).
 std::string alloc_failure_message(unsigned order, Gfp gfp) {
   char mode[16];
-  std::snprintf(mode, sizeof mode, "%#x", gfp);
+  std::snprintf(mode, sizeof mode, "0x%x", gfp);
   return "page allocation failure: order:" + std::to_string(order) + ", mode:" + mode + "(" +
-         format_gfp(gfp) + "), nodemask=(null)";
+         (gfp ? format_gfp(gfp) : std::string()) + "), nodemask=(null)";
 }
 
 // --- boot -----------------------------------------------------------------------------------
@@ -108,6 +103,10 @@ Status Machine::init(const KernelParams& params) {
   }
   nr_online_nodes_ = static_cast<int>(layout_.nodes.size());
   if (gid > 0xffff) return make_error("too many zones");
+  ctx_.zone_gid_of = [this](Pfn pfn) -> unsigned {
+    auto iv = layout_.zone_of(pfn);
+    return iv ? zones_[iv->nid][iv->zone]->gid : ~0u;
+  };
 
   // Which pageblocks each zone's "Number of blocks" row counts
   // (pagetypeinfo_showblockcount_print): every 512th pfn from zone_start_pfn.
@@ -858,15 +857,20 @@ Result<std::string> Machine::get_sysctl(std::string_view name) const {
 Status Machine::set_sysctl(std::string_view name, std::string_view value) {
   const std::string what = std::string(name) + "=" + std::string(value);
   if (name == "lowmem_reserve_ratio") {
+    // proc_dointvec: integers separated by whitespace. A write the kernel
+    // would reject part-way ("256,256" stops at the comma) changes nothing.
     std::vector<int> ratios;
     size_t i = 0;
     while (i < value.size()) {
-      while (i < value.size() && (value[i] == ' ' || value[i] == '\t' || value[i] == ',')) ++i;
+      while (i < value.size() && (value[i] == ' ' || value[i] == '\t' || value[i] == '\n')) ++i;
       size_t j = i;
-      while (j < value.size() && value[j] != ' ' && value[j] != '\t' && value[j] != ',') ++j;
+      while (j < value.size() && value[j] != ' ' && value[j] != '\t' && value[j] != '\n') ++j;
       if (j > i) {
-        auto n = parse_int(value.substr(i, j - i));
-        if (!n) return make_error(what + ": '" + std::string(value.substr(i, j - i)) + "' is not an integer");
+        auto n = parse_sysctl_int(value.substr(i, j - i));
+        if (!n) {
+          return make_error(what + ": '" + std::string(value.substr(i, j - i)) +
+                            "' is not an integer (the kernel reads whitespace-separated integers)");
+        }
         ratios.push_back(*n);
       }
       i = j;
@@ -880,7 +884,7 @@ Status Machine::set_sysctl(std::string_view name, std::string_view value) {
     setup_per_zone_lowmem_reserve();
     return {};
   }
-  auto n = parse_int(value);
+  auto n = parse_sysctl_int(value);
   if (!n) {
     if (!get_sysctl(name)) return get_sysctl(name).error();
     return make_error(what + ": not an integer");

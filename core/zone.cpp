@@ -363,9 +363,9 @@ void Zone::reserve_highatomic_pageblock(Pfn pfn, unsigned order) {
 
 // --- freeing ------------------------------------------------------------------------------
 
-bool Zone::page_is_buddy(Pfn buddy, unsigned order) const {
+bool Zone::page_is_buddy(Pfn buddy, unsigned order, unsigned zone_gid) const {
   const Frame& f = frames()[buddy];
-  return f.state() == FrameState::kBuddy && f.order() == order && f.zone_gid() == gid;
+  return f.state() == FrameState::kBuddy && f.order() == order && f.zone_gid() == zone_gid;
 }
 
 // __free_one_page()
@@ -389,8 +389,11 @@ void Zone::free_one_page_locked(Pfn pfn, unsigned order, unsigned mt, bool to_ta
   }
   if (!to_tail && order < kMaxPageOrder - 1) {
     // buddy_merge_likely(): is the buddy of our parent free at the next order?
+    // page_is_buddy() compares with the parent page's zone, which is not ours
+    // when the parent is our (unmerged) buddy across a zone boundary.
     const Pfn higher_page_pfn = buddy_pfn & pfn;
-    to_tail = page_is_buddy(higher_page_pfn ^ (1ULL << (order + 1)), order + 1);
+    const unsigned higher_gid = higher_page_pfn == pfn ? gid : ctx->zone_gid_of(higher_page_pfn);
+    to_tail = page_is_buddy(higher_page_pfn ^ (1ULL << (order + 1)), order + 1, higher_gid);
   }
   add_to_free_list(pfn, order, mt, to_tail);
 }

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -70,6 +71,8 @@ struct MemContext {
   std::vector<uint16_t> pb_counted_by;
   std::vector<std::pair<uint64_t, uint16_t>> pb_counted_extra;
   std::vector<Zone*> zones;  // by global index
+  // page_zone() of any pfn with a memmap, as a global zone index (~0u: none).
+  std::function<unsigned(Pfn)> zone_gid_of;
   bool mobility_disabled = false;  // page_group_by_mobility_disabled
   int watermark_boost_factor = kWatermarkBoostFactor;
   bool thp_configured = true;
@@ -219,8 +222,9 @@ class Zone {
   FrameTable& frames() { return ctx->frames; }
   const FrameTable& frames() const { return ctx->frames; }
   unsigned block_mt(Pfn pfn) const { return ctx->pageblocks.get(pfn); }
-  // find_buddy_page_pfn(): the buddy if it is a free block of `order` in this zone.
-  bool page_is_buddy(Pfn buddy, unsigned order) const;
+  // page_is_buddy(): `buddy` is a free block of `order` in the zone `zone_gid`.
+  bool page_is_buddy(Pfn buddy, unsigned order, unsigned zone_gid) const;
+  bool page_is_buddy(Pfn buddy, unsigned order) const { return page_is_buddy(buddy, order, gid); }
 };
 
 }  // namespace memd

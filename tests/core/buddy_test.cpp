@@ -37,9 +37,9 @@ namespace memd {
 namespace {
 
 using test::alloc_ok;
-using test::ExtfragRecorder;
 using test::expect_check;
 using test::expect_extfrag;
+using test::ExtfragRecorder;
 using test::free_list;
 using test::free_ok;
 using test::kGiB;
@@ -53,13 +53,17 @@ using test::pfn_range;
 using test::pindex;
 using test::try_alloc;
 
-constexpr Gfp kDmaKernel = gfp::kKernel | gfp::kDma;                 // 0xcc1
+constexpr Gfp kDmaKernel = gfp::kKernel | gfp::kDma;                   // 0xcc1
 constexpr Gfp kDmaMovable = gfp::kKernel | gfp::kDma | gfp::kMovable;  // -> ZONE_DMA, Movable
 constexpr Gfp kDma32Movable = gfp::kKernel | gfp::kDma32 | gfp::kMovable;
 constexpr Gfp kKernelNoKswapd = gfp::kKernel & ~gfp::kKswapdReclaim;  // 0x4c0
 
-MachineConfig m64() { return test::pc_machine(64 * kMiB, 1, true); }
-MachineConfig m256() { return test::pc_machine(256 * kMiB, 1, true); }
+MachineConfig m64() {
+  return test::pc_machine(64 * kMiB, 1, true);
+}
+MachineConfig m256() {
+  return test::pc_machine(256 * kMiB, 1, true);
+}
 
 MachineConfig mn() {
   MachineConfig cfg;
@@ -104,7 +108,8 @@ TEST(BuddyBoot, FreeListsAscendingAndTyped) {
   EXPECT_EQ(free_list(d32, 7, kMovable), (std::vector<Pfn>{16128}));
   EXPECT_EQ(free_list(d32, 6, kMovable), (std::vector<Pfn>{16256}));
   EXPECT_EQ(free_list(d32, 5, kMovable), (std::vector<Pfn>{16320}));
-  for (unsigned o = 0; o < 5; ++o) EXPECT_EQ(d32.free_area[o].nr_free, 0u) << o;
+  for (unsigned o = 0; o < 5; ++o)
+    EXPECT_EQ(d32.free_area[o].nr_free, 0u) << o;
   for (unsigned o = 0; o <= kMaxPageOrder; ++o) {
     EXPECT_TRUE(free_list(d32, o, kUnmovable).empty()) << o;
   }
@@ -274,7 +279,8 @@ TEST(BuddyMerge, Order10FreeGoesToHead) {
   free_ok(m, q);
   const Zone& d32 = m.zone(0, kZoneDma32);
   std::vector<Pfn> want = {5120};
-  for (Pfn f = 6144; f <= 14336; f += 1024) want.push_back(f);
+  for (Pfn f = 6144; f <= 14336; f += 1024)
+    want.push_back(f);
   EXPECT_EQ(free_list(d32, 10, kMovable), want);
   free_ok(m, p);
   want.insert(want.begin(), 4096);
@@ -322,13 +328,15 @@ TEST(Pcp, RefillAppendsToTailAndBatchGrows) {
   EXPECT_EQ(test::block_type(m, 5120), kMovable);
 
   std::vector<Pfn> got = {first.pfn};
-  for (int i = 1; i < 15; ++i) got.push_back(alloc_ok(m, 0, gfp::kKernel).pfn);
+  for (int i = 1; i < 15; ++i)
+    got.push_back(alloc_ok(m, 0, gfp::kKernel).pfn);
   EXPECT_EQ(pcp.count, 0);
   got.push_back(alloc_ok(m, 0, gfp::kKernel).pfn);  // refill 2
   EXPECT_EQ(pcp.high, 643);
   EXPECT_EQ(pcp.alloc_factor, 2);
   EXPECT_EQ(pcp.count, 29);
-  for (int i = 16; i < 45; ++i) got.push_back(alloc_ok(m, 0, gfp::kKernel).pfn);
+  for (int i = 16; i < 45; ++i)
+    got.push_back(alloc_ok(m, 0, gfp::kKernel).pfn);
   EXPECT_EQ(pcp.count, 0);
   got.push_back(alloc_ok(m, 0, gfp::kKernel).pfn);  // refill 3
   EXPECT_EQ(pcp.high, 703);
@@ -380,14 +388,16 @@ TEST(Pcp, FreeDrainsFromTailByFreeCount) {
   EXPECT_EQ(d32.pageset_high_min, 61);
   EXPECT_EQ(d32.pageset_high_max, 61);
   std::vector<Pfn> got;
-  for (int i = 0; i < 100; ++i) got.push_back(alloc_ok(m, 0, gfp::kKernel).pfn);
+  for (int i = 0; i < 100; ++i)
+    got.push_back(alloc_ok(m, 0, gfp::kKernel).pfn);
   EXPECT_EQ(got, pfn_range(4096, 4195));
   EXPECT_EQ(pcp.count, 37);
   EXPECT_EQ(pcp_list(d32, 0, pindex(kUnmovable, 0)), pfn_range(4196, 4232));
   int64_t buddy_free = d32.nr_free_pages;
   EXPECT_EQ(buddy_free, 61408 - 137);
 
-  for (Pfn p = 4096; p <= 4118; ++p) free_ok(m, p);  // 23 frees: count 60
+  for (Pfn p = 4096; p <= 4118; ++p)
+    free_ok(m, p);  // 23 frees: count 60
   EXPECT_EQ(pcp.count, 60);
   EXPECT_EQ(d32.nr_free_pages, buddy_free);
   free_ok(m, 4119);  // count 61 -> drain 24
@@ -395,15 +405,19 @@ TEST(Pcp, FreeDrainsFromTailByFreeCount) {
   EXPECT_EQ(pcp.free_count, 24);
   EXPECT_EQ(d32.nr_free_pages, buddy_free + 24);
   std::vector<Pfn> want;
-  for (Pfn p = 4119; p >= 4096; --p) want.push_back(p);
-  for (Pfn p = 4196; p <= 4208; ++p) want.push_back(p);
+  for (Pfn p = 4119; p >= 4096; --p)
+    want.push_back(p);
+  for (Pfn p = 4196; p <= 4208; ++p)
+    want.push_back(p);
   EXPECT_EQ(pcp_list(d32, 0, pindex(kUnmovable, 0)), want);
 
-  for (Pfn p = 4120; p <= 4143; ++p) free_ok(m, p);  // 24 more: the last drains 46
+  for (Pfn p = 4120; p <= 4143; ++p)
+    free_ok(m, p);  // 24 more: the last drains 46
   EXPECT_EQ(pcp.count, 15);
   EXPECT_EQ(d32.nr_free_pages, buddy_free + 24 + 46);
   want.clear();
-  for (Pfn p = 4143; p >= 4129; --p) want.push_back(p);
+  for (Pfn p = 4143; p >= 4129; --p)
+    want.push_back(p);
   EXPECT_EQ(pcp_list(d32, 0, pindex(kUnmovable, 0)), want);
   expect_check(m);
 }
@@ -424,21 +438,27 @@ TEST(Pcp, DrainRoundRobinAcrossLists) {
   test::set_sysctl_ok(m, "percpu_pagelist_high_fraction", "1000");
   const Zone& d32 = m.zone(0, kZoneDma32);
   const PerCpuPages& pcp = d32.pcp[0];
-  for (int i = 0; i < 20; ++i) EXPECT_EQ(alloc_ok(m, 0, gfp::kKernel).pfn, 4096u + i);
+  for (int i = 0; i < 20; ++i)
+    EXPECT_EQ(alloc_ok(m, 0, gfp::kKernel).pfn, 4096u + i);
   EXPECT_EQ(pcp.count, 25);
   EXPECT_EQ(alloc_ok(m, 0, gfp::kHighuserMovable).pfn, 65472u);
   EXPECT_EQ(pcp_list(d32, 0, pindex(kMovable, 0)), pfn_range(65473, 65492));
-  for (int i = 1; i < 20; ++i) EXPECT_EQ(alloc_ok(m, 0, gfp::kHighuserMovable).pfn, 65472u + i);
+  for (int i = 1; i < 20; ++i)
+    EXPECT_EQ(alloc_ok(m, 0, gfp::kHighuserMovable).pfn, 65472u + i);
   EXPECT_EQ(pcp.count, 26);
-  for (Pfn p = 4096; p <= 4115; ++p) free_ok(m, p);
-  for (Pfn p = 65472; p <= 65485; ++p) free_ok(m, p);
+  for (Pfn p = 4096; p <= 4115; ++p)
+    free_ok(m, p);
+  for (Pfn p = 65472; p <= 65485; ++p)
+    free_ok(m, p);
   EXPECT_EQ(pcp.count, 60);
   free_ok(m, 65486);
   EXPECT_EQ(pcp.count, 26);
   EXPECT_TRUE(pcp_list(d32, 0, pindex(kMovable, 0)).empty());
   std::vector<Pfn> want;
-  for (Pfn p = 4115; p >= 4096; --p) want.push_back(p);
-  for (Pfn p = 4116; p <= 4121; ++p) want.push_back(p);
+  for (Pfn p = 4115; p >= 4096; --p)
+    want.push_back(p);
+  for (Pfn p = 4116; p <= 4121; ++p)
+    want.push_back(p);
   EXPECT_EQ(pcp_list(d32, 0, pindex(kUnmovable, 0)), want);
   expect_check(m);
 }
@@ -786,7 +806,8 @@ TEST(Watermark, ReserveAccessByAllocFlags) {
   EXPECT_EQ(alloc_ok(m, 9, kDmaKernel).pfn, 512u);
   const Zone& dma = m.zone(0, kZoneDma);
   ASSERT_EQ(dma.nr_free_pages, 256);
-  for (Pfn p = 256; p <= 432; p += 16) EXPECT_EQ(alloc_ok(m, 4, kDmaKernel).pfn, p);
+  for (Pfn p = 256; p <= 432; p += 16)
+    EXPECT_EQ(alloc_ok(m, 4, kDmaKernel).pfn, p);
   EXPECT_EQ(dma.nr_free_pages, 64);
 
   auto r = try_alloc(m, 4, kDmaKernel);
@@ -939,7 +960,8 @@ std::vector<std::pair<int, unsigned>> zonelist_pairs(const Machine& m, int nid) 
 // The kernel-6.1 c-8G-4nodes-dist SLIT: "Fallback order for Node 1: 1 2 0 3"
 // (README): the tie 0/2 at distance 20 goes to 2 because n < local adds 1.
 TEST(Zonelist, DistanceOrderLikeKernel) {
-  MEMD_BOOT(m, four_nodes({{10, 20, 30, 40}, {20, 10, 20, 30}, {30, 20, 10, 20}, {40, 30, 20, 10}}));
+  MEMD_BOOT(m,
+            four_nodes({{10, 20, 30, 40}, {20, 10, 20, 30}, {30, 20, 10, 20}, {40, 30, 20, 10}}));
   EXPECT_EQ(m.node_order(0), (std::vector<int>{0, 1, 2, 3}));
   EXPECT_EQ(m.node_order(1), (std::vector<int>{1, 2, 0, 3}));
   EXPECT_EQ(m.node_order(2), (std::vector<int>{2, 3, 1, 0}));
@@ -1292,7 +1314,8 @@ TEST(MovableZone, KernelcoreAllMemoryMeansNone) {
 //  HighMem min clamp(31, 32, 128) = 32; tmp max((957*32736/229120 = 136)>>2 = 34,
 //          mult_frac(32736, 10, 10000) = 32) = 34          -> 32/66/100/134
 // Protection (ratios DMA 256, Normal 32, HighMem 0, Movable 0):
-//  DMA (0, 225280/256 = 880, (225280+32736)/256 = 1007, 1007), Normal (0, 0, 32736/32 = 1023, 1023).
+//  DMA (0, 225280/256 = 880, (225280+32736)/256 = 1007, 1007), Normal (0, 0, 32736/32 = 1023,
+//  1023).
 MachineConfig i386_1g() {
   MachineConfig cfg = test::pc_machine(1 * kGiB, 1, false);
   cfg.arch = Arch::kI386;
@@ -1381,6 +1404,885 @@ TEST(I386, KernelcoreTakesHighMem) {
   EXPECT_EQ(m.zone(0, 1).spanned, 225280u);
   Allocation a = alloc_ok(m, 0, gfp::kHighuserMovable);
   EXPECT_EQ(a.zone_idx, 3u);
+  expect_check(m);
+}
+
+// ===========================================================================
+// More per-cpu list rules
+// ===========================================================================
+
+// free_frozen_page_commit's free_high for orders 1..3: when the previous
+// free was also high-order and free_count >= batch + high_min/2 (15 + 299 =
+// 314 on M256), nr_pcp_high lowers high by batch << 5 (not below high_min)
+// and returns 0, and nr_pcp_free drains min(count, batch << 5 = 480).
+// 200 GFP_KERNEL order-1 allocations: each refill takes max(15 >> 1, 2) = 7
+// blocks and grows high by 15: 29 refills, high 598 + 29 * 15 = 1033, 3
+// blocks (6 pages) left on the list. The frees then add 2 to free_count
+// each (computed after free_high): free #158 sees free_count 314.
+TEST(Pcp, FreeHighForHighOrderFrees) {
+  MEMD_BOOT(m, m256());
+  const Zone& d32 = m.zone(0, kZoneDma32);
+  const PerCpuPages& pcp = d32.pcp[0];
+  std::vector<Pfn> got;
+  for (int i = 0; i < 200; ++i)
+    got.push_back(alloc_ok(m, 1, gfp::kKernel).pfn);
+  EXPECT_EQ(got, pfn_range(4096, 4096 + 2 * 199, 2));
+  EXPECT_EQ(pcp.high, 1033);
+  EXPECT_EQ(pcp.count, 6);
+  EXPECT_EQ(pcp_list(d32, 0, pindex(kUnmovable, 1)), (std::vector<Pfn>{4496, 4498, 4500}));
+  for (int i = 0; i < 157; ++i)
+    free_ok(m, got[i]);
+  EXPECT_EQ(pcp.count, 6 + 314);
+  EXPECT_EQ(pcp.high, 1033);
+  free_ok(m, got[157]);  // free_high: everything (322 pages) leaves
+  EXPECT_EQ(pcp.count, 0);
+  EXPECT_EQ(pcp.high, 598);
+  EXPECT_EQ(d32.nr_free_pages, 61408 - 2 * 42);
+  free_ok(m, got[158]);
+  EXPECT_EQ(pcp.count, 0);
+  expect_check(m);
+}
+
+// ZONE_BELOW_HIGH (§15.2): set by get_page_from_freelist when the zone fails
+// the high-watermark check; cleared only after a free_pcppages_bulk in the pcp
+// free path while zone_watermark_ok(high, ZONE_MOVABLE) holds (DMA32 of M64
+// has protection[Movable] 0). high fixed at 4 (percpu_pagelist_high_fraction
+// 10000: max(12256/10000, 4 * batch 1)).
+//  11 movable order 10 and one order 9 leave 480 free in DMA32; 200 movable
+//  order-0 requests pull 1, 2, then 3 pages per refill (min(4, max(4 - 0 -
+//  1, 1)) = 3): 201 pages, free 279 <= high 288: BELOW_HIGH. One page stays
+//  on the list. Freeing the order-10 blocks (straight to the buddy) does not
+//  clear the flag; the pcp free that makes count reach 4 drains and clears it.
+TEST(Pcp, BelowHighClearedByPcpDrainAboveHigh) {
+  MEMD_BOOT(m, m64());
+  test::set_sysctl_ok(m, "percpu_pagelist_high_fraction", "10000");
+  const Zone& d32 = m.zone(0, kZoneDma32);
+  ASSERT_EQ(d32.pageset_high_min, 4);
+  ASSERT_EQ(d32.pageset_high_max, 4);
+  std::vector<Pfn> big;
+  for (int i = 0; i < 11; ++i)
+    big.push_back(alloc_ok(m, 10, gfp::kHighuserMovable).pfn);
+  EXPECT_EQ(alloc_ok(m, 9, gfp::kHighuserMovable).pfn, 15360u);
+  EXPECT_FALSE(d32.below_high);
+  std::vector<Pfn> small;
+  for (int i = 0; i < 200; ++i) {
+    Allocation a = alloc_ok(m, 0, gfp::kHighuserMovable);
+    EXPECT_EQ(a.zone_idx, kZoneDma32);
+    small.push_back(a.pfn);
+  }
+  EXPECT_EQ(d32.nr_free_pages, 480 - 201);
+  EXPECT_EQ(d32.pcp[0].count, 1);
+  EXPECT_TRUE(d32.below_high);
+  for (Pfn p : big)
+    free_ok(m, p);
+  EXPECT_TRUE(d32.below_high);
+  free_ok(m, small[0]);
+  free_ok(m, small[1]);
+  EXPECT_EQ(d32.pcp[0].count, 3);
+  EXPECT_TRUE(d32.below_high);
+  free_ok(m, small[2]);  // count 4 >= high 4: drain clamp(3, 1, 3) = 3
+  EXPECT_EQ(d32.pcp[0].count, 1);
+  EXPECT_FALSE(d32.below_high);
+  expect_check(m);
+}
+
+// nr_pcp_high with ZONE_BELOW_HIGH and auto-tuning (high_min 240, high_max
+// 1532 on M64 DMA32): each free lowers pcp->high by max(free_count, batch)
+// (not below high_min) and returns max(count, high_min).
+//  After 11 movable order 10 and order 9 (high 241), order-0 refills take
+//  1, 2, 4, 8, 16, 32, 32, ... pages (alloc_factor) and grow high by the
+//  same: 242, 244, 248, 256, 272, 304, 336, 368, 400, 432, 464. After the
+//  11th refill (223 pages) the zone has 257 free pages <= high 288:
+//  BELOW_HIGH, and the 12th refill (32 pages) no longer grows high.
+//  The 224th allocation makes that refill (free 257 > low 240) and leaves
+//  31 pages on the list (free 225: later requests would fail DMA32's low mark
+//  and go to DMA). Frees then give free_count 1, 2, 3 and high 463, 461, 458.
+TEST(Pcp, BelowHighShrinksHighOnFree) {
+  MEMD_BOOT(m, m64());
+  const Zone& d32 = m.zone(0, kZoneDma32);
+  const PerCpuPages& pcp = d32.pcp[0];
+  for (int i = 0; i < 11; ++i)
+    alloc_ok(m, 10, gfp::kHighuserMovable);
+  alloc_ok(m, 9, gfp::kHighuserMovable);
+  EXPECT_EQ(pcp.high, 241);
+  std::vector<Pfn> small;
+  for (int i = 0; i < 224; ++i) {
+    Allocation a = alloc_ok(m, 0, gfp::kHighuserMovable);
+    EXPECT_EQ(a.zone_idx, kZoneDma32);
+    small.push_back(a.pfn);
+  }
+  EXPECT_EQ(pcp.high, 464);
+  EXPECT_EQ(pcp.count, 31);
+  EXPECT_TRUE(d32.below_high);
+  EXPECT_EQ(d32.nr_free_pages, 480 - 255);
+  free_ok(m, small[0]);
+  EXPECT_EQ(pcp.high, 463);
+  free_ok(m, small[1]);
+  EXPECT_EQ(pcp.high, 461);
+  free_ok(m, small[2]);
+  EXPECT_EQ(pcp.high, 458);
+  EXPECT_EQ(pcp.count, 34);
+  expect_check(m);
+}
+
+// Order 9 (HPAGE_PMD_ORDER) uses the pcp when THP is built in (even when THP
+// is off at run time, as below 512 MiB): a refill takes max(15 >> 9, 2) = 2
+// blocks. Without CONFIG_TRANSPARENT_HUGEPAGE order 9 goes to the buddy.
+TEST(Pcp, ThpOrderOnPcpOnlyWhenConfigured) {
+  {
+    MEMD_BOOT(m, m256());
+    EXPECT_EQ(alloc_ok(m, 9, gfp::kHighuserMovable).pfn, 64512u);  // smallest o9
+    EXPECT_EQ(m.zone(0, kZoneDma32).pcp[0].count, 512);
+    EXPECT_EQ(pcp_list(m.zone(0, kZoneDma32), 0, pindex(kMovable, 9)),
+              (std::vector<Pfn>{4096}));  // o10@4096 split: its upper half
+  }
+  {
+    MEMD_BOOT(m, test::pc_machine(256 * kMiB, 1, false));
+    EXPECT_EQ(alloc_ok(m, 9, gfp::kHighuserMovable).pfn, 64512u);
+    EXPECT_EQ(m.zone(0, kZoneDma32).pcp[0].count, 0);
+  }
+}
+
+// ===========================================================================
+// More watermark boost rules
+// ===========================================================================
+
+// boost_watermark: max_boost = max(512, mult_frac(high, factor, 10000)); each
+// boost adds 512 up to it. With watermark_boost_factor 30000 on M64 DMA32
+// (high 288): mult_frac(288, 30000, 10000) = 864. The steal scenario of
+// HalfBlockClaimFailsThenSteals makes 8 failed claims (orders 7..0), each
+// boosting: 512, 864, 864, ... Without ALLOC_KSWAPD the boost stays.
+// watermark_boost_factor 0 disables boosting.
+TEST(Boost, CapAndFactor) {
+  for (const char* factor : {"30000", "0"}) {
+    SCOPED_TRACE(factor);
+    MEMD_BOOT(m, m64());
+    leave_half_block(m);
+    EXPECT_EQ(alloc_ok(m, 0, gfp::kHighuserMovable).pfn, 4864u);
+    test::set_sysctl_ok(m, "watermark_boost_factor", factor);
+    EXPECT_EQ(alloc_ok(m, 0, kKernelNoKswapd).pfn, 4865u);
+    EXPECT_EQ(m.zone(0, kZoneDma32).watermark_boost, std::string(factor) == "0" ? 0u : 864u);
+    // The write does not recompute the watermarks themselves.
+    EXPECT_EQ(m.zone(0, kZoneDma32).watermark[kWmarkMin], 192u);
+  }
+}
+
+// __setup_per_zone_wmarks resets watermark_boost to 0: any write that
+// recomputes the watermarks (here watermark_scale_factor) drops the boost.
+TEST(Boost, WatermarkRecomputeResetsBoost) {
+  MEMD_BOOT(m, m64());
+  leave_half_block(m);
+  ASSERT_EQ(alloc_ok(m, 0, kKernelNoKswapd).pfn, 4864u);
+  ASSERT_EQ(m.zone(0, kZoneDma32).watermark_boost, 512u);
+  test::set_sysctl_ok(m, "watermark_scale_factor", "10");
+  EXPECT_EQ(m.zone(0, kZoneDma32).watermark_boost, 0u);
+  expect_check(m);
+}
+
+// zone_watermark_fast: an order-0 ALLOC_MIN_RESERVE request checked against
+// the MIN mark retries against the unboosted _watermark[MIN]. Setup as
+// DropsAtSlowPathKswapdWake (DMA32: 255 free, boost 512; DMA: 112 free).
+// __GFP_HIGH without __GFP_KSWAPD_RECLAIM: no kswapd wake, the boost stays.
+// Slow path, MIN: DMA32 mark 192 + 512 = 704, halved 352 -> fails; retried
+// with 192 -> 96: 255 > 96 passes: DMA32 serves (pcp refill of 2: 4865).
+// Without the retry DMA would serve (112 > 30 + 47).
+TEST(Boost, MinReserveIgnoresBoostAtMin) {
+  MEMD_BOOT(m, m64());
+  leave_half_block(m);
+  ASSERT_EQ(alloc_ok(m, 0, kKernelNoKswapd).pfn, 4864u);
+  alloc_ok(m, 10, kDmaKernel);
+  alloc_ok(m, 10, kDmaKernel);
+  alloc_ok(m, 10, kDmaKernel);
+  alloc_ok(m, 9, kDmaKernel);
+  alloc_ok(m, 7, kDmaKernel);
+  alloc_ok(m, 4, kDmaKernel);
+  ASSERT_EQ(m.zone(0, kZoneDma).nr_free_pages, 112);
+  Allocation a = alloc_ok(m, 0, kKernelNoKswapd | gfp::kHigh);
+  EXPECT_EQ(a.zone_idx, kZoneDma32);
+  EXPECT_EQ(a.pfn, 4865u);
+  EXPECT_EQ(m.zone(0, kZoneDma32).watermark_boost, 512u);
+  expect_check(m);
+}
+
+// ===========================================================================
+// More slow-path rules
+// ===========================================================================
+
+// __GFP_MEMALLOC gives ALLOC_NO_WATERMARKS in the retry loop
+// (__gfp_pfmemalloc_flags), unless __GFP_NOMEMALLOC. In the DMA state of
+// ReserveAccessByAllocFlags's end (24 free: o3@472 taken, o4@496 and
+// o0..o2 of 472's split), an order-4 GFP_KERNEL|GFP_DMA|__GFP_MEMALLOC
+// request gets o4@496 although 24 - 15 <= any mark.
+TEST(Watermark, MemallocIgnoresWatermarks) {
+  MEMD_BOOT(m, m64());
+  alloc_ok(m, 10, kDmaKernel);
+  alloc_ok(m, 10, kDmaKernel);
+  alloc_ok(m, 10, kDmaKernel);
+  alloc_ok(m, 9, kDmaKernel);
+  for (int i = 0; i < 12; ++i)
+    alloc_ok(m, 4, kDmaKernel);
+  alloc_ok(m, 4, kDmaKernel | gfp::kHigh);   // 448
+  alloc_ok(m, 3, kDmaKernel | gfp::kHigh);   // 464
+  alloc_ok(m, 4, gfp::kAtomic | gfp::kDma);  // 480
+  ASSERT_EQ(m.zone(0, kZoneDma).nr_free_pages, 24);
+  EXPECT_FALSE(try_alloc(m, 4, kDmaKernel | gfp::kMemalloc | gfp::kNomemalloc).ok());
+  Allocation a = alloc_ok(m, 4, kDmaKernel | gfp::kMemalloc);
+  EXPECT_EQ(a.pfn, 496u);
+  EXPECT_EQ(m.zone(0, kZoneDma).nr_free_pages, 8);
+  expect_check(m);
+}
+
+// A high-order atomic request of order 9 goes through the pcp (a refill of
+// 2 blocks: the claim of o10@4096 gives 4096 and 4608); the reservation for
+// order >= pageblock_order re-types the allocated block itself
+// (change_pageblock_range) and adds 1 << 9. When freed, the HIGHATOMIC page
+// joins the pcp's Movable THP list (§15.2).
+TEST(Highatomic, Order9ReservesItsOwnBlock) {
+  MEMD_BOOT(m, m256());
+  test::set_sysctl_ok(m, "min_free_kbytes", "212800");
+  Allocation a = alloc_ok(m, 9, gfp::kAtomic);
+  EXPECT_EQ(a.pfn, 4096u);
+  const Zone& d32 = m.zone(0, kZoneDma32);
+  EXPECT_EQ(test::block_type(m, 4096), kHighAtomic);
+  EXPECT_EQ(test::block_type(m, 4608), kUnmovable);
+  EXPECT_EQ(d32.nr_reserved_highatomic, 512u);
+  EXPECT_EQ(d32.nr_free_highatomic, 0);
+  EXPECT_EQ(pcp_list(d32, 0, pindex(kUnmovable, 9)), (std::vector<Pfn>{4608}));
+  free_ok(m, 4096);
+  EXPECT_EQ(pcp_list(d32, 0, pindex(kMovable, 9)), (std::vector<Pfn>{4096}));
+  expect_check(m);
+}
+
+// ALLOC_NOFRAGMENT on two nodes (§10.2 step 3): when the walk reaches a zone
+// of another node, NOFRAGMENT is cleared and the walk restarts: locality
+// beats fragmentation avoidance. Node 0 = DMA, DMA32 and Normal [1048576,
+// 1064960); node 1 = Normal [1064960, 1081344). THP off (48896 pages):
+// min_free_kbytes int_sqrt(48896 * 64) = 1768, pages_min 442:
+// DMA 34/42/50, DMA32 111/138/165, Normal 148/185/222 on each node.
+// Node 0's Normal is fragmented as in fragment_normal, its DMA32 emptied,
+// its DMA brought to 144 free pages (<= 42 + protection 112). A GFP_KERNEL
+// request from cpu 0 walks n0 Normal, n0 DMA32, n0 DMA, then meets node 1's
+// Normal: restart without NOFRAGMENT, and n0 Normal's small claim gives
+// 1063939 (not a whole block of node 1's Normal).
+TEST(Nofragment, RemoteNodeClearsNofragment) {
+  MachineConfig cfg;
+  cfg.e820 =
+      "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+      "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved\n"
+      "BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff] reserved\n"
+      "BIOS-e820: [mem 0x0000000000100000-0x0000000003ffffff] usable\n"
+      "BIOS-e820: [mem 0x0000000100000000-0x0000000107ffffff] usable\n";
+  cfg.cpus = 2;
+  NodeConfig n0;
+  n0.range = PhysRange{0, 0x104000000ULL};
+  n0.cpus = {0};
+  NodeConfig n1;
+  n1.range = PhysRange{0x104000000ULL, 0x108000000ULL};
+  n1.cpus = {1};
+  cfg.nodes = {n0, n1};
+  MEMD_BOOT(m, cfg);
+  EXPECT_EQ(m.min_free_kbytes(), 1768);
+  EXPECT_EQ(m.zone(0, kZoneNormal).watermark[kWmarkHigh], 222u);
+  EXPECT_EQ(m.zone(1, kZoneNormal).start_pfn, 1064960u);
+  for (int k = 0; k < 15; ++k)
+    EXPECT_EQ(alloc_ok(m, 10, gfp::kHighuserMovable).pfn, 1048576u + 1024u * k);
+  EXPECT_EQ(alloc_ok(m, 0, gfp::kHighuserMovable).pfn, 1063936u);
+  EXPECT_EQ(alloc_ok(m, 9, gfp::kHighuserMovable).pfn, 1064448u);
+  for (int k = 0; k < 11; ++k)
+    EXPECT_EQ(alloc_ok(m, 10, kDma32Movable).pfn, 4096u + 1024u * k);
+  EXPECT_EQ(alloc_ok(m, 9, kDma32Movable).pfn, 15360u);
+  ASSERT_EQ(m.zone(0, kZoneDma32).nr_free_pages, 0);
+  alloc_ok(m, 10, kDmaMovable);
+  alloc_ok(m, 10, kDmaMovable);
+  alloc_ok(m, 10, kDmaMovable);
+  alloc_ok(m, 9, kDmaMovable);
+  EXPECT_EQ(alloc_ok(m, 6, kDmaKernel).pfn, 256u);
+  EXPECT_EQ(alloc_ok(m, 5, kDmaKernel).pfn, 320u);
+  EXPECT_EQ(alloc_ok(m, 4, kDmaKernel).pfn, 352u);
+  ASSERT_EQ(m.zone(0, kZoneDma).nr_free_pages, 144);
+  Allocation a = alloc_ok(m, 0, gfp::kKernel, 0);
+  EXPECT_EQ(a.nid, 0);
+  EXPECT_EQ(a.pfn, 1063939u);
+  EXPECT_EQ(m.zone(1, kZoneNormal).nr_free_pages, 16384);
+  expect_check(m);
+}
+
+// ===========================================================================
+// Sysctls
+// ===========================================================================
+
+// watermark_scale_factor=100 on M256: DMA32 tmp = max(479 >> 2, mult_frac(
+// 61408, 100, 10000) = 614) -> 479/1093/1707/2321; DMA max(7, 38) -> 30/68/
+// 106/144; zone_pcp_update follows: high_min = low = 1093.
+TEST(Sysctl, WatermarkScaleFactor) {
+  MEMD_BOOT(m, m256());
+  test::set_sysctl_ok(m, "watermark_scale_factor", "100");
+  const Zone& d32 = m.zone(0, kZoneDma32);
+  const Zone& dma = m.zone(0, kZoneDma);
+  EXPECT_EQ(d32.watermark[kWmarkMin], 479u);
+  EXPECT_EQ(d32.watermark[kWmarkLow], 1093u);
+  EXPECT_EQ(d32.watermark[kWmarkHigh], 1707u);
+  EXPECT_EQ(d32.watermark[kWmarkPromo], 2321u);
+  EXPECT_EQ(dma.watermark[kWmarkMin], 30u);
+  EXPECT_EQ(dma.watermark[kWmarkLow], 68u);
+  EXPECT_EQ(dma.watermark[kWmarkHigh], 106u);
+  EXPECT_EQ(d32.pageset_high_min, 1093);
+  EXPECT_EQ(d32.pageset_high_max, 7676);
+  EXPECT_EQ(m.stats().watermark_scale_factor, 100);
+  // proc_dointvec_minmax range 1..3000: out of range is refused, nothing changes.
+  EXPECT_FALSE(m.set_sysctl("watermark_scale_factor", "0").ok());
+  EXPECT_FALSE(m.set_sysctl("watermark_scale_factor", "3001").ok());
+  EXPECT_FALSE(m.set_sysctl("watermark_scale_factor", "ten").ok());
+  EXPECT_EQ(d32.watermark[kWmarkLow], 1093u);
+  // The command line form applies at the end of boot.
+  MachineConfig cfg = m256();
+  cfg.cmdline = "sysctl.vm.watermark_scale_factor=100";
+  MEMD_BOOT(m2, cfg);
+  EXPECT_EQ(m2.zone(0, kZoneDma32).watermark[kWmarkLow], 1093u);
+}
+
+// min_free_kbytes writes set user_min_free_kbytes and recompute the
+// watermarks (not lowmem_reserve); the minimum is 0.
+TEST(Sysctl, MinFreeKbytes) {
+  MEMD_BOOT(m, m256());
+  EXPECT_EQ(m.min_free_kbytes(), 2043);
+  test::set_sysctl_ok(m, "min_free_kbytes", "4096");
+  // pages_min 1024: DMA32 1024*61408/65248 = 963, tmp max(240, 61) -> 963/1203/1443.
+  const Zone& d32 = m.zone(0, kZoneDma32);
+  EXPECT_EQ(d32.watermark[kWmarkMin], 963u);
+  EXPECT_EQ(d32.watermark[kWmarkLow], 1203u);
+  EXPECT_EQ(d32.watermark[kWmarkHigh], 1443u);
+  EXPECT_EQ(m.zone(0, kZoneDma).lowmem_reserve[1], 239);
+  EXPECT_FALSE(m.set_sysctl("min_free_kbytes", "-1").ok());
+  EXPECT_EQ(m.min_free_kbytes(), 4096);
+  test::set_sysctl_ok(m, "min_free_kbytes", "0");
+  EXPECT_EQ(d32.watermark[kWmarkMin], 0u);
+  EXPECT_EQ(d32.watermark[kWmarkLow], 61u);  // max(0, 61)
+}
+
+// lowmem_reserve_ratio: protection[j] of zone i = managed(i+1..j) / ratio[i];
+// values below 1 become 0 (lowmem_reserve_ratio_sysctl_handler).
+TEST(Sysctl, LowmemReserveRatio) {
+  MEMD_BOOT(m, m256());
+  const Zone& dma = m.zone(0, kZoneDma);
+  EXPECT_EQ(dma.lowmem_reserve[1], 61408 / 256);
+  test::set_sysctl_ok(m, "lowmem_reserve_ratio", "128 128 16 0 0");
+  for (unsigned j = 1; j < 5; ++j)
+    EXPECT_EQ(dma.lowmem_reserve[j], 61408 / 128) << j;
+  EXPECT_EQ(m.stats().lowmem_reserve_ratio, (std::vector<int>{128, 128, 16, 0, 0}));
+  test::set_sysctl_ok(m, "lowmem_reserve_ratio", "-5 256 32 0 0");
+  EXPECT_EQ(m.stats().lowmem_reserve_ratio, (std::vector<int>{0, 256, 32, 0, 0}));
+  for (unsigned j = 0; j < 5; ++j)
+    EXPECT_EQ(dma.lowmem_reserve[j], 0) << j;
+  // proc_dointvec separates values by white space only: a comma stops the
+  // parse before anything is stored, so the kernel keeps the old ratios
+  // (kernel-6.1 README finding 8; lowmem_reserve_ratio_sysctl_handler ignores
+  // the error and just recomputes). Refusing is fine; applying is not.
+  test::set_sysctl_ok(m, "lowmem_reserve_ratio", "256 256 32 0 0");
+  (void)m.set_sysctl("lowmem_reserve_ratio", "128,128,16,0,0");
+  EXPECT_EQ(m.stats().lowmem_reserve_ratio, (std::vector<int>{256, 256, 32, 0, 0}));
+  EXPECT_EQ(dma.lowmem_reserve[1], 61408 / 256);
+  // The quoted command-line form works (finding 8 of the kernel-6.1 README).
+  MachineConfig cfg = m256();
+  cfg.cmdline = "sysctl.vm.lowmem_reserve_ratio=\"128 128 16 0 0\"";
+  MEMD_BOOT(m2, cfg);
+  EXPECT_EQ(m2.zone(0, kZoneDma).lowmem_reserve[1], 479);
+}
+
+// percpu_pagelist_high_fraction: 0 or >= 8; a value fixes high_min = high_max
+// = max(managed / fraction / cpus, 4 * batch); 0 restores auto-tuning.
+TEST(Sysctl, PercpuPagelistHighFraction) {
+  MEMD_BOOT(m, m256());
+  const Zone& d32 = m.zone(0, kZoneDma32);
+  test::set_sysctl_ok(m, "percpu_pagelist_high_fraction", "8");
+  EXPECT_EQ(d32.pageset_high_min, 7676);
+  EXPECT_EQ(d32.pageset_high_max, 7676);
+  EXPECT_EQ(m.zone(0, kZoneDma).pageset_high_min, 480);
+  EXPECT_FALSE(m.set_sysctl("percpu_pagelist_high_fraction", "7").ok());
+  EXPECT_FALSE(m.set_sysctl("percpu_pagelist_high_fraction", "1").ok());
+  EXPECT_FALSE(m.set_sysctl("percpu_pagelist_high_fraction", "-1").ok());
+  EXPECT_EQ(d32.pageset_high_min, 7676);
+  test::set_sysctl_ok(m, "percpu_pagelist_high_fraction", "0");
+  EXPECT_EQ(d32.pageset_high_min, 598);
+  EXPECT_EQ(d32.pageset_high_max, 7676);
+  EXPECT_EQ(d32.pageset_batch, 15);
+}
+
+// ===========================================================================
+// Boot details
+// ===========================================================================
+
+// A reservation of part of a page makes the whole page unavailable: free
+// ranges are [PFN_UP(start), PFN_DOWN(end)). With 16 MiB + [100, 200) bytes
+// reserved, DMA32's free memory starts at 4097, in maximal aligned chunks:
+// o0@4097, o1@4098, o2@4100, ..., o9@4608, then o10 from 5120.
+TEST(BuddyBoot, PartialPageReservation) {
+  MachineConfig cfg = m64();
+  cfg.reserved.push_back({16 * kMiB + 100, 16 * kMiB + 200});
+  MEMD_BOOT(m, cfg);
+  const Zone& d32 = m.zone(0, kZoneDma32);
+  EXPECT_EQ(d32.present, 12256u);
+  EXPECT_EQ(d32.managed, 12255u);
+  // Ascending within each list: the head chunks, then DMA32's tail chunks.
+  for (unsigned o = 0; o <= 4; ++o) {
+    EXPECT_EQ(free_list(d32, o, kMovable), (std::vector<Pfn>{4096u + (1u << o)})) << o;
+  }
+  EXPECT_EQ(free_list(d32, 6, kMovable), (std::vector<Pfn>{4160, 16256}));
+  EXPECT_EQ(free_list(d32, 7, kMovable), (std::vector<Pfn>{4224, 16128}));
+  EXPECT_EQ(free_list(d32, 8, kMovable), (std::vector<Pfn>{4352, 15872}));
+  EXPECT_EQ(free_list(d32, 9, kMovable), (std::vector<Pfn>{4608, 15360}));
+  EXPECT_EQ(free_list(d32, 5, kMovable), (std::vector<Pfn>{4128, 16320}));
+  EXPECT_EQ(free_list(d32, 10, kMovable), pfn_range(5120, 14336, 1024));
+  expect_check(m);
+}
+
+// e820 ranges are rounded inward to whole pages: a usable range starting at
+// 0x100800 starts at pfn 257. DMA: present 158 + 3839, managed 3839; its free
+// memory [257, 4096) is o0@257 .. o7@384 (Unmovable block 0), o9@512, o10 x3.
+TEST(BuddyBoot, UnalignedE820Range) {
+  MachineConfig cfg;
+  cfg.e820 =
+      "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+      "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved\n"
+      "BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff] reserved\n"
+      "BIOS-e820: [mem 0x0000000000100800-0x0000000003fdffff] usable\n";
+  cfg.cpus = 1;
+  MEMD_BOOT(m, cfg);
+  const Zone& dma = m.zone(0, kZoneDma);
+  EXPECT_EQ(dma.present, 3997u);
+  EXPECT_EQ(dma.managed, 3839u);
+  for (unsigned o = 0; o <= 7; ++o) {
+    EXPECT_EQ(free_list(dma, o, kUnmovable), (std::vector<Pfn>{256u + (1u << o)})) << o;
+  }
+  EXPECT_EQ(free_list(dma, 9, kMovable), (std::vector<Pfn>{512}));
+  EXPECT_EQ(free_list(dma, 10, kMovable), (std::vector<Pfn>{1024, 2048, 3072}));
+  expect_check(m);
+}
+
+// ===========================================================================
+// The allocation API
+// ===========================================================================
+
+TEST(Api, IdsFreesAndErrors) {
+  MEMD_BOOT(m, m64());
+  Allocation a = alloc_ok(m, 4, gfp::kHighuserMovable);
+  Allocation b = alloc_ok(m, 0, gfp::kKernel);
+  EXPECT_NE(a.id, b.id);
+  ASSERT_TRUE(m.find_pfn(a.pfn).has_value());
+  EXPECT_EQ(m.find_pfn(a.pfn)->id, a.id);
+  ASSERT_TRUE(m.find_id(b.id).has_value());
+  EXPECT_EQ(m.find_id(b.id)->pfn, b.pfn);
+  EXPECT_FALSE(m.find_pfn(a.pfn + 1).has_value());
+  // Not the head of a block: refused, nothing changes.
+  EXPECT_FALSE(m.free_pfn(a.pfn + 1).ok());
+  EXPECT_FALSE(m.free_pfn(100).ok());       // reserved memory
+  EXPECT_FALSE(m.free_pfn(1u << 30).ok());  // beyond the machine
+  EXPECT_FALSE(m.free_id(9999).ok());
+  EXPECT_FALSE(m.free_pfn(a.pfn, 5).ok());  // no such CPU
+  EXPECT_EQ(m.nr_allocations(), 2u);
+  auto r = m.free_id(a.id);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->pfn, a.pfn);
+  EXPECT_EQ(r->order, 4u);
+  EXPECT_FALSE(m.free_id(a.id).ok());    // double free
+  EXPECT_FALSE(m.free_pfn(a.pfn).ok());  // double free
+  EXPECT_EQ(m.nr_allocations(), 1u);
+  expect_check(m);
+}
+
+// free_all frees in id order on the given CPU: order-0 pages land on that
+// CPU's pcp list.
+TEST(Api, FreeAllUsesTheGivenCpu) {
+  MEMD_BOOT(m, test::pc_machine(64 * kMiB, 2, true));
+  for (int i = 0; i < 5; ++i)
+    alloc_ok(m, 0, gfp::kKernel, 0);
+  const Zone& d32 = m.zone(0, kZoneDma32);
+  int before0 = d32.pcp[0].count;
+  EXPECT_EQ(m.free_all(1), 5u);
+  EXPECT_EQ(m.nr_allocations(), 0u);
+  EXPECT_EQ(d32.pcp[0].count, before0);
+  EXPECT_EQ(d32.pcp[1].count, 5);
+  expect_check(m);
+}
+
+// ===========================================================================
+// More merge and boot rules
+// ===========================================================================
+
+// __free_one_page at order >= pageblock_order merges buddies of different
+// but mergeable types and re-types the buddy's pageblock to the freed page's
+// type (change_pageblock_range). In DMA of M64 (pcp batch 1, high 75..480):
+//  GFP_DMA order 9: claims o10@1024 whole (blocks 2, 3 Unmovable): 1024;
+//  movable order 10 x2: 2048, 3072; movable order 9: o9@512;
+//  movable order 9 again: no Movable block left; the claim takes o9@1536
+//    (Unmovable) whole: block 3 becomes Movable: 1536.
+//  Free 1536: to the pcp (count 512 >= high 78) and drained at once: o9@1536
+//    Movable, its buddy 1024 is allocated.
+//  Free 1024 (block 2, Unmovable): drained too (512 >= 480); merges with
+//    o9@1536 (Movable), whose block becomes Unmovable: o10@1024 Unmovable.
+TEST(BuddyMerge, AcrossMergeableTypesRetypesBuddy) {
+  MEMD_BOOT(m, m64());
+  ExtfragRecorder rec;
+  m.set_extfrag_listener(&rec);
+  EXPECT_EQ(alloc_ok(m, 9, kDmaKernel).pfn, 1024u);
+  EXPECT_EQ(alloc_ok(m, 10, kDmaMovable).pfn, 2048u);
+  EXPECT_EQ(alloc_ok(m, 10, kDmaMovable).pfn, 3072u);
+  EXPECT_EQ(alloc_ok(m, 9, kDmaMovable).pfn, 512u);
+  EXPECT_EQ(alloc_ok(m, 9, kDmaMovable).pfn, 1536u);
+  ASSERT_EQ(rec.events.size(), 2u);
+  expect_extfrag(rec.events[0], 1024, 9, 10, kUnmovable, kMovable, true);
+  expect_extfrag(rec.events[1], 1536, 9, 9, kMovable, kUnmovable, true);
+  EXPECT_EQ(test::block_type(m, 1024), kUnmovable);
+  EXPECT_EQ(test::block_type(m, 1536), kMovable);
+  m.set_extfrag_listener(nullptr);
+  const Zone& dma = m.zone(0, kZoneDma);
+  free_ok(m, 1536);
+  EXPECT_EQ(dma.pcp[0].count, 0);
+  EXPECT_EQ(free_list(dma, 9, kMovable), (std::vector<Pfn>{1536}));
+  free_ok(m, 1024);
+  EXPECT_EQ(dma.pcp[0].count, 0);
+  EXPECT_TRUE(free_list(dma, 9, kMovable).empty());
+  EXPECT_EQ(free_list(dma, 10, kUnmovable), (std::vector<Pfn>{1024}));
+  EXPECT_EQ(test::block_type(m, 1536), kUnmovable);
+  MachineStats st = m.stats();
+  EXPECT_EQ(st.extfrag_claims, 2u);
+  EXPECT_EQ(st.extfrag_steals, 0u);
+  expect_check(m);
+}
+
+// PGFREE counts a pcp free once, when it reaches the pcp; the later drain to
+// the buddy does not count again. PGALLOC counts what is handed out.
+TEST(Stats, PgfreeCountsPcpFreesOnce) {
+  MEMD_BOOT(m, m256());
+  test::set_sysctl_ok(m, "percpu_pagelist_high_fraction", "1000");
+  const uint64_t boot = m.pgfree();
+  EXPECT_EQ(boot, 3840u + 61408u);
+  std::vector<Pfn> got;
+  for (int i = 0; i < 100; ++i)
+    got.push_back(alloc_ok(m, 0, gfp::kKernel).pfn);
+  for (int i = 0; i < 48; ++i)
+    free_ok(m, got[i]);  // two drains (24 + 46 pages)
+  EXPECT_EQ(m.pgfree(), boot + 48);
+  EXPECT_EQ(m.stats().pgfree, boot + 48);
+  EXPECT_EQ(m.zone(0, kZoneDma32).pgalloc, 100u);
+  free_ok(m, alloc_ok(m, 4, gfp::kKernel).pfn);  // buddy path: 16 more
+  EXPECT_EQ(m.pgfree(), boot + 48 + 16);
+}
+
+// THP's recommended min_free_kbytes is capped at nr_free_buffer_pages()/20,
+// computed with the sqrt step's high watermarks (§9.1, finding 2).
+//  768 MiB: DMA 3840, DMA32 192480 managed. Step 1: int_sqrt(196320 * 64) =
+//  3544 -> highs 25 and 1302 -> nr_free_buffer_pages = 194993; cap 9749 <
+//  11264 -> 9749 * 4 = 38996.
+//  1 GiB, THP not built in: one sqrt run: int_sqrt(261856 * 64) = 4093.
+//  1 GiB, transparent_hugepage=never: two runs: highs 21 and 1523 ->
+//  int_sqrt(260312 * 64) = 4081.
+//  1 GiB, THP madvise (default): 512 * 2 * 11 = 11264 (cap 13015) -> 45056.
+TEST(BuddyBoot, MinFreeKbytesByThpSetting) {
+  {
+    MEMD_BOOT(m, test::pc_machine(768 * kMiB, 2, true));
+    EXPECT_EQ(m.min_free_kbytes(), 38996);
+  }
+  {
+    MEMD_BOOT(m, test::pc_machine(1 * kGiB, 2, false));
+    EXPECT_EQ(m.min_free_kbytes(), 4093);
+  }
+  {
+    MachineConfig cfg = test::pc_machine(1 * kGiB, 2, true);
+    cfg.cmdline = "transparent_hugepage=never";
+    MEMD_BOOT(m, cfg);
+    EXPECT_EQ(m.min_free_kbytes(), 4081);
+  }
+  {
+    MEMD_BOOT(m, test::pc_machine(1 * kGiB, 2, true));
+    EXPECT_EQ(m.min_free_kbytes(), 45056);
+    EXPECT_TRUE(m.stats().thp_enabled);
+  }
+  {
+    MachineConfig cfg = test::pc_machine(1 * kGiB, 2, true);
+    cfg.cmdline = "transparent_hugepage=always";
+    MEMD_BOOT(m, cfg);
+    EXPECT_EQ(m.min_free_kbytes(), 45056);
+  }
+  {
+    // A user value from the command line wins and is applied last.
+    MachineConfig cfg = test::pc_machine(1 * kGiB, 2, true);
+    cfg.cmdline = "sysctl.vm.min_free_kbytes=5000";
+    MEMD_BOOT(m, cfg);
+    EXPECT_EQ(m.min_free_kbytes(), 5000);
+  }
+}
+
+// ===========================================================================
+// More layouts
+// ===========================================================================
+
+// kernel-6.1 README finding 6, configuration k: 1G/4G/4G nodes (qemu -m 9G:
+// node 0 [0, 1G), node 1 [1G, 3G) + [4G, 6G), node 2 [6G, 10G)),
+// kernelcore=6G = 1572864 pages over 3 nodes.
+//  Pass 1 (524288 per node): node 0 has only memory below 4 GiB (262046
+//  pages, zone_movable_pfn pushed to 262144); node 1 counts 524256 below
+//  4 GiB, then 32 pages from 4 GiB (1048608); node 2 takes 524288 (2097152).
+//  262242 still required, 2 usable nodes: restart with 131121 per node:
+//  node 1 -> 1048608 + 131121 = 1179729, node 2 -> 2097152 + 131121 =
+//  2228273. Rounded up to 1024: node 0 262144 >= its end -> none; node 1
+//  0x120400000; node 2 0x220400000 (as the kernel printed).
+TEST(MovableZone, KernelcoreRestartPass) {
+  MachineConfig cfg;
+  cfg.e820 =
+      "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+      "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved\n"
+      "BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff] reserved\n"
+      "BIOS-e820: [mem 0x0000000000100000-0x00000000bffdffff] usable\n"
+      "BIOS-e820: [mem 0x00000000bffe0000-0x00000000bfffffff] reserved\n"
+      "BIOS-e820: [mem 0x0000000100000000-0x000000027fffffff] usable\n";
+  cfg.cmdline = "kernelcore=6G";
+  cfg.cpus = 3;
+  for (auto [start, end] :
+       {std::pair<uint64_t, uint64_t>{0, 1 * kGiB}, {1 * kGiB, 6 * kGiB}, {6 * kGiB, 10 * kGiB}}) {
+    NodeConfig n;
+    n.range = PhysRange{start, end};
+    cfg.nodes.push_back(n);
+  }
+  MEMD_BOOT(m, cfg);
+  EXPECT_EQ(m.layout().zone_movable_pfn[0], 0u);
+  EXPECT_EQ(m.layout().zone_movable_pfn[1], 0x120400000ULL >> kPageShift);
+  EXPECT_EQ(m.layout().zone_movable_pfn[2], 0x220400000ULL >> kPageShift);
+  EXPECT_EQ(m.zone(1, kZoneMovable).start_pfn, 1180672u);
+  EXPECT_EQ(m.zone(1, kZoneNormal).spanned, 1180672u - 1048576u);
+  EXPECT_EQ(m.zone(2, kZoneNormal).spanned, 2229248u - 1572864u);
+  EXPECT_EQ(m.zone(2, kZoneMovable).spanned, 2621440u - 2229248u);
+  EXPECT_EQ(m.zone(0, kZoneMovable).spanned, 0u);
+  expect_check(m);
+}
+
+// kernelcore=mirror: non-mirrored memory at or above 4 GiB becomes
+// ZONE_MOVABLE from its lowest start (find_zone_movable_pfns_for_nodes);
+// zones may then overlap: Normal keeps its span, and
+// zone_absent_pages_in_node counts non-mirrored memory as absent for Normal
+// (and mirrored memory as absent for Movable). 4 GiB pc machine, mirrored
+// [0, 3G) and [4G, 4.5G): Movable from 4.5 GiB (pfn 1179648); Normal spans
+// [4G, 5G) with 131072 present; Movable 131072.
+TEST(MovableZone, KernelcoreMirror) {
+  MachineConfig cfg = test::pc_machine(4 * kGiB, 1, true);
+  cfg.cmdline = "kernelcore=mirror";
+  cfg.mirrored.push_back({0, 3 * kGiB});
+  cfg.mirrored.push_back({4 * kGiB, 4 * kGiB + 512 * kMiB});
+  MEMD_BOOT(m, cfg);
+  EXPECT_EQ(m.layout().zone_movable_pfn[0], 1179648u);
+  const Zone& normal = m.zone(0, kZoneNormal);
+  const Zone& mov = m.zone(0, kZoneMovable);
+  EXPECT_EQ(normal.start_pfn, 1048576u);
+  EXPECT_EQ(normal.spanned, 262144u);
+  EXPECT_EQ(normal.present, 131072u);
+  EXPECT_EQ(normal.managed, 131072u);
+  EXPECT_EQ(mov.start_pfn, 1179648u);
+  EXPECT_EQ(mov.spanned, 131072u);
+  EXPECT_EQ(mov.present, 131072u);
+  EXPECT_EQ(mov.managed, 131072u);
+  EXPECT_EQ(free_list(normal, 10, kMovable).size(), 128u);
+  EXPECT_EQ(free_list(normal, 10, kMovable).back(), 1179648u - 1024u);
+  EXPECT_EQ(free_list(mov, 10, kMovable).front(), 1179648u);
+  EXPECT_EQ(free_list(mov, 10, kMovable).size(), 128u);
+  expect_check(m);
+}
+
+// A node without CPUs (3 nodes, 2 CPUs dealt round-robin: node 2 has none).
+// find_next_best_node prefers it (no PENALTY_FOR_NODE_WITH_CPUS), and its
+// pagesets split high over all online CPUs (zone_highsize).
+//  node 0: 0, then 2 (20*1024 < 21*1024; load[2]++), 1
+//  node 1: 1, then 2 (20*1024 + 1 < 22*1024), 0
+//  node 2: 2, then 0 (22*1024 + 0, first of the tie), 1
+// THP off: min_free_kbytes int_sqrt(24288 * 64) = 1246, pages_min 311.
+// Node 2 DMA32 (8160 managed): min 311*8160/24288 = 104, tmp 26, low 130:
+// high_min 130/2 = 65, high_max 8160/8/2 = 510. Node 1 DMA32 (8192, one CPU):
+// low 130, high_min 130, high_max 1024.
+TEST(Zonelist, CpulessNode) {
+  MachineConfig cfg = test::pc_machine(96 * kMiB, 2, true);
+  for (int n = 0; n < 3; ++n) {
+    NodeConfig nc;
+    nc.size = 32 * kMiB;
+    cfg.nodes.push_back(nc);
+  }
+  MEMD_BOOT(m, cfg);
+  ASSERT_EQ(m.nr_nodes(), 3);
+  EXPECT_EQ(m.layout().cpu_node, (std::vector<int>{0, 1}));
+  EXPECT_EQ(m.node_order(0), (std::vector<int>{0, 2, 1}));
+  EXPECT_EQ(m.node_order(1), (std::vector<int>{1, 2, 0}));
+  EXPECT_EQ(m.node_order(2), (std::vector<int>{2, 0, 1}));
+  EXPECT_EQ(m.min_free_kbytes(), 1246);
+  const Zone& z2 = m.zone(2, kZoneDma32);
+  EXPECT_EQ(z2.managed, 8160u);
+  EXPECT_EQ(z2.watermark[kWmarkLow], 130u);
+  EXPECT_EQ(z2.pageset_high_min, 65);
+  EXPECT_EQ(z2.pageset_high_max, 510);
+  const Zone& z1 = m.zone(1, kZoneDma32);
+  EXPECT_EQ(z1.pageset_high_min, 130);
+  EXPECT_EQ(z1.pageset_high_max, 1024);
+  // Allocating "on" node 2 from cpu 0: numa_hit on node 2, numa_other.
+  Allocation a = alloc_ok(m, 0, gfp::kKernel, 0, 2);
+  EXPECT_EQ(a.nid, 2);
+  EXPECT_EQ(m.stats().nodes[2].zones[kZoneDma32].numa[kNumaOther], 1u);
+  expect_check(m);
+}
+
+// A node boundary inside a pageblock: node 0 = [0, 33 MiB), node 1 = [33 MiB,
+// 64 MiB), so pageblock 16 [8192, 8704) holds the end of node 0's DMA32 and
+// the start of node 1's. memblock memory is split at the node boundary, so
+// the boot frees give node 0 o8@8192 and node 1 o8@8448, o9@8704, o10 from
+// 9216. They never merge: page_is_buddy requires the same zone. Each zone's
+// block count walks from its own start_pfn, so both count block 16.
+TEST(BuddyBoot, NodeBoundaryInsidePageblock) {
+  MachineConfig cfg = test::pc_machine(64 * kMiB, 2, true);
+  NodeConfig n0;
+  n0.size = 33 * kMiB;
+  NodeConfig n1;
+  n1.size = 31 * kMiB;
+  cfg.nodes = {n0, n1};
+  MEMD_BOOT(m, cfg);
+  const Zone& a = m.zone(0, kZoneDma32);
+  const Zone& b = m.zone(1, kZoneDma32);
+  EXPECT_EQ(a.start_pfn, 4096u);
+  EXPECT_EQ(a.spanned, 8448u - 4096u);
+  EXPECT_EQ(b.start_pfn, 8448u);
+  EXPECT_EQ(b.spanned, 16352u - 8448u);
+  EXPECT_EQ(free_list(a, 10, kMovable), pfn_range(4096, 7168, 1024));
+  EXPECT_EQ(free_list(a, 8, kMovable), (std::vector<Pfn>{8192}));
+  EXPECT_EQ(free_list(b, 8, kMovable), (std::vector<Pfn>{8448, 15872}));
+  EXPECT_EQ(free_list(b, 9, kMovable), (std::vector<Pfn>{8704, 15360}));
+  EXPECT_EQ(free_list(b, 10, kMovable), pfn_range(9216, 14336, 1024));
+  MachineStats st = m.stats();
+  EXPECT_EQ(st.nodes[0].zones[kZoneDma32].block_count[kMovable], 9u);
+  EXPECT_EQ(st.nodes[1].zones[kZoneDma32].block_count[kMovable], 16u);
+  // Allocate and free o8@8448 on node 1: its buddy 8192 is free but in
+  // another zone: no merge; merge_likely looks at 8192's order-9 buddy 8704,
+  // also in another zone than 8192 -> not a buddy -> head.
+  Allocation x = alloc_ok(m, 8, gfp::kHighuserMovable, 1);
+  EXPECT_EQ(x.pfn, 8448u);
+  EXPECT_EQ(x.nid, 1);
+  free_ok(m, x.pfn, 1);
+  EXPECT_EQ(free_list(b, 8, kMovable), (std::vector<Pfn>{8448, 15872}));
+  EXPECT_EQ(free_list(a, 8, kMovable), (std::vector<Pfn>{8192}));
+  // An Unmovable request on node 1 that finds only o8@8448 cannot claim its
+  // block (it starts in node 0's zone: prep_move_freepages_block), so it
+  // steals. Take node 1's other Movable memory first.
+  for (Pfn p = 9216; p <= 14336; p += 1024) {
+    EXPECT_EQ(alloc_ok(m, 10, gfp::kHighuserMovable, 1, 1).pfn, p);
+  }
+  EXPECT_EQ(alloc_ok(m, 9, gfp::kHighuserMovable, 1, 1).pfn, 8704u);
+  EXPECT_EQ(alloc_ok(m, 9, gfp::kHighuserMovable, 1, 1).pfn, 15360u);
+  // 8448 is back at the head of the order-8 list, 15872 behind it: take
+  // both, and return 8448 (no merge, head again) so that it is the last
+  // order-8 block.
+  Allocation again = alloc_ok(m, 8, gfp::kHighuserMovable, 1, 1);
+  EXPECT_EQ(again.pfn, 8448u);
+  EXPECT_EQ(alloc_ok(m, 8, gfp::kHighuserMovable, 1, 1).pfn, 15872u);
+  free_ok(m, again.pfn, 1);
+  EXPECT_EQ(alloc_ok(m, 7, gfp::kHighuserMovable, 1, 1).pfn, 16128u);
+  EXPECT_EQ(alloc_ok(m, 6, gfp::kHighuserMovable, 1, 1).pfn, 16256u);
+  EXPECT_EQ(alloc_ok(m, 5, gfp::kHighuserMovable, 1, 1).pfn, 16320u);
+  ASSERT_EQ(b.nr_free_pages, 256);
+  ExtfragRecorder rec;
+  m.set_extfrag_listener(&rec);
+  // GFP_KERNEL order 4 (buddy path) from cpu 1 on node 1: the claim of
+  // o8@8448 fails at the zone boundary; the steal splits it: 8448.
+  Allocation y = alloc_ok(m, 4, gfp::kKernel, 1, 1);
+  EXPECT_EQ(y.nid, 1);
+  EXPECT_EQ(y.pfn, 8448u);
+  ASSERT_EQ(rec.events.size(), 1u);
+  expect_extfrag(rec.events[0], 8448, 4, 8, kUnmovable, kMovable, false);
+  EXPECT_EQ(test::block_type(m, 8192), kMovable);
+  m.set_extfrag_listener(nullptr);
+  expect_check(m);
+}
+
+// rmqueue() tries the pcp first for orders <= 3: the HIGHATOMIC reserve is
+// used first only in rmqueue_buddy, so a pcp-sized atomic request takes what
+// the pcp list or its refill (__rmqueue) gives, and only then reserves the
+// block of the page it got. M256, min_free_kbytes 212800 (every request in
+// the slow path; ZONE_BELOW_HIGH set, no pcp high growth); pcp high =
+// clamp(0, high_min 62586, high_max 7676) = 62586 (the kernel's clamp with
+// lo > hi); order-2 refills take max(15 >> 2, 2) = 3 blocks.
+//  #1: claim of o10@4096 (whole block) -> 4096, 4100, 4104 on the list; the
+//      reservation moves block 8's free pages (o2@4108 .. o8@4352) to
+//      HIGHATOMIC: reserved 512.
+//  #2, #3: from the list: 4100, 4104 (not o2@4108 from the reserve).
+//  #4: refill from Unmovable o9@4608: 4608, 4612, 4616 -> 4608; block 9 is
+//      reserved too (1024 = ALIGN(614, 512), the limit).
+TEST(Highatomic, PcpOrdersTakeThePcpFirst) {
+  MEMD_BOOT(m, m256());
+  test::set_sysctl_ok(m, "min_free_kbytes", "212800");
+  const Zone& d32 = m.zone(0, kZoneDma32);
+  EXPECT_EQ(alloc_ok(m, 2, gfp::kAtomic).pfn, 4096u);
+  EXPECT_EQ(d32.pcp[0].high, 62586);
+  EXPECT_EQ(pcp_list(d32, 0, pindex(kUnmovable, 2)), (std::vector<Pfn>{4100, 4104}));
+  EXPECT_EQ(test::block_type(m, 4096), kHighAtomic);
+  EXPECT_EQ(d32.nr_reserved_highatomic, 512u);
+  EXPECT_EQ(free_list(d32, 2, kHighAtomic), (std::vector<Pfn>{4108}));
+  EXPECT_EQ(d32.nr_free_highatomic, 4 + 16 + 32 + 64 + 128 + 256);
+  EXPECT_EQ(alloc_ok(m, 2, gfp::kAtomic).pfn, 4100u);
+  EXPECT_EQ(alloc_ok(m, 2, gfp::kAtomic).pfn, 4104u);
+  EXPECT_EQ(alloc_ok(m, 2, gfp::kAtomic).pfn, 4608u);
+  EXPECT_EQ(test::block_type(m, 4608), kHighAtomic);
+  EXPECT_EQ(d32.nr_reserved_highatomic, 1024u);
+  // A third block is not reserved: the limit is reached.
+  EXPECT_EQ(free_list(d32, 2, kHighAtomic), (std::vector<Pfn>{4108, 4620}));
+  // Freed, a page of a HIGHATOMIC block joins the Movable pcp list.
+  free_ok(m, 4100);
+  EXPECT_EQ(pcp_list(d32, 0, pindex(kMovable, 2)), (std::vector<Pfn>{4100}));
+  expect_check(m);
+}
+
+// A node that is all ZONE_MOVABLE (like node 1 of kernel-6.1's g config):
+// node 0 = DMA + DMA32 (64 MiB), node 1 = 64 MiB at 4 GiB, kernelcore=32M.
+// totalpages 32670, 2 nodes: node 0's 16286 pages below 4 GiB already
+// exceed the 8192 required, so node 1's zone_movable_pfn stays at its start
+// (1048576) and node 0's rounds to its end (none).
+// A GFP_KERNEL request from cpu 1 (node 1) has no eligible zone on node 1:
+// its preferred zone is node 0's DMA32, so it counts numa_hit there (the
+// zone is on the preferred zone's node) and numa_other (cpu 1 is on node 1).
+// min_free_kbytes: zones <= Normal (DMA 3840 + DMA32 12288):
+// int_sqrt(16128 * 64) = 1015; pages_min 253, lowmem 16128 (Movable
+// excluded): node 1 Movable min clamp(16, 32, 128) = 32, tmp max((253*16384/
+// 16128 = 257)>>2 = 64, 16) = 64 -> 32/96/160.
+TEST(Numa, AllMovableNodePrefersRemoteZoneForKernelRequests) {
+  MachineConfig cfg;
+  cfg.e820 =
+      "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+      "BIOS-e820: [mem 0x0000000000100000-0x0000000003ffffff] usable\n"
+      "BIOS-e820: [mem 0x0000000100000000-0x0000000103ffffff] usable\n";
+  cfg.cmdline = "kernelcore=32M";
+  NodeConfig n0;
+  n0.range = PhysRange{0, 0x100000000ULL};
+  n0.cpus = {0};
+  NodeConfig n1;
+  n1.range = PhysRange{0x100000000ULL, 0x104000000ULL};
+  n1.cpus = {1};
+  cfg.nodes = {n0, n1};
+  MEMD_BOOT(m, cfg);
+  EXPECT_EQ(m.layout().zone_movable_pfn[0], 0u);
+  EXPECT_EQ(m.layout().zone_movable_pfn[1], 1048576u);
+  EXPECT_EQ(m.zone(1, kZoneNormal).spanned, 0u);
+  EXPECT_EQ(m.zone(1, kZoneMovable).spanned, 16384u);
+  EXPECT_EQ(m.min_free_kbytes(), 1015);
+  const Zone& mov = m.zone(1, kZoneMovable);
+  EXPECT_EQ(mov.watermark[kWmarkMin], 32u);
+  EXPECT_EQ(mov.watermark[kWmarkLow], 96u);
+  EXPECT_EQ(mov.watermark[kWmarkHigh], 160u);
+  EXPECT_EQ(m.node_order(1), (std::vector<int>{1, 0}));
+  Allocation a = alloc_ok(m, 0, gfp::kKernel, 1);
+  EXPECT_EQ(a.nid, 0);
+  EXPECT_EQ(a.zone_idx, kZoneDma32);
+  Allocation b = alloc_ok(m, 0, gfp::kHighuserMovable, 1);
+  EXPECT_EQ(b.nid, 1);
+  EXPECT_EQ(b.zone_idx, kZoneMovable);
+  MachineStats st = m.stats();
+  const auto& d32 = st.nodes[0].zones[kZoneDma32].numa;
+  EXPECT_EQ(d32[kNumaHit], 1u);
+  EXPECT_EQ(d32[kNumaMiss], 0u);
+  EXPECT_EQ(d32[kNumaOther], 1u);
+  EXPECT_EQ(st.nodes[1].zones[kZoneMovable].numa[kNumaForeign], 0u);
+  EXPECT_EQ(st.nodes[1].zones[kZoneMovable].numa[kNumaLocal], 1u);
   expect_check(m);
 }
 

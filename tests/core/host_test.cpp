@@ -16,9 +16,9 @@
 namespace memd {
 namespace {
 
+using test::kZoneDevice;
 using test::kZoneDma;
 using test::kZoneDma32;
-using test::kZoneDevice;
 using test::kZoneMovable;
 using test::kZoneNormal;
 
@@ -66,10 +66,34 @@ struct Expected {
 //   threshold = 2 * fls(2) * (1 + fls(managed >> 15)): 2*2*1 = 4, 2*2*(1+5) = 24, 2*2*(1+4) = 20.
 const Expected kExpected[] = {
     {kZoneDma, 4095, 3998, 3840, 1, 55, 68, 81, 94, {0, 3019, 4555, 4555, 4555}, 1, 34, 240, 4},
-    {kZoneDma32, 1044480, 782336, 772915, 4096, 11161, 13951, 16741, 19531,
-     {0, 0, 1536, 1536, 1536}, 63, 6975, 48307, 24},
-    {kZoneNormal, 5505024, 5505024, 393216, 1048576, 5678, 7097, 8516, 9935, {0, 0, 0, 0, 0}, 63,
-     3548, 24576, 20},
+    {kZoneDma32,
+     1044480,
+     782336,
+     772915,
+     4096,
+     11161,
+     13951,
+     16741,
+     19531,
+     {0, 0, 1536, 1536, 1536},
+     63,
+     6975,
+     48307,
+     24},
+    {kZoneNormal,
+     5505024,
+     5505024,
+     393216,
+     1048576,
+     5678,
+     7097,
+     8516,
+     9935,
+     {0, 0, 0, 0, 0},
+     63,
+     3548,
+     24576,
+     20},
 };
 
 TEST(Host618, MinFreeKbytes) {
@@ -78,6 +102,12 @@ TEST(Host618, MinFreeKbytes) {
   MachineStats st = m.stats();
   EXPECT_EQ(st.watermark_scale_factor, 10);
   EXPECT_EQ(st.lowmem_reserve_ratio, (std::vector<int>{256, 256, 32, 0, 0}));
+  // calculate_totalreserve_pages: per zone min(managed, max(protection) + high):
+  // DMA min(3840, 4555 + 81) = 3840; DMA32 1536 + 16741 = 18277; Normal 8516;
+  // empty Movable min(0, 32) = 0.
+  EXPECT_EQ(m.totalreserve_pages(), 30633u);
+  EXPECT_EQ(st.totalreserve_pages, 30633u);
+  EXPECT_EQ(st.nodes[0].totalreserve_pages, 30633u);
 }
 
 TEST(Host618, ZonesWatermarksProtectionPagesets) {
@@ -97,7 +127,8 @@ TEST(Host618, ZonesWatermarksProtectionPagesets) {
     EXPECT_EQ(z.watermark[kWmarkLow], e.low);
     EXPECT_EQ(z.watermark[kWmarkHigh], e.high);
     EXPECT_EQ(z.watermark[kWmarkPromo], e.promo);
-    for (unsigned j = 0; j < 5; ++j) EXPECT_EQ(z.lowmem_reserve[j], e.protection[j]) << j;
+    for (unsigned j = 0; j < 5; ++j)
+      EXPECT_EQ(z.lowmem_reserve[j], e.protection[j]) << j;
     EXPECT_EQ(z.pageset_batch, e.batch);
     EXPECT_EQ(z.pageset_high_min, e.high_min);
     EXPECT_EQ(z.pageset_high_max, e.high_max);

@@ -86,7 +86,8 @@ std::vector<RefZone> parse_zoneinfo(const std::string& text) {
     } else if (std::regex_search(line, m, prot)) {
       std::stringstream ps(m[1].str());
       std::string item;
-      while (std::getline(ps, item, ',')) z.protection.push_back(std::stoll(item));
+      while (std::getline(ps, item, ','))
+        z.protection.push_back(std::stoll(item));
     } else if (std::regex_search(line, m, start)) {
       z.start_pfn = std::stoull(m[1]);
     } else if (std::regex_search(line, m, batch)) {
@@ -99,12 +100,11 @@ std::vector<RefZone> parse_zoneinfo(const std::string& text) {
 }
 
 unsigned zone_index(const std::string& name) {
-  static const std::map<std::string, unsigned> idx = {
-      {"DMA", test::kZoneDma},
-      {"DMA32", test::kZoneDma32},
-      {"Normal", test::kZoneNormal},
-      {"Movable", test::kZoneMovable},
-      {"Device", test::kZoneDevice}};
+  static const std::map<std::string, unsigned> idx = {{"DMA", test::kZoneDma},
+                                                      {"DMA32", test::kZoneDma32},
+                                                      {"Normal", test::kZoneNormal},
+                                                      {"Movable", test::kZoneMovable},
+                                                      {"Device", test::kZoneDevice}};
   return idx.at(name);
 }
 
@@ -131,13 +131,14 @@ MachineConfig capture_config(const std::string& dir, std::vector<NodeConfig> nod
   MachineConfig cfg;
   cfg.e820 = test::read_file(test::reference_path("kernel-6.1/" + dir + "/e820"));
   std::string cmdline = test::read_file(test::reference_path("kernel-6.1/" + dir + "/cmdline"));
-  while (!cmdline.empty() && (cmdline.back() == '\n' || cmdline.back() == ' ')) cmdline.pop_back();
+  while (!cmdline.empty() && (cmdline.back() == '\n' || cmdline.back() == ' '))
+    cmdline.pop_back();
   cfg.cmdline = cmdline;
   cfg.cpus = cpus;
   cfg.thp = true;
   cfg.nodes = std::move(nodes);
-  auto zones =
-      parse_zoneinfo(test::read_file(test::reference_path("kernel-6.1/" + dir + "/zoneinfo.recomputed")));
+  auto zones = parse_zoneinfo(
+      test::read_file(test::reference_path("kernel-6.1/" + dir + "/zoneinfo.recomputed")));
   for (const RefZone& z : zones) {
     if (z.present == 0 || z.name == "DMA" || z.present == z.managed) continue;
     uint64_t nr = z.present - z.managed;
@@ -214,7 +215,8 @@ void expect_matches_capture(const Machine& m, const std::string& dir, const Over
 }
 
 int capture_min_free_kbytes(const std::string& dir) {
-  std::string text = test::read_file(test::reference_path("kernel-6.1/" + dir + "/sysctl-vm.recomputed"));
+  std::string text =
+      test::read_file(test::reference_path("kernel-6.1/" + dir + "/sysctl-vm.recomputed"));
   std::smatch m;
   static const std::regex re(R"(min_free_kbytes = (\d+))");
   if (!std::regex_search(text, m, re)) return -1;
@@ -239,8 +241,8 @@ TEST(LayoutKernel61, B4G2Nodes) {
   // -numa node,memdev=2G,cpus=0 / 2G,cpus=1. SRAT: node 0 [0, 2G),
   // node 1 [2G, 3G) + [4G, 5G) (qemu's 3 GiB low split steps over the hole).
   MachineConfig cfg = capture_config(
-      "b-4G-2nodes",
-      {node(0, 2 * kGiB, {0}, {10, 20}), node(2 * kGiB, 5 * kGiB, {1}, {20, 10})}, 2);
+      "b-4G-2nodes", {node(0, 2 * kGiB, {0}, {10, 20}), node(2 * kGiB, 5 * kGiB, {1}, {20, 10})},
+      2);
   MEMD_BOOT(m, cfg);
   // 4 populated zones <= Normal (n0 DMA, DMA32; n1 DMA32, Normal): 512*4*11*4 KiB.
   EXPECT_EQ(m.min_free_kbytes(), 90112);
@@ -253,12 +255,12 @@ TEST(LayoutKernel61, B4G2Nodes) {
 
 TEST(LayoutKernel61, C8G4NodesDistances) {
   // 4 x 2G, -smp 4, one CPU per node, SLIT 0-1=20 0-2=30 0-3=40 1-2=20 1-3=30 2-3=20.
-  MachineConfig cfg = capture_config("c-8G-4nodes-dist",
-                                     {node(0, 2 * kGiB, {0}, {10, 20, 30, 40}),
-                                      node(2 * kGiB, 5 * kGiB, {1}, {20, 10, 20, 30}),
-                                      node(5 * kGiB, 7 * kGiB, {2}, {30, 20, 10, 20}),
-                                      node(7 * kGiB, 9 * kGiB, {3}, {40, 30, 20, 10})},
-                                     4);
+  MachineConfig cfg = capture_config(
+      "c-8G-4nodes-dist",
+      {node(0, 2 * kGiB, {0}, {10, 20, 30, 40}), node(2 * kGiB, 5 * kGiB, {1}, {20, 10, 20, 30}),
+       node(5 * kGiB, 7 * kGiB, {2}, {30, 20, 10, 20}),
+       node(7 * kGiB, 9 * kGiB, {3}, {40, 30, 20, 10})},
+      4);
   MEMD_BOOT(m, cfg);
   // 6 populated zones <= Normal: 512*6*11*4 KiB.
   EXPECT_EQ(m.min_free_kbytes(), 135168);

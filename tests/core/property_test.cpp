@@ -34,13 +34,17 @@ bool long_tests() {
 }
 
 // rapidcheck reads RC_PARAMS once, at its first use; set bounded defaults
-// unless the user gave their own.
+// unless the user gave their own. Also done before main() (below), in case
+// another test file uses rapidcheck first.
 void rc_defaults() {
   setenv("RC_PARAMS", long_tests() ? "max_success=500 max_size=400" : "max_success=25 max_size=120",
          /*overwrite=*/0);
 }
+[[maybe_unused]] const bool kRcDefaultsSet = (rc_defaults(), true);
 
-int max_ops() { return long_tests() ? 3000 : 250; }
+int max_ops() {
+  return long_tests() ? 3000 : 250;
+}
 
 // The GFP kinds the sequences draw from.
 const std::vector<Gfp>& gfp_kinds() {
@@ -248,7 +252,9 @@ struct Live {
 };
 
 // Zone index limit for a GFP mask (gfp_zone), for eligibility checks.
-int highest_zone(const Machine& m, Gfp g) { return gfp_zone(g, m.layout().arch.arch); }
+int highest_zone(const Machine& m, Gfp g) {
+  return gfp_zone(g, m.layout().arch.arch);
+}
 
 // Applies one op, asserting what every outcome must satisfy. Returns a short
 // record of the outcome, for determinism comparisons.
@@ -281,7 +287,8 @@ std::string apply(Machine& m, std::vector<Live>& live, const Op& op) {
         RC_ASSERT(a.nid == want);
       }
       for (const Live& l : live) {
-        bool disjoint = a.pfn + (Pfn{1} << a.order) <= l.pfn || l.pfn + (Pfn{1} << l.order) <= a.pfn;
+        bool disjoint =
+            a.pfn + (Pfn{1} << a.order) <= l.pfn || l.pfn + (Pfn{1} << l.order) <= a.pfn;
         RC_ASSERT(disjoint);
       }
       live.push_back({a.pfn, a.order});
@@ -306,7 +313,8 @@ std::string apply(Machine& m, std::vector<Live>& live, const Op& op) {
       // A pfn that is not the head of a live allocation: refused.
       Pfn p = 1 + op.pick % 20000;
       bool is_head = false;
-      for (const Live& l : live) is_head |= l.pfn == p;
+      for (const Live& l : live)
+        is_head |= l.pfn == p;
       if (is_head) break;
       uint64_t before = m.nr_allocations();
       auto r = m.free_pfn(p, cpu);
@@ -322,7 +330,8 @@ std::string apply(Machine& m, std::vector<Live>& live, const Op& op) {
         // One value per zone of the layout (i386 has no DMA32 and no Device).
         std::istringstream in(w.value);
         std::vector<std::string> v;
-        for (std::string t; in >> t;) v.push_back(t);
+        for (std::string t; in >> t;)
+          v.push_back(t);
         value.clear();
         for (unsigned i = 0; i < m.layout().arch.nr_zones(); ++i) {
           value += (i ? " " : "") + (i < v.size() ? v[i] : std::string("0"));
@@ -346,79 +355,103 @@ std::string apply(Machine& m, std::vector<Live>& live, const Op& op) {
   return out.str();
 }
 
-std::string first_problem(const CheckReport& r) { return r.ok() ? "" : r.problems.front(); }
+std::string first_problem(const CheckReport& r) {
+  return r.ok() ? "" : r.problems.front();
+}
 
 void run_sequence_property(int which) {
   rc_defaults();
-  bool ok = rc::check("every step keeps every invariant (shape " + std::to_string(which) + ")", [which] {
-    auto ops = *rc::gen::resize(max_ops(), rc::gen::arbitrary<std::vector<Op>>());
-    auto booted = Machine::boot(shape(which));
-    RC_ASSERT(booted.ok());
-    Machine& m = **booted;
-    const uint64_t total_free = [&] {
-      uint64_t f = 0;
-      for (const NodeStats& n : m.stats().nodes)
-        for (const ZoneStats& z : n.zones) f += z.free_pages;
-      return f;
-    }();
-    std::vector<Live> live;
-    for (size_t i = 0; i < ops.size(); ++i) {
-      apply(m, live, ops[i]);
-      CheckReport rep = m.check();
-      if (!rep.ok()) {
-        RC_FAIL("after step " + std::to_string(i) + ": " + first_problem(rep));
-      }
-    }
-    // Freeing everything and draining nothing: buddy + pcp pages + live = managed.
-    m.free_all(0);
-    RC_ASSERT(m.check().ok());
-    MachineStats st = m.stats();
-    uint64_t free = 0, pcp = 0, managed = 0;
-    for (const NodeStats& n : st.nodes) {
-      for (const ZoneStats& z : n.zones) {
-        free += z.free_pages;
-        managed += z.managed;
-        for (const PcpStats& p : z.pcp) pcp += static_cast<uint64_t>(p.count);
-      }
-    }
-    RC_ASSERT(free + pcp == managed);
-    RC_ASSERT(total_free == managed);
-  });
+  bool ok =
+      rc::check("every step keeps every invariant (shape " + std::to_string(which) + ")", [which] {
+        auto ops = *rc::gen::resize(max_ops(), rc::gen::arbitrary<std::vector<Op>>());
+        auto booted = Machine::boot(shape(which));
+        RC_ASSERT(booted.ok());
+        Machine& m = **booted;
+        const uint64_t total_free = [&] {
+          uint64_t f = 0;
+          for (const NodeStats& n : m.stats().nodes)
+            for (const ZoneStats& z : n.zones)
+              f += z.free_pages;
+          return f;
+        }();
+        std::vector<Live> live;
+        for (size_t i = 0; i < ops.size(); ++i) {
+          apply(m, live, ops[i]);
+          CheckReport rep = m.check();
+          if (!rep.ok()) {
+            RC_FAIL("after step " + std::to_string(i) + ": " + first_problem(rep));
+          }
+        }
+        // Freeing everything and draining nothing: buddy + pcp pages + live = managed.
+        m.free_all(0);
+        RC_ASSERT(m.check().ok());
+        MachineStats st = m.stats();
+        uint64_t free = 0, pcp = 0, managed = 0;
+        for (const NodeStats& n : st.nodes) {
+          for (const ZoneStats& z : n.zones) {
+            free += z.free_pages;
+            managed += z.managed;
+            for (const PcpStats& p : z.pcp)
+              pcp += static_cast<uint64_t>(p.count);
+          }
+        }
+        RC_ASSERT(free + pcp == managed);
+        RC_ASSERT(total_free == managed);
+      });
   EXPECT_TRUE(ok);
 }
 
-TEST(Property, InvariantsOneNode64M) { run_sequence_property(0); }
-TEST(Property, InvariantsTwoNodes) { run_sequence_property(1); }
-TEST(Property, InvariantsWithNormal) { run_sequence_property(2); }
-TEST(Property, InvariantsFourNodesDistances) { run_sequence_property(3); }
-TEST(Property, InvariantsKernelcoreAndReservation) { run_sequence_property(4); }
-TEST(Property, InvariantsI386HighMem) { run_sequence_property(5); }
-TEST(Property, InvariantsMovablecoreTwoNodes) { run_sequence_property(6); }
+TEST(Property, InvariantsOneNode64M) {
+  run_sequence_property(0);
+}
+TEST(Property, InvariantsTwoNodes) {
+  run_sequence_property(1);
+}
+TEST(Property, InvariantsWithNormal) {
+  run_sequence_property(2);
+}
+TEST(Property, InvariantsFourNodesDistances) {
+  run_sequence_property(3);
+}
+TEST(Property, InvariantsKernelcoreAndReservation) {
+  run_sequence_property(4);
+}
+TEST(Property, InvariantsI386HighMem) {
+  run_sequence_property(5);
+}
+TEST(Property, InvariantsMovablecoreTwoNodes) {
+  run_sequence_property(6);
+}
 
 // Everything the files print, as one string.
 std::string digest(const MachineStats& st) {
   std::ostringstream os;
   os << st.min_free_kbytes << ' ' << st.watermark_scale_factor << ' ' << st.watermark_boost_factor
-     << ' ' << st.percpu_pagelist_high_fraction << ' ' << st.totalreserve_pages << ' '
-     << st.pgfree << ' ' << st.extfrag_claims << ' ' << st.extfrag_steals << '\n';
+     << ' ' << st.percpu_pagelist_high_fraction << ' ' << st.totalreserve_pages << ' ' << st.pgfree
+     << ' ' << st.extfrag_claims << ' ' << st.extfrag_steals << '\n';
   for (const NodeStats& n : st.nodes) {
     os << "node " << n.nid << ' ' << n.totalreserve_pages << '\n';
     for (const ZoneStats& z : n.zones) {
       os << z.name << ' ' << z.free_pages << ' ' << z.free_pages_blocks << ' ' << z.boost << ' '
          << z.pgalloc << ' ' << z.nr_reserved_highatomic << ' ' << z.nr_free_highatomic << ' '
          << z.stat_threshold << " |";
-      for (uint64_t w : z.watermark) os << ' ' << w;
+      for (uint64_t w : z.watermark)
+        os << ' ' << w;
       os << " |";
-      for (int64_t r : z.lowmem_reserve) os << ' ' << r;
+      for (int64_t r : z.lowmem_reserve)
+        os << ' ' << r;
       os << " |";
       for (unsigned o = 0; o < kNrPageOrders; ++o) {
         os << ' ' << z.nr_free[o];
-        for (uint64_t c : z.nr_free_by_type[o]) os << ':' << c;
+        for (uint64_t c : z.nr_free_by_type[o])
+          os << ':' << c;
       }
       os << " |";
-      for (uint64_t b : z.block_count) os << ' ' << b;
+      for (uint64_t b : z.block_count)
+        os << ' ' << b;
       os << " |";
-      for (uint64_t s : z.numa) os << ' ' << s;
+      for (uint64_t s : z.numa)
+        os << ' ' << s;
       os << " |";
       for (const PcpStats& p : z.pcp) {
         os << ' ' << p.count << '/' << p.high << '/' << p.batch << '/' << p.high_min << '/'
@@ -432,28 +465,36 @@ std::string digest(const MachineStats& st) {
 
 void run_determinism_property(int which) {
   rc_defaults();
-  bool ok = rc::check("same sequence, same pfns and stats (shape " + std::to_string(which) + ")",
-                      [which] {
-                        auto ops = *rc::gen::resize(max_ops(), rc::gen::arbitrary<std::vector<Op>>());
-                        auto a = Machine::boot(shape(which));
-                        auto b = Machine::boot(shape(which));
-                        RC_ASSERT(a.ok());
-                        RC_ASSERT(b.ok());
-                        std::vector<Live> la, lb;
-                        for (size_t i = 0; i < ops.size(); ++i) {
-                          std::string ra = apply(**a, la, ops[i]);
-                          std::string rb = apply(**b, lb, ops[i]);
-                          if (ra != rb) RC_FAIL("step " + std::to_string(i) + ": " + ra + " vs " + rb);
-                        }
-                        RC_ASSERT(digest((*a)->stats()) == digest((*b)->stats()));
-                      });
+  bool ok = rc::check(
+      "same sequence, same pfns and stats (shape " + std::to_string(which) + ")", [which] {
+        auto ops = *rc::gen::resize(max_ops(), rc::gen::arbitrary<std::vector<Op>>());
+        auto a = Machine::boot(shape(which));
+        auto b = Machine::boot(shape(which));
+        RC_ASSERT(a.ok());
+        RC_ASSERT(b.ok());
+        std::vector<Live> la, lb;
+        for (size_t i = 0; i < ops.size(); ++i) {
+          std::string ra = apply(**a, la, ops[i]);
+          std::string rb = apply(**b, lb, ops[i]);
+          if (ra != rb) RC_FAIL("step " + std::to_string(i) + ": " + ra + " vs " + rb);
+        }
+        RC_ASSERT(digest((*a)->stats()) == digest((*b)->stats()));
+      });
   EXPECT_TRUE(ok);
 }
 
-TEST(Property, DeterminismOneNode) { run_determinism_property(0); }
-TEST(Property, DeterminismTwoNodes) { run_determinism_property(1); }
-TEST(Property, DeterminismWithNormal) { run_determinism_property(2); }
-TEST(Property, DeterminismI386) { run_determinism_property(5); }
+TEST(Property, DeterminismOneNode) {
+  run_determinism_property(0);
+}
+TEST(Property, DeterminismTwoNodes) {
+  run_determinism_property(1);
+}
+TEST(Property, DeterminismWithNormal) {
+  run_determinism_property(2);
+}
+TEST(Property, DeterminismI386) {
+  run_determinism_property(5);
+}
 
 // A failed or refused request leaves the machine exactly as it was.
 TEST(Property, RefusedAndFailedRequestsChangeNothing) {
@@ -467,8 +508,8 @@ TEST(Property, RefusedAndFailedRequestsChangeNothing) {
     std::string before = digest(m.stats());
     RC_ASSERT(!m.alloc({order, gfp::kKernel, std::nullopt, 0}).ok());
     RC_ASSERT(!m.alloc({0, bad, std::nullopt, 0}).ok());
-    RC_ASSERT(!m.alloc({0, gfp::kKernel, std::nullopt, 7}).ok());   // no such CPU
-    RC_ASSERT(!m.alloc({0, gfp::kKernel, 5, 0}).ok());               // no such node
+    RC_ASSERT(!m.alloc({0, gfp::kKernel, std::nullopt, 7}).ok());  // no such CPU
+    RC_ASSERT(!m.alloc({0, gfp::kKernel, 5, 0}).ok());             // no such node
     RC_ASSERT(digest(m.stats()) == before);
     RC_ASSERT(m.check().ok());
   });

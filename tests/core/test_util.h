@@ -57,9 +57,9 @@ inline std::unique_ptr<Machine> boot(const MachineConfig& cfg) {
 }
 
 // Boots or fails the current test (ASSERT-style, so only in void contexts).
-#define MEMD_BOOT(var, cfg)                                          \
-  auto var##_owner = ::memd::test::boot(cfg);                        \
-  ASSERT_NE(var##_owner, nullptr);                                   \
+#define MEMD_BOOT(var, cfg)                   \
+  auto var##_owner = ::memd::test::boot(cfg); \
+  ASSERT_NE(var##_owner, nullptr);            \
   ::memd::Machine& var = *var##_owner
 
 // Frees blocks on a zone's buddy free list, head to tail.
@@ -93,7 +93,8 @@ inline unsigned pindex(unsigned mt, unsigned order) {
 // first, first+step, ..., up to and including last.
 inline std::vector<Pfn> pfn_range(Pfn first, Pfn last, uint64_t step = 1) {
   std::vector<Pfn> out;
-  for (Pfn p = first; p <= last; p += step) out.push_back(p);
+  for (Pfn p = first; p <= last; p += step)
+    out.push_back(p);
   return out;
 }
 
