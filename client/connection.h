@@ -1,0 +1,39 @@
+// A connection to memd's Unix socket: send command lines (and the raw bytes
+// of replay frames), read one-line replies. Interrupted system calls are
+// retried, so a signal never leaves a request half sent; the caller checks
+// its own flags between requests.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace memd::client {
+
+class Connection {
+ public:
+  Connection() = default;
+  ~Connection();
+  Connection(Connection&& o) noexcept;
+  Connection& operator=(Connection&& o) noexcept;
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Connects to the socket at `path`; the error names the path and why.
+  static Result<Connection> open(const std::string& path);
+
+  // Writes all of `data`.
+  Status send(std::string_view data);
+  // Reads one reply line (without its newline).
+  Result<std::string> read_line();
+  // send(line + "\n"), then read_line().
+  Result<std::string> request(std::string_view line);
+
+ private:
+  explicit Connection(int fd) : fd_(fd) {}
+  int fd_ = -1;
+  std::string buf_;  // bytes read past the last line returned
+};
+
+}  // namespace memd::client

@@ -1,0 +1,495 @@
+#include "client/memctl.h"
+
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ostream>
+
+#include "client/connection.h"
+#include "client/output.h"
+#include "client/request.h"
+
+namespace memd::client {
+namespace {
+
+// --- exit paths -------------------------------------------------------------------------------
+
+std::string one_line(std::string s) {
+  for (char& c : s) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  while (!s.empty() && s.back() == ' ')
+    s.pop_back();
+  return s;
+}
+
+int fail(std::ostream& err, int status, const std::string& message) {
+  err << "memctl: " << one_line(message) << std::endl;
+  return status;
+}
+
+// --- SIGINT during a replay -------------------------------------------------------------------
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void on_sigint(int) {
+  g_interrupted = 1;
+}
+
+// Catches SIGINT for its lifetime; a second SIGINT kills memctl as usual.
+// An ignored SIGINT (nohup, a background job of a script) stays ignored.
+// Blocked socket calls are retried (Connection), so the flag is acted on
+// between two frames.
+class SigintGuard {
+ public:
+  SigintGuard() {
+    g_interrupted = 0;
+    sigaction(SIGINT, nullptr, &old_);
+    if (old_.sa_handler == SIG_IGN) return;
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, nullptr);
+  }
+  ~SigintGuard() { sigaction(SIGINT, &old_, nullptr); }
+  SigintGuard(const SigintGuard&) = delete;
+  SigintGuard& operator=(const SigintGuard&) = delete;
+
+ private:
+  struct sigaction old_ {};
+};
+
+// --- talking to memd --------------------------------------------------------------------------
+
+// One request and its parsed reply; on failure the exit status to return
+// (the message already printed).
+struct Exchange {
+  int status = kExitOk;
+  std::string line;  // the reply as memd sent it
+  Json reply;
+  bool ok() const { return status == kExitOk; }
+};
+
+Exchange ask(Connection* conn, std::string_view command, std::ostream& err) {
+  Exchange x;
+  auto line = conn->request(command);
+  if (!line) {
+    x.status = fail(err, kExitUnreachable, line.error().message);
+    return x;
+  }
+  x.line = std::move(*line);
+  x.reply = Json::parse(x.line, nullptr, /*allow_exceptions=*/false);
+  if (x.reply.is_discarded() || !x.reply.is_object()) {
+    x.status =
+        fail(err, kExitUnreachable, "memd's reply is not a JSON object: " + x.line.substr(0, 200));
+  }
+  return x;
+}
+
+bool reply_ok(const Json& reply) {
+  auto it = reply.find("ok");
+  return it != reply.end() && it->is_boolean() && it->get<bool>();
+}
+
+using Formatter = std::string (*)(const Json&);
+
+// Sends one command and prints its reply: as JSON with --json, else through
+// `format`; a refusal prints what the reply still holds (the allocations
+// made before one failed, the problems check found) and the error line.
+int simple_command(Connection* conn, const std::string& command, bool json, Formatter format,
+                   std::ostream& out, std::ostream& err) {
+  Exchange x = ask(conn, command, err);
+  if (!x.ok()) return x.status;
+  const bool ok = reply_ok(x.reply);
+  if (json) {
+    out << x.line << '\n';
+  } else if (ok || x.reply.contains("allocations") || x.reply.contains("problems")) {
+    out << format(x.reply);
+  }
+  out.flush();
+  if (!ok) return fail(err, kExitRefused, error_message(x.reply));
+  return kExitOk;
+}
+
+std::string format_text(const Json& reply) {
+  auto it = reply.find("text");
+  return it != reply.end() && it->is_string() ? it->get<std::string>() : reply.dump() + "\n";
+}
+
+// --- replay -----------------------------------------------------------------------------------
+
+constexpr size_t kFrameBytes = 256 << 10;  // one frame at most, cut back to the last line end
+constexpr size_t kMaxCarry = 16u << 20;    // a "line" longer than this is sent as it is
+constexpr auto kProgressEvery = std::chrono::milliseconds(100);
+
+struct GzCloser {
+  void operator()(gzFile f) const { gzclose(f); }
+};
+
+std::string fmt_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", s);
+  return buf;
+}
+
+std::string base_name(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+class ReplayClient {
+ public:
+  ReplayClient(Connection* conn, const std::string& path, bool json, const Environment& env,
+               std::ostream& out, std::ostream& err)
+      : conn_(conn), path_(path), json_(json), env_(env), out_(out), err_(err) {}
+
+  int run();
+
+ private:
+  int send_frame(std::string_view bytes);
+  int finish(std::string_view step, bool interrupted);
+  void progress(bool force);
+  void clear_progress();
+
+  Connection* conn_;
+  const std::string& path_;
+  bool json_;
+  const Environment& env_;
+  std::ostream& out_;
+  std::ostream& err_;
+  gzFile file_ = nullptr;
+  uint64_t total_bytes_ = 0;  // the file's size on disk (compressed), 0 if unknown
+  uint64_t lines_ = 0;        // lines memd has taken so far
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_progress_;
+  bool progress_shown_ = false;
+};
+
+int ReplayClient::run() {
+  std::unique_ptr<gzFile_s, GzCloser> in(path_ == "-" ? gzdopen(dup(STDIN_FILENO), "rb")
+                                                      : gzopen(path_.c_str(), "rb"));
+  if (!in) return fail(err_, kExitUsage, "cannot open " + path_ + ": " + std::strerror(errno));
+  file_ = in.get();
+  gzbuffer(file_, 256 << 10);
+  struct stat st {};
+  if (path_ != "-" && stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    total_bytes_ = static_cast<uint64_t>(st.st_size);
+  }
+
+  Exchange begin = ask(conn_, "replay begin", err_);
+  if (!begin.ok()) return begin.status;
+  if (!reply_ok(begin.reply)) {
+    if (json_) out_ << begin.line << '\n';
+    return fail(err_, kExitRefused, error_message(begin.reply));
+  }
+
+  SigintGuard sigint;
+  start_ = last_progress_ = std::chrono::steady_clock::now();
+  std::string pending;
+  std::string buf(kFrameBytes, '\0');
+  for (;;) {
+    if (g_interrupted) return finish("abort", true);
+    // Frames stay within kFrameBytes unless a single line is longer.
+    const size_t want = pending.size() < kFrameBytes ? kFrameBytes - pending.size() : kFrameBytes;
+    const int n = gzread(file_, buf.data(), static_cast<unsigned>(want));
+    if (n < 0) {
+      if (g_interrupted) return finish("abort", true);
+      int errnum = 0;
+      std::string why = gzerror(file_, &errnum);
+      if (errnum == Z_ERRNO) why = std::strerror(errno);
+      clear_progress();
+      Exchange x = ask(conn_, "replay abort", err_);
+      if (!x.ok()) return x.status;
+      return fail(err_, kExitUsage,
+                  "reading " + path_ + ": " + why + " (replay aborted after " +
+                      std::to_string(lines_) + " lines)");
+    }
+    if (n == 0) break;
+    pending.append(buf.data(), static_cast<size_t>(n));
+    size_t cut = pending.rfind('\n');
+    if (cut == std::string::npos) {
+      if (pending.size() < kMaxCarry) continue;
+      cut = pending.size() - 1;
+    }
+    if (int rc = send_frame(std::string_view(pending).substr(0, cut + 1)); rc != kExitOk) {
+      return rc;
+    }
+    pending.erase(0, cut + 1);
+    progress(false);
+  }
+  if (!pending.empty()) {
+    if (int rc = send_frame(pending); rc != kExitOk) return rc;
+  }
+  return finish("end", false);
+}
+
+// "replay data bytes=N\n" and the N bytes, then its reply.
+int ReplayClient::send_frame(std::string_view bytes) {
+  const std::string header = "replay data bytes=" + std::to_string(bytes.size()) + "\n";
+  if (auto st = conn_->send(header); !st) {
+    clear_progress();
+    return fail(err_, kExitUnreachable, st.error().message);
+  }
+  if (auto st = conn_->send(bytes); !st) {
+    clear_progress();
+    return fail(err_, kExitUnreachable, st.error().message);
+  }
+  auto line = conn_->read_line();
+  if (!line) {
+    clear_progress();
+    return fail(err_, kExitUnreachable, line.error().message);
+  }
+  Json reply = Json::parse(*line, nullptr, false);
+  if (reply.is_discarded() || !reply.is_object()) {
+    clear_progress();
+    return fail(err_, kExitUnreachable,
+                "memd's reply is not a JSON object: " + line->substr(0, 200));
+  }
+  if (!reply_ok(reply)) {
+    clear_progress();
+    if (json_) out_ << *line << '\n';
+    return fail(err_, kExitRefused, error_message(reply));
+  }
+  if (auto it = reply.find("lines"); it != reply.end() && it->is_number_unsigned()) {
+    lines_ = it->get<uint64_t>();
+  }
+  return kExitOk;
+}
+
+// Ends the replay with `replay end` or `replay abort` and prints the report.
+int ReplayClient::finish(std::string_view step, bool interrupted) {
+  clear_progress();
+  Exchange x = ask(conn_, "replay " + std::string(step), err_);
+  if (!x.ok()) return x.status;
+  if (json_) out_ << x.line << '\n';
+  if (!reply_ok(x.reply)) return fail(err_, kExitRefused, error_message(x.reply));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  auto report = x.reply.find("report");
+  if (!json_) {
+    uint64_t lines = lines_;
+    if (report != x.reply.end() && report->is_object()) {
+      lines = report->value("lines", lines);
+    } else if (auto it = x.reply.find("lines"); it != x.reply.end() && it->is_number_unsigned()) {
+      lines = it->get<uint64_t>();
+    }
+    out_ << (interrupted ? "replay of " + path_ + " interrupted after "
+                         : "replayed " + path_ + ": ")
+         << lines << " lines in " << fmt_seconds(seconds) << "\n";
+    if (report != x.reply.end()) out_ << format_report(*report);
+  }
+  out_.flush();
+  if (interrupted) {
+    return fail(err_, kExitInterrupted,
+                "interrupted: the replay stopped at a line boundary; what was applied stays");
+  }
+  return kExitOk;
+}
+
+void ReplayClient::progress(bool force) {
+  if (!env_.stderr_is_tty) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && now - last_progress_ < kProgressEvery) return;
+  last_progress_ = now;
+  const uint64_t done = static_cast<uint64_t>(std::max<z_off_t>(0, gzoffset(file_)));
+  const double seconds = std::chrono::duration<double>(now - start_).count();
+  err_ << '\r'
+       << progress_line(base_name(path_), done, total_bytes_, lines_, seconds, env_.columns - 1)
+       << "\033[K" << std::flush;
+  progress_shown_ = true;
+}
+
+void ReplayClient::clear_progress() {
+  if (!progress_shown_) return;
+  err_ << "\r\033[K" << std::flush;
+  progress_shown_ = false;
+}
+
+}  // namespace
+
+// --- the command line ----------------------------------------------------------------------------
+
+Environment Environment::from_process() {
+  Environment env;
+  if (const char* s = std::getenv("MEMD_SOCKET"); s && *s) env.memd_socket = s;
+  if (const char* s = std::getenv("XDG_RUNTIME_DIR"); s && *s) env.xdg_runtime_dir = s;
+  env.root = geteuid() == 0;
+  env.stderr_is_tty = isatty(STDERR_FILENO) == 1;
+  winsize ws{};
+  if (env.stderr_is_tty && ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20) {
+    env.columns = ws.ws_col;
+  }
+  return env;
+}
+
+std::string default_socket_path(const Environment& env) {
+  if (env.memd_socket) return *env.memd_socket;
+  if (!env.root && env.xdg_runtime_dir) return *env.xdg_runtime_dir + "/memd/memd.sock";
+  return "/run/memd/memd.sock";
+}
+
+int run(const std::vector<std::string>& args, const Environment& env, std::ostream& out,
+        std::ostream& err) {
+  CLI::App app{"memctl: drive memd, a machine's physical memory emulated as Linux 6.18 manages it",
+               "memctl"};
+  app.require_subcommand(1, 1);
+  app.fallthrough();
+  std::string socket;
+  bool json = false;
+  app.add_option("--socket", socket,
+                 "memd's socket (default: $MEMD_SOCKET, else /run/memd/memd.sock as root, "
+                 "$XDG_RUNTIME_DIR/memd/memd.sock otherwise)");
+  app.add_flag("--json", json, "print memd's JSON reply as it is");
+
+  AllocRequest alloc;
+  bool movable = false, reclaimable = false;
+  std::string gfp;
+  int node = 0, cpu = 0;
+  uint64_t count = 1;
+  CLI::App* alloc_cmd = app.add_subcommand("alloc", "allocate pages, as alloc_pages() would");
+  alloc_cmd->add_option("--order", alloc.order, "allocate 2^ORDER pages (0-10, default 0)");
+  auto* o_movable = alloc_cmd->add_flag("--movable", movable, "GFP_HIGHUSER_MOVABLE (user memory)");
+  auto* o_reclaimable = alloc_cmd->add_flag("--reclaimable", reclaimable,
+                                            "GFP_KERNEL|__GFP_RECLAIMABLE (like a slab cache)");
+  auto* o_gfp = alloc_cmd->add_option(
+      "--gfp", gfp,
+      "GFP flags as the kernel prints them (GFP_KERNEL|__GFP_ZERO) or a hex mask "
+      "(default GFP_KERNEL)");
+  o_movable->excludes(o_reclaimable)->excludes(o_gfp);
+  o_reclaimable->excludes(o_gfp);
+  auto* o_node = alloc_cmd->add_option("--node", node, "preferred node (default: the CPU's node)");
+  auto* o_alloc_cpu = alloc_cmd->add_option("--cpu", cpu, "the CPU that allocates (default 0)");
+  auto* o_count = alloc_cmd->add_option("--count", count, "how many allocations (default 1)");
+
+  FreeRequest free_req;
+  int free_cpu = 0;
+  CLI::App* free_cmd = app.add_subcommand("free", "free allocations by first pfn, by id, or all");
+  free_cmd->add_option("PFN", free_req.pfns, "first pfn of an allocation (0x hex or decimal)");
+  free_cmd->add_option("--id", free_req.ids, "allocation id (as alloc printed it)");
+  free_cmd->add_flag("--all", free_req.all, "free every live allocation");
+  auto* o_free_cpu =
+      free_cmd->add_option("--cpu", free_cpu, "the CPU whose per-cpu lists take the pages");
+
+  std::string file;
+  CLI::App* show_cmd = app.add_subcommand("show", "print a file as the mount serves it");
+  show_cmd
+      ->add_option("FILE", file,
+                   "buddyinfo, pagetypeinfo, zoneinfo, vmstat, meminfo, extfrag_index or "
+                   "unusable_index")
+      ->required()
+      ->check(CLI::IsMember({"buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "meminfo",
+                             "extfrag_index", "unusable_index"}));
+
+  std::string setting;
+  CLI::App* sysctl_cmd =
+      app.add_subcommand("sysctl", "list, read or set the vm sysctls memd models");
+  sysctl_cmd->add_option("SETTING", setting,
+                         "NAME to read one, NAME=VALUE to set it (min_free_kbytes=65536)");
+
+  std::string trace;
+  CLI::App* replay_cmd =
+      app.add_subcommand("replay", "replay a kernel trace (kmem:mm_page_alloc/mm_page_free)");
+  replay_cmd->add_option("TRACE", trace, "the trace as ftrace writes it, .gz too; - for stdin")
+      ->required();
+
+  app.add_subcommand("check", "verify every invariant of the allocator");
+  app.add_subcommand("reset", "reboot the emulated machine from its configuration");
+  app.add_subcommand("status", "the machine's shape, zones and counters");
+
+  std::vector<const char*> argv;
+  argv.reserve(args.size() + 1);
+  for (const std::string& a : args)
+    argv.push_back(a.c_str());
+  if (argv.empty()) argv.push_back("memctl");
+  try {
+    app.parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp&) {
+    out << app.help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    if (app.get_subcommands().empty()) {
+      // The first word that is not an option (or --socket's value) names the command.
+      for (size_t i = 1; i < args.size(); ++i) {
+        if (args[i] == "--socket") {
+          ++i;
+        } else if (!args[i].empty() && args[i][0] != '-') {
+          return fail(err, kExitUsage,
+                      "unknown command '" + args[i] +
+                          "' (commands: alloc, free, show, sysctl, replay, check, reset, status)");
+        }
+      }
+    }
+    std::string where = "memctl";
+    for (const CLI::App* sub : app.get_subcommands())
+      where += " " + sub->get_name();
+    return fail(err, kExitUsage, std::string(e.what()) + " (see " + where + " --help)");
+  }
+
+  // The command line to send.
+  std::string command;
+  Formatter format = format_text;
+  const CLI::App* sub = app.get_subcommands().front();
+  const std::string verb = sub->get_name();
+  if (verb == "alloc") {
+    if (movable) alloc.gfp = kGfpMovable;
+    if (reclaimable) alloc.gfp = kGfpReclaimable;
+    if (o_gfp->count()) alloc.gfp = gfp;
+    if (o_node->count()) alloc.node = node;
+    if (o_alloc_cpu->count()) alloc.cpu = cpu;
+    if (o_count->count()) alloc.count = count;
+    auto line = alloc_command(alloc);
+    if (!line) return fail(err, kExitUsage, "alloc: " + line.error().message);
+    command = *line;
+    format = format_alloc;
+  } else if (verb == "free") {
+    if (o_free_cpu->count()) free_req.cpu = free_cpu;
+    auto line = free_command(free_req);
+    if (!line) return fail(err, kExitUsage, "free: " + line.error().message);
+    command = *line;
+    format = format_free;
+  } else if (verb == "show") {
+    command = "show " + file;
+  } else if (verb == "sysctl") {
+    auto line = sysctl_command(setting);
+    if (!line) return fail(err, kExitUsage, "sysctl: " + line.error().message);
+    command = *line;
+    format = format_sysctl;
+  } else if (verb == "check") {
+    command = "check";
+    format = format_check;
+  } else if (verb == "reset") {
+    command = "reset";
+    format = format_reset;
+  } else if (verb == "status") {
+    command = "status";
+    format = format_status;
+  }
+
+  if (verb == "replay" && trace != "-" && access(trace.c_str(), R_OK) != 0) {
+    return fail(err, kExitUsage, "cannot read " + trace + ": " + std::strerror(errno));
+  }
+  Environment effective = env;
+  if (!socket.empty()) effective.memd_socket = socket;
+  auto conn = Connection::open(default_socket_path(effective));
+  if (!conn) return fail(err, kExitUnreachable, conn.error().message);
+
+  if (verb == "replay") {
+    return ReplayClient(&*conn, trace, json, env, out, err).run();
+  }
+  return simple_command(&*conn, command, json, format, out, err);
+}
+
+}  // namespace memd::client

@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# memctl against a real memd: every subcommand, its output, --json and its
+# exit status. Starts memd on a temporary mount and socket (as root: FUSE) and
+# always cleans up (kill by pid, lazy unmount, rm the directory), whatever the
+# outcome. Exit 77: skipped.
+#   usage: integration_test.sh path/to/memd path/to/memctl path/to/build-sample.trace.gz
+set -u
+MEMD=$(readlink -f "${1:?usage: $0 MEMD MEMCTL SAMPLE_TRACE}")
+MEMCTL=$(readlink -f "${2:?usage: $0 MEMD MEMCTL SAMPLE_TRACE}")
+SAMPLE=$(readlink -f "${3:?usage: $0 MEMD MEMCTL SAMPLE_TRACE}")
+if [ "$(id -u)" != 0 ]; then echo "SKIP: memctl's integration test runs memd as root"; exit 77; fi
+if [ ! -c /dev/fuse ]; then echo "SKIP: no /dev/fuse"; exit 77; fi
+[ -f "$SAMPLE" ] || { echo "FAIL: no sample trace at $SAMPLE"; exit 1; }
+
+W=$(mktemp -d /tmp/memctl-test.XXXXXX)
+MNT=$W/mnt
+SOCK=$W/memd.sock
+LOG=$W/memd.log
+CONFIG=$W/memd.toml
+: >"$CONFIG"  # no keys: the default machine, one node, 4 GiB, 2 CPUs
+mkdir "$MNT"
+MEMD_PID=""
+
+cleanup() {
+  rc=$?
+  if [ -n "$MEMD_PID" ]; then
+    kill -9 "$MEMD_PID" 2>/dev/null
+    wait "$MEMD_PID" 2>/dev/null
+  fi
+  awk -v w="$W" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
+    umount -l "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null
+  done
+  rm -rf "$W"
+  if [ $rc = 0 ]; then echo "PASS: $(basename "$0")"; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+  echo "FAIL: $*"
+  echo "  memctl stdout: $(head -c 2000 "$W/out" 2>/dev/null)"
+  echo "  memctl stderr: $(cat "$W/err" 2>/dev/null)"
+  [ -s "$LOG" ] && sed 's/^/  memd log: /' "$LOG" | tail -n 20
+  exit 1
+}
+
+# mc ARGS...: runs memctl on the test's socket; sets RC, OUT, ERR.
+mc() {
+  "$MEMCTL" --socket "$SOCK" "$@" >"$W/out" 2>"$W/err"
+  RC=$?
+  OUT=$(cat "$W/out")
+  ERR=$(cat "$W/err")
+}
+expect_rc() { [ "$RC" = "$1" ] || fail "memctl $2: exit $RC, wanted $1"; }
+expect_out() { [ "$OUT" = "$1" ] || fail "stdout [$OUT], wanted [$1]"; }
+expect_out_has() { case "$OUT" in *"$1"*) ;; *) fail "stdout lacks [$1]" ;; esac; }
+expect_out_matches() { printf '%s\n' "$OUT" | grep -Eq -- "$1" || fail "stdout does not match /$1/"; }
+expect_no_err() { [ -z "$ERR" ] || fail "stderr not empty"; }
+# One line on stderr, "memctl: ..." containing $1.
+expect_err_line() {
+  [ "$(wc -l <"$W/err")" = 1 ] || fail "stderr is not one line"
+  case "$ERR" in "memctl: "*"$1"*) ;; *) fail "stderr lacks [$1]" ;; esac
+}
+# json EXPR: a Python expression on the parsed stdout `r`.
+json() { printf '%s' "$OUT" | python3 -c "import json,sys; r=json.load(sys.stdin); print($1)"; }
+
+# --- start memd ---------------------------------------------------------------------------------
+"$MEMD" --config "$CONFIG" --foreground --mount "$MNT" --socket "$SOCK" 2>>"$LOG" &
+MEMD_PID=$!
+for _ in $(seq 200); do
+  [ -S "$SOCK" ] && [ -e "$MNT/buddyinfo" ] && break
+  kill -0 "$MEMD_PID" 2>/dev/null || fail "memd exited before it was ready"
+  sleep 0.05
+done
+[ -S "$SOCK" ] || fail "memd not ready after 10 s"
+
+# --- status, reset, check -----------------------------------------------------------------------
+mc status
+expect_rc 0 status; expect_no_err
+expect_out_has "memd pid $MEMD_PID: x86_64, 4095 MiB in 1 node, 2 CPUs"
+expect_out_matches '^   0  Normal +0x100000 +262144 +262144 +262144 +262144$'
+expect_out_has "live allocations: 0"
+expect_out_has "replay running: no"
+mc status --json
+expect_rc 0 "status --json"
+[ "$(json 'r["ok"], r["machine"]["cpus"], r["live_allocations"]')" = "True 2 0" ] || fail "status --json"
+MEMD_SOCKET=$SOCK "$MEMCTL" status >/dev/null 2>&1 || fail "MEMD_SOCKET is not used"
+mc reset
+expect_rc 0 reset; expect_out "machine reset: x86_64, 4095 MiB in 1 node, 2 CPUs"
+mc check
+expect_rc 0 check; expect_out "ok: every invariant holds"; expect_no_err
+mc --json check
+expect_rc 0 "--json check"; [ "$(json 'r["ok"]')" = True ] || fail "check --json"
+
+# --- alloc ---------------------------------------------------------------------------------------
+HEADER="      ID  PFN          ORDER  ZONE     NODE  MIGRATETYPE"
+mc alloc --order 3 --movable
+expect_rc 0 alloc; expect_no_err
+expect_out "$HEADER
+       1  0x100000         3  Normal      0  Movable"
+mc alloc --order 3 --json
+expect_rc 0 "alloc --json"
+[ "$(printf '%s\n' "$OUT" | wc -l)" = 1 ] || fail "--json is not one line"
+[ "$(json 'r["ok"], r["allocations"][0]["id"], r["allocations"][0]["order"], r["allocations"][0]["migratetype"]')" = \
+  "True 2 3 Unmovable" ] || fail "alloc --json"
+mc alloc --reclaimable --count 3 --cpu 1
+expect_rc 0 "alloc --reclaimable --count 3"
+[ "$(printf '%s\n' "$OUT" | grep -c ' Reclaimable$')" = 3 ] || fail "three reclaimable allocations"
+mc alloc --gfp 'GFP_NOWAIT|__GFP_COMP' --order 2 --node 0
+expect_rc 0 "alloc --gfp"; expect_out_matches '^ +6  0x[0-9a-f]+ +2  Normal +0  Unmovable$'
+mc alloc --node 5
+expect_rc 1 "alloc --node 5"; expect_out ""; expect_err_line "node=5"
+mc alloc --gfp '__GFP_BOGUS'
+expect_rc 1 "alloc --gfp __GFP_BOGUS"; expect_err_line "__GFP_BOGUS"
+mc alloc --order x
+expect_rc 2 "alloc --order x"; expect_err_line "--order"
+# Exhaust the machine with order-10 blocks: the kernel's failure line, and what was allocated.
+mc alloc --order 10 --gfp GFP_NOWAIT --count 5000
+expect_rc 1 "alloc until failure"
+expect_err_line "page allocation failure: order:10, mode:0x2800(GFP_NOWAIT), nodemask=(null)"
+[ "$(printf '%s\n' "$OUT" | wc -l)" -gt 100 ] || fail "the allocations made before the failure"
+
+# --- free ----------------------------------------------------------------------------------------
+mc free --all
+expect_rc 0 "free --all"; expect_out_matches '^freed [0-9]+ allocations$'
+mc alloc --order 3 --movable --json
+PFN=$(json 'r["allocations"][0]["pfn"]')
+ID=$(json 'r["allocations"][0]["id"]')
+mc free "$PFN"
+expect_rc 0 "free $PFN"; expect_no_err
+expect_out "freed 1 allocation
+$HEADER
+$(printf '%8s  %-12s %5s  %-8s %4s  %s' "$ID" "$PFN" 3 Normal 0 Movable)"
+mc free "$PFN"
+expect_rc 1 "free $PFN again"; expect_out ""; expect_err_line "pfn=$PFN"
+mc alloc --count 2 --json
+mc free --id "$(json 'r["allocations"][0]["id"]')" --id "$(json 'r["allocations"][1]["id"]')" --cpu 1
+expect_rc 0 "free --id"; expect_out_has "freed 2 allocations"
+mc free
+expect_rc 2 "free with nothing"; expect_err_line "free"
+
+# --- show: exactly what the mount serves -----------------------------------------------------------
+for f in buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index; do
+  mc show "$f"
+  expect_rc 0 "show $f"; expect_no_err
+  [ "$OUT" = "$(cat "$MNT/$f")" ] || fail "show $f differs from $MNT/$f"
+done
+mc show buddyinfo --json
+[ "$(json 'r["text"] == open("'"$MNT"'/buddyinfo").read()')" = True ] || fail "show --json"
+mc show cpuinfo
+expect_rc 2 "show cpuinfo"; expect_err_line "cpuinfo"
+
+# --- sysctl --------------------------------------------------------------------------------------
+mc sysctl
+expect_rc 0 sysctl; expect_out_matches '^vm\.min_free_kbytes = [0-9]+$'
+expect_out_matches '^vm\.lowmem_reserve_ratio = 256	256	32	0	0$'
+mc sysctl min_free_kbytes=70000
+expect_rc 0 "sysctl set"; expect_out "vm.min_free_kbytes = 70000"
+mc sysctl vm.min_free_kbytes
+expect_rc 0 "sysctl get"; expect_out "vm.min_free_kbytes = 70000"
+mc sysctl --json watermark_scale_factor
+[ "$(json 'r["sysctl"]["watermark_scale_factor"]')" = 10 ] || fail "sysctl --json"
+mc sysctl bogus
+expect_rc 1 "sysctl bogus"; expect_err_line "bogus"
+mc sysctl min_free_kbytes=-5
+expect_rc 1 "sysctl bad value"
+
+# --- replay ----------------------------------------------------------------------------------------
+# The sample trace on a fresh machine: counts as tests/replay/sample_trace_test.cpp derives them.
+mc reset
+mc replay "$SAMPLE"
+expect_rc 0 replay; expect_no_err  # not a terminal: no progress bar
+expect_out_matches "^replayed $SAMPLE: 300000 lines in [0-9.]+ s$"
+expect_out_matches '^  applied_allocs +192164$'
+expect_out_matches '^  applied_frees +59509$'
+expect_out_matches '^  skipped_free_before_trace +1100$'
+expect_out_matches '^  skipped_batched +47227$'
+expect_out_matches '^  malformed_lines +0$'
+mc check
+expect_rc 0 "check after replay"
+mc status
+expect_out_has "live allocations: 132655"
+mc reset
+mc --json replay "$SAMPLE"
+expect_rc 0 "replay --json"
+[ "$(json 'r["ok"], r["report"]["lines"], r["report"]["applied_allocs"], r["report"]["malformed"]')" = \
+  "True 300000 192164 []" ] || fail "replay --json"
+# A plain (not gzipped) trace with a malformed line: reported with its line number.
+{
+  echo "# tracer: nop"
+  echo "  bash-1 [001] ..... 1.000001: mm_page_alloc: page=0 pfn=0x10 order=0 migratetype=0 gfp_flags=__GFP_BOGUS"
+  echo "  bash-1 [001] ..... 1.000002: mm_page_alloc: page=0 pfn=0x20 order=1 migratetype=0 gfp_flags=GFP_KERNEL"
+  echo "  bash-1 [000] ..... 1.000003: mm_page_free: page=0 pfn=0x20 order=1"
+} >"$W/small.trace"
+mc replay "$W/small.trace"
+expect_rc 0 "replay small"
+expect_out_matches '^  applied +2$'
+expect_out_matches '^  line 2: mm_page_alloc: unknown GFP flag .__GFP_BOGUS.$'
+mc replay "$W/missing.trace"
+expect_rc 2 "replay of a missing file"; expect_err_line "missing.trace"
+
+# Ctrl-C: a long trace (the sample 20 times), interrupted; a second replay meanwhile is refused.
+for _ in $(seq 20); do cat "$SAMPLE"; done >"$W/long.trace.gz"
+python3 - "$MEMCTL" "$SOCK" "$W/long.trace.gz" "$SAMPLE" <<'EOF' || fail "interrupted replay"
+import signal, subprocess, sys, time
+memctl, sock, long_trace, sample = sys.argv[1:]
+p = subprocess.Popen([memctl, "--socket", sock, "replay", long_trace],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+time.sleep(0.4)
+other = subprocess.run([memctl, "--socket", sock, "replay", sample], capture_output=True, text=True)
+assert other.returncode == 1, other
+assert other.stderr == "memctl: replay begin: another replay is running\n", other.stderr
+p.send_signal(signal.SIGINT)
+out, err = p.communicate(timeout=60)
+assert p.returncode == 130, (p.returncode, out, err)
+assert "interrupted after" in out, out
+assert err.count("\n") == 1 and err.startswith("memctl: interrupted"), err
+EOF
+mc status
+expect_out_has "replay running: no"
+mc check
+expect_rc 0 "check after an interrupted replay"
+
+# --- an unreachable daemon, usage errors ------------------------------------------------------------
+"$MEMCTL" --socket "$W/nope.sock" status >"$W/out" 2>"$W/err"
+RC=$?; ERR=$(cat "$W/err")
+expect_rc 3 "status on a missing socket"; expect_err_line "$W/nope.sock"
+mc frobnicate
+expect_rc 2 frobnicate; expect_err_line "frobnicate"
+
+# --- memd stops cleanly ---------------------------------------------------------------------------
+kill -TERM "$MEMD_PID"
+wait "$MEMD_PID"
+rc=$?
+MEMD_PID=""
+[ $rc = 0 ] || fail "memd exited with $rc after SIGTERM"
+exit 0

@@ -1,0 +1,552 @@
+// memctl without a real daemon: argument handling and exit statuses, the
+// command lines it sends (to a fake socket), and its output from canned JSON.
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "client/memctl.h"
+#include "client/output.h"
+#include "client/request.h"
+#include "tests/memctl/fake_memd.h"
+
+namespace memd::testing {
+namespace {
+
+using client::Json;
+
+struct Outcome {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+Outcome memctl(std::vector<std::string> args, client::Environment env = {}) {
+  args.insert(args.begin(), "memctl");
+  std::ostringstream out, err;
+  Outcome r;
+  r.status = client::run(args, env, out, err);
+  r.out = out.str();
+  r.err = err.str();
+  return r;
+}
+
+// An environment whose socket is the fake's.
+client::Environment at(const FakeMemd& fake) {
+  client::Environment env;
+  env.memd_socket = fake.path();
+  return env;
+}
+
+size_t count_lines(const std::string& s) {
+  return std::count(s.begin(), s.end(), '\n');
+}
+
+// Exactly one line on stderr, starting with "memctl: ".
+void expect_one_error_line(const Outcome& r) {
+  EXPECT_EQ(count_lines(r.err), 1u) << r.err;
+  EXPECT_EQ(r.err.rfind("memctl: ", 0), 0u) << r.err;
+}
+
+const char kAllocReply[] =
+    R"({"ok":true,"allocations":[{"id":7,"pfn":"0x1f400","order":3,"zone":"Normal","node":0,"migratetype":"Movable"},)"
+    R"({"id":8,"pfn":"0x1f408","order":3,"zone":"Normal","node":0,"migratetype":"Movable"}]})";
+const char kFailure[] =
+    "page allocation failure: order:3, mode:0x100cca(GFP_HIGHUSER_MOVABLE), nodemask=(null)";
+
+// --- the command lines ----------------------------------------------------------------------
+
+TEST(Request, QuoteValue) {
+  EXPECT_EQ(*client::quote_value("GFP_KERNEL|__GFP_ZERO"), "GFP_KERNEL|__GFP_ZERO");
+  EXPECT_EQ(*client::quote_value("256 256 32"), "\"256 256 32\"");
+  EXPECT_EQ(*client::quote_value("a\"b\\c"), "\"a\\\"b\\\\c\"");
+  EXPECT_EQ(*client::quote_value(""), "\"\"");
+  EXPECT_FALSE(client::quote_value("GFP_KERNEL\nfree all").ok());
+}
+
+TEST(Request, Alloc) {
+  client::AllocRequest r;
+  EXPECT_EQ(*client::alloc_command(r), "alloc order=0 gfp=GFP_KERNEL");
+  r.order = 3;
+  r.gfp = client::kGfpMovable;
+  r.count = 2;
+  r.cpu = 0;
+  r.node = 0;
+  EXPECT_EQ(*client::alloc_command(r),
+            "alloc order=3 gfp=GFP_HIGHUSER_MOVABLE count=2 cpu=0 node=0");
+  r.gfp = "GFP_KERNEL count=100000";  // no smuggled keys
+  EXPECT_EQ(*client::alloc_command(r),
+            "alloc order=3 gfp=\"GFP_KERNEL count=100000\" count=2 cpu=0 node=0");
+}
+
+TEST(Request, Free) {
+  client::FreeRequest r;
+  EXPECT_FALSE(client::free_command(r).ok());
+  r.pfns = {"0x1f400", "128000"};
+  r.ids = {7};
+  r.cpu = 1;
+  EXPECT_EQ(*client::free_command(r), "free pfn=0x1f400 pfn=0x1f400 id=7 cpu=1");
+  r.all = true;
+  EXPECT_FALSE(client::free_command(r).ok());
+  r = {};
+  r.all = true;
+  EXPECT_EQ(*client::free_command(r), "free all");
+  r = {};
+  r.pfns = {"0xzz"};
+  EXPECT_FALSE(client::free_command(r).ok());
+}
+
+TEST(Request, Sysctl) {
+  EXPECT_EQ(*client::sysctl_command(""), "sysctl");
+  EXPECT_EQ(*client::sysctl_command("min_free_kbytes"), "sysctl min_free_kbytes");
+  EXPECT_EQ(*client::sysctl_command("vm.min_free_kbytes=65536"), "sysctl vm.min_free_kbytes=65536");
+  EXPECT_EQ(*client::sysctl_command("lowmem_reserve_ratio=256 256 32 0 0"),
+            "sysctl lowmem_reserve_ratio=\"256 256 32 0 0\"");
+  EXPECT_FALSE(client::sysctl_command("=5").ok());
+  EXPECT_FALSE(client::sysctl_command("a b=5").ok());
+}
+
+TEST(Environment, DefaultSocketPath) {
+  client::Environment env;
+  env.root = true;
+  env.xdg_runtime_dir = "/run/user/1000";
+  EXPECT_EQ(client::default_socket_path(env), "/run/memd/memd.sock");
+  env.root = false;
+  EXPECT_EQ(client::default_socket_path(env), "/run/user/1000/memd/memd.sock");
+  env.xdg_runtime_dir.reset();
+  EXPECT_EQ(client::default_socket_path(env), "/run/memd/memd.sock");
+  env.memd_socket = "/tmp/m.sock";
+  EXPECT_EQ(client::default_socket_path(env), "/tmp/m.sock");
+}
+
+// --- usage errors, help, an unreachable daemon ---------------------------------------------
+
+TEST(Memctl, UsageErrorsExit2WithOneLine) {
+  const std::vector<std::vector<std::string>> cases = {
+      {},
+      {"frob"},
+      {"--bogus", "status"},
+      {"alloc", "--order", "x"},
+      {"alloc", "--movable", "--reclaimable"},
+      {"alloc", "--movable", "--gfp", "GFP_KERNEL"},
+      {"alloc", "--gfp", "GFP_KERNEL\nfree all"},
+      {"alloc", "stray"},
+      {"free"},
+      {"free", "--all", "0x10"},
+      {"free", "zzz"},
+      {"free", "--id", "x"},
+      {"show"},
+      {"show", "cpuinfo"},
+      {"sysctl", "=1"},
+      {"sysctl", "a", "b"},
+      {"replay"},
+      {"replay", "/nonexistent/trace"},
+      {"check", "extra"},
+      {"status", "--socket"},
+  };
+  for (const auto& args : cases) {
+    SCOPED_TRACE(::testing::PrintToString(args));
+    client::Environment env;
+    env.memd_socket = "/nonexistent/memd.sock";
+    Outcome r = memctl(args, env);
+    EXPECT_EQ(r.status, client::kExitUsage);
+    EXPECT_EQ(r.out, "");
+    expect_one_error_line(r);
+  }
+}
+
+TEST(Memctl, HelpForEverySubcommand) {
+  for (const char* sub :
+       {"alloc", "free", "show", "sysctl", "replay", "check", "reset", "status"}) {
+    Outcome r = memctl({sub, "--help"});
+    EXPECT_EQ(r.status, 0) << sub;
+    EXPECT_NE(r.out.find(std::string("Usage: memctl ") + sub), std::string::npos) << r.out;
+    EXPECT_EQ(r.err, "");
+  }
+  Outcome r = memctl({"--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.out.find("replay"), std::string::npos);
+}
+
+TEST(Memctl, UnreachableDaemonExits3) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"status"},
+           {"alloc", "--order", "3", "--movable"},
+           {"--json", "check"},
+           {"replay", MEMD_TRACES_DIR "/build-sample.trace.gz"}}) {
+    client::Environment env;
+    env.memd_socket = "/nonexistent/memd.sock";
+    Outcome r = memctl(args, env);
+    EXPECT_EQ(r.status, client::kExitUnreachable);
+    EXPECT_EQ(r.out, "");
+    expect_one_error_line(r);
+    EXPECT_NE(r.err.find("/nonexistent/memd.sock"), std::string::npos);
+  }
+}
+
+TEST(Memctl, SocketOptionBeatsTheEnvironment) {
+  client::Environment env;
+  env.memd_socket = "/nonexistent/env.sock";
+  Outcome r = memctl({"--socket", "/nonexistent/flag.sock", "status"}, env);
+  EXPECT_EQ(r.status, client::kExitUnreachable);
+  EXPECT_NE(r.err.find("/nonexistent/flag.sock"), std::string::npos);
+  // After the subcommand too.
+  r = memctl({"status", "--socket", "/nonexistent/flag2.sock", "--json"}, env);
+  EXPECT_NE(r.err.find("/nonexistent/flag2.sock"), std::string::npos);
+}
+
+TEST(Memctl, DaemonThatClosesOrSpeaksNonsenseExits3) {
+  FakeMemd closes([](const std::string&, const std::string&) { return std::string(); });
+  Outcome r = memctl({"status"}, at(closes));
+  EXPECT_EQ(r.status, client::kExitUnreachable);
+  expect_one_error_line(r);
+  FakeMemd nonsense([](const std::string&, const std::string&) { return std::string("hello"); });
+  r = memctl({"status"}, at(nonsense));
+  EXPECT_EQ(r.status, client::kExitUnreachable);
+  expect_one_error_line(r);
+}
+
+// --- commands against a fake daemon ----------------------------------------------------------
+
+TEST(Memctl, AllocSendsTheCommandAndPrintsWhatItGot) {
+  FakeMemd fake([](const std::string&, const std::string&) { return std::string(kAllocReply); });
+  Outcome r =
+      memctl({"alloc", "--order", "3", "--movable", "--count", "2", "--cpu", "1", "--node", "0"},
+             at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(fake.lines(), std::vector<std::string>{
+                              "alloc order=3 gfp=GFP_HIGHUSER_MOVABLE count=2 cpu=1 node=0"});
+  EXPECT_EQ(r.out,
+            "      ID  PFN          ORDER  ZONE     NODE  MIGRATETYPE\n"
+            "       7  0x1f400          3  Normal      0  Movable\n"
+            "       8  0x1f408          3  Normal      0  Movable\n");
+}
+
+TEST(Memctl, AllocShortcuts) {
+  FakeMemd fake([](const std::string&, const std::string&) { return std::string(kAllocReply); });
+  EXPECT_EQ(memctl({"alloc"}, at(fake)).status, 0);
+  EXPECT_EQ(memctl({"alloc", "--reclaimable", "--order", "1"}, at(fake)).status, 0);
+  EXPECT_EQ(memctl({"alloc", "--gfp", "GFP_NOWAIT|__GFP_COMP"}, at(fake)).status, 0);
+  EXPECT_EQ(fake.lines(), (std::vector<std::string>{
+                              "alloc order=0 gfp=GFP_KERNEL",
+                              "alloc order=1 gfp=GFP_KERNEL|__GFP_RECLAIMABLE",
+                              "alloc order=0 gfp=GFP_NOWAIT|__GFP_COMP",
+                          }));
+}
+
+TEST(Memctl, FailedAllocationPrintsTheKernelsLineAndExits1) {
+  FakeMemd fake([](const std::string&, const std::string&) {
+    return Json{{"ok", false}, {"error", kFailure}}.dump();
+  });
+  Outcome r = memctl({"alloc", "--order", "3", "--movable"}, at(fake));
+  EXPECT_EQ(r.status, client::kExitRefused);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, std::string("memctl: ") + kFailure + "\n");
+}
+
+TEST(Memctl, PartlyFailedBatchPrintsWhatWasAllocated) {
+  FakeMemd fake([](const std::string&, const std::string&) {
+    Json reply = Json::parse(kAllocReply);
+    reply["ok"] = false;
+    reply["error"] = kFailure;
+    return reply.dump();
+  });
+  Outcome r = memctl({"alloc", "--order", "3", "--movable", "--count", "3"}, at(fake));
+  EXPECT_EQ(r.status, client::kExitRefused);
+  EXPECT_EQ(count_lines(r.out), 3u);  // header and two allocations
+  EXPECT_EQ(r.err, std::string("memctl: ") + kFailure + "\n");
+}
+
+TEST(Memctl, JsonPrintsTheReplyUntouched) {
+  const std::string reply = std::string(kAllocReply);
+  FakeMemd fake([&](const std::string&, const std::string&) { return reply; });
+  Outcome r = memctl({"--json", "alloc", "--order", "3"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, reply + "\n");
+  const std::string refused = R"({"ok":false,"error":"free: pfn=0x10: not the first page"})";
+  FakeMemd no([&](const std::string&, const std::string&) { return refused; });
+  r = memctl({"free", "0x10", "--json"}, at(no));
+  EXPECT_EQ(r.status, client::kExitRefused);
+  EXPECT_EQ(r.out, refused + "\n");
+  EXPECT_EQ(r.err, "memctl: free: pfn=0x10: not the first page\n");
+}
+
+TEST(Memctl, FreeSendsPfnsIdsOrAll) {
+  FakeMemd fake([](const std::string& line, const std::string&) {
+    if (line.find("all") != std::string::npos) return std::string(R"({"ok":true,"count":12})");
+    return std::string(
+        R"({"ok":true,"freed":[{"id":7,"pfn":"0x1f400","order":3,"zone":"Normal","node":0,"migratetype":"Movable"}],"count":1})");
+  });
+  Outcome r = memctl({"free", "0x1f400"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out,
+            "freed 1 allocation\n"
+            "      ID  PFN          ORDER  ZONE     NODE  MIGRATETYPE\n"
+            "       7  0x1f400          3  Normal      0  Movable\n");
+  r = memctl({"free", "--id", "7", "8", "--cpu", "1"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  r = memctl({"free", "--all"}, at(fake));
+  EXPECT_EQ(r.out, "freed 12 allocations\n");
+  EXPECT_EQ(fake.lines(),
+            (std::vector<std::string>{"free pfn=0x1f400", "free id=7 id=8 cpu=1", "free all"}));
+}
+
+TEST(Memctl, ShowPrintsTheFileExactly) {
+  const std::string text = "Node 0, zone      DMA      0      1 \nNode 0, zone   Normal      3 \n";
+  FakeMemd fake([&](const std::string&, const std::string&) {
+    return Json{{"ok", true}, {"text", text}}.dump();
+  });
+  for (const char* f : {"buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "meminfo",
+                        "extfrag_index", "unusable_index"}) {
+    Outcome r = memctl({"show", f}, at(fake));
+    EXPECT_EQ(r.status, 0);
+    EXPECT_EQ(r.out, text);
+    EXPECT_EQ(fake.lines().back(), std::string("show ") + f);
+  }
+}
+
+TEST(Memctl, Sysctl) {
+  FakeMemd fake([](const std::string& line, const std::string&) {
+    if (line == "sysctl bogus") {
+      return std::string(R"({"ok":false,"error":"sysctl: unknown sysctl 'bogus'"})");
+    }
+    return std::string(
+        R"({"ok":true,"sysctl":{"min_free_kbytes":67584,"lowmem_reserve_ratio":[256,256,32,0,0]}})");
+  });
+  Outcome r = memctl({"sysctl"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "vm.min_free_kbytes = 67584\nvm.lowmem_reserve_ratio = 256\t256\t32\t0\t0\n");
+  r = memctl({"sysctl", "min_free_kbytes=70000"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  r = memctl({"sysctl", "bogus"}, at(fake));
+  EXPECT_EQ(r.status, client::kExitRefused);
+  EXPECT_EQ(r.err, "memctl: sysctl: unknown sysctl 'bogus'\n");
+  EXPECT_EQ(fake.lines(),
+            (std::vector<std::string>{"sysctl", "sysctl min_free_kbytes=70000", "sysctl bogus"}));
+}
+
+TEST(Memctl, CheckResetStatus) {
+  bool broken = false;
+  FakeMemd fake([&](const std::string& line, const std::string&) {
+    if (line == "check" && broken) {
+      return std::string(R"({"ok":false,"error":"check: 2 problems: a","problems":["a","b"]})");
+    }
+    if (line == "check") return std::string(R"({"ok":true,"problems":[]})");
+    if (line == "reset") {
+      return std::string(R"({"ok":true,"machine":"x86_64, 4095 MiB in 1 node, 2 CPUs"})");
+    }
+    return std::string(
+        R"({"ok":true,"machine":{"shape":"x86_64, 4095 MiB in 1 node, 2 CPUs","arch":"x86_64",)"
+        R"("nodes":1,"cpus":2,"cmdline":"","zones":[{"node":0,"zone":"DMA","start_pfn":1,)"
+        R"("spanned":4095,"present":3998,"managed":3840,"free":3840}]},"live_allocations":3,)"
+        R"("counters":{"pgalloc":10,"pgfree":7},"replaying":false,"pid":42})");
+  });
+  Outcome r = memctl({"check"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "ok: every invariant holds\n");
+  broken = true;
+  r = memctl({"check"}, at(fake));
+  EXPECT_EQ(r.status, client::kExitRefused);
+  EXPECT_EQ(r.out, "a\nb\n");
+  EXPECT_EQ(r.err, "memctl: check: 2 problems: a\n");
+  r = memctl({"reset"}, at(fake));
+  EXPECT_EQ(r.out, "machine reset: x86_64, 4095 MiB in 1 node, 2 CPUs\n");
+  r = memctl({"status"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out,
+            "memd pid 42: x86_64, 4095 MiB in 1 node, 2 CPUs\n"
+            "NODE  ZONE        START_PFN    SPANNED    PRESENT    MANAGED       FREE\n"
+            "   0  DMA               0x1       4095       3998       3840       3840\n"
+            "live allocations: 3\n"
+            "pgalloc 10, pgfree 7\n"
+            "replay running: no\n");
+}
+
+// --- replay ---------------------------------------------------------------------------------
+
+// A fake daemon that speaks the streaming replay protocol and counts lines.
+struct ReplayFake {
+  uint64_t lines = 0;
+  std::string busy_reply;
+  std::function<void(int frame)> on_frame;
+  int frames = 0;
+  FakeMemd fake{[this](const std::string& line, const std::string& payload) -> std::string {
+    if (line == "replay begin") return busy_reply.empty() ? R"({"ok":true})" : busy_reply;
+    if (line.rfind("replay data bytes=", 0) == 0) {
+      lines += std::count(payload.begin(), payload.end(), '\n');
+      if (on_frame) on_frame(++frames);
+      return Json{{"ok", true}, {"lines", lines}}.dump();
+    }
+    if (line == "replay end" || line == "replay abort") {
+      Json report = Json::object();
+      report["lines"] = lines;
+      report["applied"] = lines;
+      report["malformed"] = Json::array({Json{{"line", 3}, {"reason", "mm_page_alloc: bad pfn"}}});
+      return Json{{"ok", true}, {"report", report}}.dump();
+    }
+    return R"({"ok":false,"error":"unexpected"})";
+  }};
+};
+
+// A file in a fresh temporary directory, both removed at the end of the test.
+class TempFile {
+ public:
+  TempFile(const std::string& name, const std::string& content, bool gz) {
+    char tmpl[] = "/tmp/memctl-test.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    path_ = dir_ + "/" + name;
+    if (gz) {
+      gzFile f = gzopen(path_.c_str(), "wb");
+      gzwrite(f, content.data(), static_cast<unsigned>(content.size()));
+      gzclose(f);
+    } else {
+      std::ofstream(path_, std::ios::binary) << content;
+    }
+  }
+  ~TempFile() { std::filesystem::remove_all(dir_); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_;
+  std::string path_;
+};
+
+std::string big_trace(size_t lines) {
+  std::string t;
+  for (size_t i = 0; i < lines; ++i) {
+    t += "  cc1plus-4451  [001] .....   222.995046: mm_page_alloc: page=00000000d075e96b pfn=0x" +
+         std::to_string(100000 + i) + " order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE\n";
+  }
+  return t;
+}
+
+TEST(MemctlReplay, StreamsTheFileInFramesCutAtLineEnds) {
+  const std::string content = big_trace(20000) + "last line without newline";
+  for (bool gz : {false, true}) {
+    SCOPED_TRACE(gz);
+    ReplayFake f;
+    const TempFile file(gz ? "t.trace.gz" : "t.trace", content, gz);
+    const std::string& path = file.path();
+    Outcome r = memctl({"replay", path}, at(f.fake));
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");  // not a terminal: no progress
+    const auto lines = f.fake.lines();
+    ASSERT_GE(lines.size(), 4u);
+    EXPECT_EQ(lines.front(), "replay begin");
+    EXPECT_EQ(lines.back(), "replay end");
+    std::string joined;
+    const auto payloads = f.fake.payloads();
+    EXPECT_GT(payloads.size(), 4u);  // the file is ~2.6 MB
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      EXPECT_EQ(lines[i + 1], "replay data bytes=" + std::to_string(payloads[i].size()));
+      EXPECT_LE(payloads[i].size(), 256u << 10);
+      if (i + 1 < payloads.size()) {
+        EXPECT_EQ(payloads[i].back(), '\n');
+      }
+      joined += payloads[i];
+    }
+    EXPECT_EQ(joined, content);
+    EXPECT_NE(r.out.find("replayed " + path + ": 20000 lines in "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("  lines         20000\n  applied       20000\n"), std::string::npos)
+        << r.out;
+    EXPECT_NE(r.out.find("  line 3: mm_page_alloc: bad pfn\n"), std::string::npos) << r.out;
+  }
+}
+
+TEST(MemctlReplay, JsonPrintsTheFinalReply) {
+  ReplayFake f;
+  const TempFile file("small.trace", big_trace(10), false);
+  const std::string& path = file.path();
+  Outcome r = memctl({"--json", "replay", path}, at(f.fake));
+  EXPECT_EQ(r.status, 0);
+  ASSERT_EQ(count_lines(r.out), 1u);
+  Json reply = Json::parse(r.out);
+  EXPECT_EQ(reply["report"]["lines"], 10);
+}
+
+TEST(MemctlReplay, BusyDaemonExits1) {
+  ReplayFake f;
+  f.busy_reply = R"({"ok":false,"error":"replay begin: another replay is running"})";
+  const TempFile file("small.trace", big_trace(10), false);
+  const std::string& path = file.path();
+  Outcome r = memctl({"replay", path}, at(f.fake));
+  EXPECT_EQ(r.status, client::kExitRefused);
+  EXPECT_EQ(r.err, "memctl: replay begin: another replay is running\n");
+  EXPECT_EQ(f.fake.lines(), std::vector<std::string>{"replay begin"});
+}
+
+TEST(MemctlReplay, ProgressOnATerminalOnly) {
+  ReplayFake f;
+  f.on_frame = [](int) { usleep(120 * 1000); };  // slow enough for the progress to show
+  const TempFile file("p.trace", big_trace(8000), false);
+  const std::string& path = file.path();
+  client::Environment env = at(f.fake);
+  env.stderr_is_tty = true;
+  env.columns = 60;
+  Outcome r = memctl({"replay", path}, env);
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.err.find("\rreplay p.trace ["), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.substr(r.err.size() - 4), "\r\033[K");  // cleared at the end
+  EXPECT_EQ(r.err.find('\n'), std::string::npos);
+}
+
+TEST(MemctlReplay, InterruptAbortsBetweenFramesAndExits130) {
+  ReplayFake f;
+  f.on_frame = [](int frame) {
+    if (frame == 2) kill(getpid(), SIGINT);
+  };
+  const TempFile file("i.trace", big_trace(20000), false);
+  const std::string& path = file.path();
+  Outcome r = memctl({"replay", path}, at(f.fake));
+  EXPECT_EQ(r.status, client::kExitInterrupted);
+  const auto lines = f.fake.lines();
+  ASSERT_EQ(lines.size(), 4u);
+  EXPECT_EQ(lines[3], "replay abort");
+  EXPECT_NE(r.out.find("interrupted after " + std::to_string(f.lines) + " lines"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("  applied"), std::string::npos);  // the partial report
+  expect_one_error_line(r);
+  // The handler is gone again: SIGINT is back to its default.
+  struct sigaction sa {};
+  sigaction(SIGINT, nullptr, &sa);
+  EXPECT_EQ(sa.sa_handler, SIG_DFL);
+}
+
+// --- output from canned JSON ------------------------------------------------------------------
+
+TEST(Output, UnexpectedRepliesArePrintedAsJson) {
+  EXPECT_EQ(client::format_alloc(Json{{"ok", true}}), "{\n  \"ok\": true\n}\n");
+  EXPECT_EQ(client::error_message(Json{{"ok", false}}),
+            R"(memd refused the command: {"ok":false})");
+  EXPECT_EQ(client::error_message(Json{{"ok", false}, {"error", "two\nlines"}}), "two lines");
+}
+
+TEST(Output, ReportAlignsCountersAndListsMalformedLines) {
+  Json report =
+      Json::parse(R"({"lines":12,"applied_allocs":3,"malformed":[{"line":2,"reason":"x"}]})");
+  EXPECT_EQ(client::format_report(report),
+            "  lines                   12\n"
+            "  applied_allocs           3\n"
+            "malformed or refused lines (the first 1):\n"
+            "  line 2: x\n");
+}
+
+TEST(Output, ProgressLineFitsItsWidth) {
+  for (int width : {20, 40, 79, 200}) {
+    const std::string p =
+        client::progress_line("a-very-long-trace-file-name.trace.gz", 50, 100, 123456, 2.0, width);
+    EXPECT_LE(p.size(), static_cast<size_t>(width)) << p;
+  }
+  EXPECT_EQ(client::progress_line("t.gz", 50, 100, 1000, 1.0, 60),
+            "replay t.gz [#######........]  50%  1000 lines  1000 lines/s");
+}
+
+}  // namespace
+}  // namespace memd::testing
