@@ -1,0 +1,41 @@
+// memd's command line (CLI11) and how it combines with the configuration
+// file: flags override the file, the file overrides the defaults.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "core/result.h"
+#include "daemon/config.h"
+
+namespace memd {
+
+struct Options {
+  std::optional<std::string> config_path;  // --config; else /etc/memd/memd.toml if it exists
+  bool foreground = false;
+  bool verbose = false;
+  std::optional<std::string> print;  // --print FILE: print one file and exit
+  // [daemon] overrides
+  std::optional<std::string> mount;
+  std::optional<std::string> socket;
+  std::optional<std::string> socket_group;
+  std::optional<bool> allow_other;
+  std::optional<int> fuse_threads;
+  std::optional<int> socket_threads;
+  // [machine] overrides
+  std::optional<std::string> arch;
+  std::optional<std::string> size;
+  std::optional<int> cpus;
+  std::optional<std::string> cmdline;
+};
+
+// Parses argv. On --help, --version or a usage error it prints what CLI11
+// prints and returns the exit status (0, or 2 for a usage error).
+std::variant<Options, int> parse_options(int argc, const char* const* argv);
+
+// Loads the file the options name (or the default file if it exists, or the
+// built-in defaults) and applies the overrides.
+Result<Config> resolve_config(const Options& options);
+
+}  // namespace memd

@@ -1,0 +1,47 @@
+// The Unix socket of the command language: one JSON reply per command line,
+// served by a small fixed pool of Boost.Asio threads. Each connection is a
+// Client of the Service; it holds nothing else but its buffers.
+//
+// Peers are checked with SO_PEERCRED: root, memd's own user and members of
+// the socket group may talk; others get one JSON error and are disconnected.
+// A line over kMaxCommandBytes gets an error and the connection is dropped.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "daemon/service.h"
+
+namespace memd {
+
+struct SocketServerOptions {
+  int threads = 4;
+  int max_clients = 8192;
+  std::optional<gid_t> group;  // members may talk to memd
+  std::string group_name;      // for messages
+};
+
+class SocketServer {
+ public:
+  // Serves the listening socket `listen_fd` (bound and listening, created by
+  // memd or passed by systemd); takes ownership of the descriptor.
+  SocketServer(Service* service, int listen_fd, SocketServerOptions options);
+  ~SocketServer();  // stop()
+  SocketServer(const SocketServer&) = delete;
+  SocketServer& operator=(const SocketServer&) = delete;
+
+  void start();
+  // Stops accepting, closes every connection and joins the threads.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace memd

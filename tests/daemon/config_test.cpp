@@ -1,0 +1,201 @@
+// The configuration loader: the keys of product.md, sizes and addresses,
+// and errors that name the file, line, key and reason.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "daemon/config.h"
+#include "daemon/options.h"
+
+namespace memd {
+namespace {
+
+Config parse_ok(std::string_view text) {
+  auto r = parse_config(text, "test.toml");
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return r.ok() ? *r : Config{};
+}
+
+std::string parse_error(std::string_view text) {
+  auto r = parse_config(text, "test.toml");
+  EXPECT_FALSE(r.ok()) << text;
+  return r.ok() ? "" : r.error().message;
+}
+
+TEST(Config, EmptyFileGivesDefaults) {
+  Config c = parse_ok("");
+  EXPECT_EQ(c.machine.arch, Arch::kX86_64);
+  EXPECT_FALSE(c.machine.size);
+  EXPECT_EQ(c.machine.cpus, 2);
+  EXPECT_TRUE(c.machine.nodes.empty());
+  EXPECT_FALSE(c.daemon.allow_other);
+  EXPECT_FALSE(c.daemon.mount.empty());
+  EXPECT_FALSE(c.daemon.socket.empty());
+  if (geteuid() == 0) {
+    EXPECT_EQ(c.daemon.mount, "/run/memd/proc");
+    EXPECT_EQ(c.daemon.socket, "/run/memd/memd.sock");
+  }
+}
+
+TEST(Config, TheProductExample) {
+  Config c = parse_ok(R"(
+[machine]
+arch = "x86_64"
+size = "4G"
+e820 = """
+BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable
+BIOS-e820: [mem 0x0000000000100000-0x000000007ffdffff] usable
+"""
+cmdline = "kernelcore=1G sysctl.vm.watermark_scale_factor=100"
+cpus = 2
+thp = true
+
+[[machine.node]]
+start = "0x0"
+end = "0x80000000"
+cpus = [0, 1]
+distance = [10, 20]
+
+[[machine.node]]
+size = "2G"
+
+[[machine.reserved]]
+start = "0x0"
+end = "0x100000"
+
+[[machine.mirrored]]
+start = 0
+end = "1G"
+
+[daemon]
+mount = "/run/memd/proc"
+socket = "/run/memd/memd.sock"
+socket_group = "memd"
+state_dir = "/var/lib/memd"
+allow_other = true
+fuse_threads = 4
+)");
+  EXPECT_EQ(c.machine.size, 4ULL << 30);
+  ASSERT_TRUE(c.machine.e820);
+  EXPECT_NE(c.machine.e820->find("0x000000007ffdffff"), std::string::npos);
+  EXPECT_EQ(c.machine.cmdline, "kernelcore=1G sysctl.vm.watermark_scale_factor=100");
+  EXPECT_TRUE(c.machine.thp);
+  ASSERT_EQ(c.machine.nodes.size(), 2u);
+  EXPECT_EQ(c.machine.nodes[0].range, (PhysRange{0, 0x80000000}));
+  EXPECT_EQ(c.machine.nodes[0].cpus, (std::vector<int>{0, 1}));
+  EXPECT_EQ(c.machine.nodes[0].distance, (std::vector<int>{10, 20}));
+  EXPECT_EQ(c.machine.nodes[1].size, 2ULL << 30);
+  ASSERT_EQ(c.machine.reserved.size(), 1u);
+  EXPECT_EQ(c.machine.reserved[0], (PhysRange{0, 0x100000}));
+  ASSERT_EQ(c.machine.mirrored.size(), 1u);
+  EXPECT_EQ(c.machine.mirrored[0], (PhysRange{0, 1ULL << 30}));
+  EXPECT_EQ(c.daemon.socket_group, "memd");
+  EXPECT_EQ(c.daemon.state_dir, "/var/lib/memd");
+  EXPECT_TRUE(c.daemon.allow_other);
+  EXPECT_EQ(c.daemon.fuse_threads, 4);
+}
+
+TEST(Config, I386) {
+  EXPECT_EQ(parse_ok("[machine]\narch = \"i386\"\n").machine.arch, Arch::kI386);
+}
+
+TEST(Config, ErrorsNameFileLineKeyAndReason) {
+  EXPECT_EQ(parse_error("[machine]\nsize = \"4Q\"\n"),
+            "test.toml:2:8: machine.size: '4Q' is not a size or address (like \"4G\", \"512M\" or "
+            "\"0x80000000\")");
+  EXPECT_EQ(parse_error("[machine]\n\nsizee = \"4G\"\n").substr(0, 30),
+            "test.toml:3:1: machine.sizee: ");
+  EXPECT_NE(parse_error("[machine]\nsizee = 1\n").find("unknown key"), std::string::npos);
+  EXPECT_NE(parse_error("[daemon]\nmount = \"relative/path\"\n")
+                .find("daemon.mount: must be an absolute path"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[machine]\ncpus = \"two\"\n")
+                .find("test.toml:2:8: machine.cpus: must be an integer"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[machine]\ncpus = 0\n").find("0 is not in 1..8192"), std::string::npos);
+  EXPECT_NE(parse_error("[machine]\narch = \"arm64\"\n").find("machine.arch: 'arm64'"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[machine]\nthp = 1\n").find("machine.thp: must be true or false"),
+            std::string::npos);
+  EXPECT_NE(
+      parse_error("[[machine.node]]\nsize = \"1G\"\nstart = 0\nend = \"1G\"\n").find("not both"),
+      std::string::npos);
+  EXPECT_NE(parse_error("[[machine.node]]\ncpus = [0]\n").find("needs size, or start and end"),
+            std::string::npos);
+  EXPECT_NE(
+      parse_error("[[machine.node]]\nsize = \"1G\"\ncpus = [\"a\"]\n").find("machine.node.cpus"),
+      std::string::npos);
+  EXPECT_NE(parse_error("[[machine.reserved]]\nstart = \"2M\"\nend = \"1M\"\n")
+                .find("must be above start"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[[machine.reserved]]\nstart = 0\n").find("needs both start and end"),
+            std::string::npos);
+  EXPECT_NE(
+      parse_error("[machine]\ncmdline = \"kernelcore=lots\"\n").find("machine.cmdline: kernelcore"),
+      std::string::npos);
+  EXPECT_NE(parse_error("[machine]\ne820 = \"nonsense\"\n").find("machine.e820: e820 line 1"),
+            std::string::npos);
+  EXPECT_NE(parse_error("[mashine]\n").find("test.toml:1:2: mashine: unknown key"),
+            std::string::npos);
+  EXPECT_NE(parse_error("machine = 3\n").find("machine: must be a table"), std::string::npos);
+  EXPECT_NE(parse_error("[machine]\nnode = 3\n").find("machine.node: must be an array of tables"),
+            std::string::npos);
+}
+
+TEST(Config, SyntaxErrorsHaveAPosition) {
+  std::string e = parse_error("[machine]\nsize = \n");
+  EXPECT_EQ(e.substr(0, 12), "test.toml:2:") << e;
+  e = parse_error("[machine\n");
+  EXPECT_EQ(e.substr(0, 12), "test.toml:1:") << e;
+}
+
+TEST(Config, FileNotFound) {
+  auto r = load_config_file("/nonexistent/memd.toml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("/nonexistent/memd.toml: cannot read"), std::string::npos);
+}
+
+TEST(Options, FlagsOverrideTheFile) {
+  char path[] = "/tmp/memd-options-test-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path)
+      << "[machine]\nsize = \"2G\"\ne820 = \"BIOS-e820: [mem 0x0-0x9fbff] usable\"\n"
+         "cpus = 4\n[daemon]\nmount = \"/tmp/a\"\n";
+  const char* argv[] = {
+      "memd",      "--config",        path,      "--size", "1G",           "--cpus", "3",
+      "--cmdline", "movablecore=10%", "--mount", "/tmp/b", "--allow-other"};
+  auto parsed = parse_options(12, argv);
+  ASSERT_TRUE(std::holds_alternative<Options>(parsed));
+  auto c = resolve_config(std::get<Options>(parsed));
+  unlink(path);
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_EQ(c->machine.size, 1ULL << 30);
+  EXPECT_FALSE(c->machine.e820);
+  EXPECT_EQ(c->machine.cpus, 3);
+  EXPECT_EQ(c->machine.cmdline, "movablecore=10%");
+  EXPECT_EQ(c->daemon.mount, "/tmp/b");
+  EXPECT_TRUE(c->daemon.allow_other);
+}
+
+TEST(Options, UsageErrors) {
+  const char* bad_print[] = {"memd", "--print", "nosuchfile"};
+  auto r = parse_options(3, bad_print);
+  ASSERT_TRUE(std::holds_alternative<int>(r));
+  EXPECT_EQ(std::get<int>(r), 2);
+  const char* unknown[] = {"memd", "--frobnicate"};
+  EXPECT_EQ(std::get<int>(parse_options(2, unknown)), 2);
+  const char* help[] = {"memd", "--help"};
+  EXPECT_EQ(std::get<int>(parse_options(2, help)), 0);
+  const char* size[] = {"memd", "--size", "lots"};
+  auto o = parse_options(3, size);
+  ASSERT_TRUE(std::holds_alternative<Options>(o));
+  auto c = resolve_config(std::get<Options>(o));
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.error().message.find("--size: 'lots'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace memd

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The mount: every file, its mode, size 0, the same bytes as `memd --print`
+# and as `show`, one snapshot per open, and reads in any block size.
+. "$(dirname "$0")/lib.sh" "$@"
+
+start_memd
+FILES="buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index"
+
+# The listing and the modes the kernel gives these files.
+expect_eq "ls" "$(ls "$MNT" | tr '\n' ' ')" \
+  "buddyinfo control extfrag_index meminfo pagetypeinfo unusable_index vmstat zoneinfo "
+for f in $FILES control; do
+  want=0444
+  [ $f = pagetypeinfo ] && want=0400
+  [ $f = control ] && want=0600
+  expect_eq "mode of $f" "$(stat -c %a "$MNT/$f")" "${want#0}"
+  expect_eq "size of $f" "$(stat -c %s "$MNT/$f")" 0
+  expect_eq "owner of $f" "$(stat -c %u:%g "$MNT/$f")" "0:0"
+done
+expect_eq "root dir mode" "$(stat -c %a "$MNT")" 555
+expect_eq "fs type" "$(awk -v m="$MNT" '$2 == m {print $3}' /proc/mounts)" "fuse.memd"
+
+# Every file: not empty, identical to --print on the same fresh machine and to `show`.
+for f in $FILES; do
+  cat "$MNT/$f" >"$W/$f.mount" || fail "cat $f"
+  [ -s "$W/$f.mount" ] || fail "$f is empty"
+  "$MEMD" --config "$CONFIG" --print $f >"$W/$f.print" || fail "--print $f"
+  cmp -s "$W/$f.mount" "$W/$f.print" || fail "$f differs from memd --print $f"
+  reply=$(send "show $f")
+  json 'r["text"]' "$reply" >"$W/$f.show"
+  # print() adds a newline after the text
+  head -c -1 "$W/$f.show" | cmp -s - "$W/$f.mount" || fail "show $f differs from the mount's $f"
+  # Small reads see the same bytes.
+  dd if="$MNT/$f" bs=7 status=none | cmp -s - "$W/$f.mount" || fail "$f read 7 bytes at a time differs"
+done
+head -n 1 "$W/buddyinfo.mount" | grep -Eq '^Node 0, zone +DMA( +[0-9]+){11} *$' || fail "buddyinfo line 1"
+grep -q '^Free pages count per migrate type at order' "$W/pagetypeinfo.mount" || fail "pagetypeinfo header"
+grep -q '^MemTotal:' "$W/meminfo.mount" || fail "meminfo MemTotal"
+
+# One snapshot per open: reading on after a change still shows the state at open.
+exec 3<"$MNT/buddyinfo"
+dd bs=20 count=1 status=none <&3 >"$W/snap"
+echo "alloc order=0 gfp=GFP_KERNEL count=1000" >"$MNT/control" || fail "alloc"
+cat <&3 >>"$W/snap"
+exec 3<&-
+cmp -s "$W/snap" "$W/buddyinfo.mount" || fail "an open buddyinfo changed under its reader"
+cat "$MNT/buddyinfo" | cmp -s - "$W/buddyinfo.mount" && fail "a new open did not see the allocations"
+
+# Nothing but control can be written; unknown names do not exist.
+out=$( (echo x >"$MNT/buddyinfo") 2>&1) && fail "writing buddyinfo succeeded"
+expect_contains "write buddyinfo" "$out" "Permission denied"
+out=$(cat "$MNT/slabinfo" 2>&1) && fail "slabinfo exists"
+expect_contains "cat slabinfo" "$out" "No such file or directory"
+out=$(touch "$MNT/newfile" 2>&1) && fail "created a file in the mount"
+
+stop_memd
+mounted && fail "still mounted after SIGTERM"
+exit 0

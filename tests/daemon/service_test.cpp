@@ -1,0 +1,278 @@
+// The Service: every verb's JSON reply shape (product.md), all-or-nothing
+// commands, and the replay protocol's state machine.
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "core/render.h"
+#include "daemon/service.h"
+
+namespace memd {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MachineConfig config;
+    config.size = 512ULL << 20;
+    auto s = Service::boot(config);
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    service = std::move(*s);
+  }
+
+  Json run(std::string_view line, Client* c = nullptr) {
+    Reply r = service->execute(line, c ? c : &root);
+    Json j = Json::parse(r.json_line());
+    EXPECT_EQ(j["ok"].get<bool>(), r.ok()) << line;
+    EXPECT_EQ(j.begin().key(), "ok") << "\"ok\" comes first";
+    return j;
+  }
+  Json ok(std::string_view line, Client* c = nullptr) {
+    Json j = run(line, c);
+    EXPECT_TRUE(j["ok"].get<bool>()) << line << " -> " << j.dump();
+    return j;
+  }
+  std::string error(std::string_view line, Client* c = nullptr) {
+    Json j = run(line, c);
+    EXPECT_FALSE(j["ok"].get<bool>()) << line;
+    return j.value("error", std::string());
+  }
+  std::string buddyinfo() { return service->render(ProcFile::kBuddyinfo); }
+
+  std::unique_ptr<Service> service;
+  Client root{Client::Origin::kSocket, 0, 0};
+};
+
+TEST_F(ServiceTest, AllocReplyShape) {
+  Json j = ok("alloc order=3 gfp=GFP_HIGHUSER_MOVABLE");
+  ASSERT_EQ(j.size(), 2u);
+  ASSERT_EQ(j["allocations"].size(), 1u);
+  const Json& a = j["allocations"][0];
+  std::vector<std::string> keys;
+  for (auto& [k, v] : a.items())
+    keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"id", "pfn", "order", "zone", "node", "migratetype"}));
+  EXPECT_TRUE(a["id"].is_number_unsigned());
+  EXPECT_EQ(a["pfn"].get<std::string>().substr(0, 2), "0x");
+  EXPECT_EQ(a["order"], 3);
+  EXPECT_EQ(a["node"], 0);
+  EXPECT_EQ(a["migratetype"], "Movable");
+  EXPECT_EQ(ok("alloc order=0 gfp=GFP_KERNEL count=5")["allocations"].size(), 5u);
+  EXPECT_EQ(ok("status")["live_allocations"], 6);
+}
+
+TEST_F(ServiceTest, AllocFailureCarriesTheWarnAllocLineAndWhatWasMade) {
+  Json j = run("alloc order=10 gfp=GFP_KERNEL|__GFP_NORETRY count=100000");
+  ASSERT_FALSE(j["ok"].get<bool>());
+  EXPECT_EQ(j["error"].get<std::string>().rfind("page allocation failure: order:10, mode:", 0), 0u)
+      << j["error"];
+  EXPECT_GT(j["allocations"].size(), 10u);
+  EXPECT_EQ(ok("status")["live_allocations"], j["allocations"].size());
+  EXPECT_EQ(ok("check")["problems"].size(), 0u);
+}
+
+TEST_F(ServiceTest, BadAllocLeavesTheMachineAlone) {
+  const std::string before = buddyinfo();
+  EXPECT_EQ(error("alloc order=0 gfp=GFP_KERNEL cpu=2"), "alloc: cpu=2: the machine has CPUs 0-1");
+  EXPECT_EQ(error("alloc order=0 gfp=GFP_KERNEL node=1"),
+            "alloc: node=1: the machine has nodes 0-0");
+  EXPECT_NE(error("alloc order=0 gfp=__GFP_DMA|__GFP_HIGHMEM").find("GFP_ZONE_BAD"),
+            std::string::npos);
+  EXPECT_NE(error("alloc order=0 gfp=__GFP_MOVABLE|__GFP_RECLAIMABLE").find("both __GFP_MOVABLE"),
+            std::string::npos);
+  EXPECT_NE(error("alloc order=0 gfp=GFP_KERNEL bogus=1").find("unknown key 'bogus'"),
+            std::string::npos);
+  EXPECT_EQ(buddyinfo(), before);
+  EXPECT_EQ(ok("status")["live_allocations"], 0);
+}
+
+TEST_F(ServiceTest, FreeIsAllOrNothing) {
+  Json a = ok("alloc order=2 gfp=GFP_KERNEL count=2")["allocations"];
+  const std::string pfn0 = a[0]["pfn"], pfn1 = a[1]["pfn"];
+  const uint64_t id0 = a[0]["id"];
+  const std::string before = buddyinfo();
+  EXPECT_NE(error("free pfn=" + pfn0 + " pfn=0x1").find("pfn=0x1: not the first page"),
+            std::string::npos);
+  EXPECT_NE(error("free pfn=" + pfn0 + " id=999").find("id=999: no live allocation"),
+            std::string::npos);
+  EXPECT_NE(error("free pfn=" + pfn0 + " id=" + std::to_string(id0)).find("named twice"),
+            std::string::npos);
+  EXPECT_NE(error("free pfn=" + pfn0 + " cpu=7").find("cpu=7"), std::string::npos);
+  EXPECT_EQ(buddyinfo(), before);
+  EXPECT_EQ(ok("status")["live_allocations"], 2);
+  Json freed = ok("free pfn=" + pfn0 + " pfn=" + pfn1 + " cpu=1");
+  EXPECT_EQ(freed["count"], 2);
+  EXPECT_EQ(freed["freed"][1]["pfn"], pfn1);
+  EXPECT_NE(error("free pfn=" + pfn0).find("not the first page"), std::string::npos);
+  ok("alloc order=0 gfp=GFP_KERNEL count=3");
+  EXPECT_EQ(ok("free all")["count"], 3);
+  EXPECT_EQ(ok("status")["live_allocations"], 0);
+}
+
+TEST_F(ServiceTest, Sysctl) {
+  Json all = ok("sysctl")["sysctl"];
+  EXPECT_TRUE(all.contains("min_free_kbytes"));
+  EXPECT_TRUE(all["lowmem_reserve_ratio"].is_array());
+  EXPECT_EQ(ok("sysctl vm.watermark_scale_factor=100")["sysctl"]["watermark_scale_factor"], 100);
+  EXPECT_EQ(ok("sysctl watermark_scale_factor")["sysctl"]["watermark_scale_factor"], 100);
+  Json ratio = ok("sysctl lowmem_reserve_ratio=128,128,16")["sysctl"]["lowmem_reserve_ratio"];
+  EXPECT_EQ(ratio[0], 128);
+  EXPECT_NE(error("sysctl watermark_scale_factor=0").find("watermark_scale_factor"),
+            std::string::npos);
+  EXPECT_NE(error("sysctl swappiness=10").find("swappiness"), std::string::npos);
+  EXPECT_NE(error("sysctl min_free_kbytes=lots").find("not an integer"), std::string::npos);
+}
+
+TEST_F(ServiceTest, ShowStatusCheckHelpReset) {
+  Json shown = ok("show buddyinfo");
+  EXPECT_EQ(shown["text"], buddyinfo());
+  EXPECT_EQ(shown["text"], render(ProcFile::kBuddyinfo, *service->stats()));
+  EXPECT_NE(error("show slabinfo").find("unknown file 'slabinfo'"), std::string::npos);
+  Json st = ok("status");
+  EXPECT_EQ(st["machine"]["arch"], "x86_64");
+  EXPECT_EQ(st["machine"]["nodes"], 1);
+  EXPECT_EQ(st["machine"]["cpus"], 2);
+  EXPECT_FALSE(st["machine"]["zones"].empty());
+  EXPECT_EQ(ok("check")["problems"], Json::array());
+  EXPECT_NE(ok("help")["text"].get<std::string>().find("alloc order=N"), std::string::npos);
+  const std::string fresh = buddyinfo();
+  ok("alloc order=4 gfp=GFP_KERNEL count=10");
+  EXPECT_NE(buddyinfo(), fresh);
+  ok("reset");
+  EXPECT_EQ(buddyinfo(), fresh);
+  EXPECT_EQ(ok("status")["live_allocations"], 0);
+}
+
+TEST_F(ServiceTest, TextRepliesForTheControlFile) {
+  Client control{Client::Origin::kControlFile, 0, 0};
+  Reply r = service->execute("alloc order=1 gfp=GFP_KERNEL\n", &control);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.text.rfind("id=1 pfn=0x", 0), 0u) << r.text;
+  EXPECT_NE(r.text.find(" order=1 zone="), std::string::npos);
+  r = service->execute("alloc order=1", &control);
+  EXPECT_EQ(r.failure, Failure::kBadInput);
+  EXPECT_EQ(r.text.rfind("error: alloc: missing gfp=", 0), 0u) << r.text;
+}
+
+TEST_F(ServiceTest, InvalidUtf8IsReplacedNotThrown) {
+  Reply r = service->execute("\xff\xfe", &root);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NO_THROW(Json::parse(r.json_line()));
+}
+
+constexpr std::string_view kTrace =
+    "# tracer: nop\n"
+    "  bash-1 [001] .....   1.000001: mm_page_alloc: page=0000000000000000 pfn=0x112db0 order=0 "
+    "migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_COMP\n"
+    "  bash-1 [000] .....   1.000002: mm_page_alloc: page=0000000000000000 pfn=0x112dc0 order=2 "
+    "migratetype=0 gfp_flags=GFP_KERNEL\n"
+    "  bash-1 [000] ...2.   1.000003: mm_page_free: page=0000000000000000 pfn=0x112db0 order=0\n"
+    "  bash-1 [000] .....   1.000004: mm_page_alloc: this line is malformed\n";
+
+TEST_F(ServiceTest, StreamingReplay) {
+  Client a{Client::Origin::kSocket, 1000, 0}, b{Client::Origin::kSocket, 0, 0};
+  EXPECT_NE(error("replay end", &a).find("no replay running"), std::string::npos);
+  EXPECT_EQ(ok("replay begin", &a).size(), 1u);
+  EXPECT_NE(error("replay begin", &b).find("another replay is running"), std::string::npos);
+  EXPECT_NE(error("replay begin", &a).find("still running"), std::string::npos);
+  // Frames cut anywhere: a line is applied once complete.
+  Reply r = service->replay_data(&a, kTrace.substr(0, 100));
+  ASSERT_TRUE(r.ok()) << r.error_message();
+  EXPECT_EQ(r.json["lines"], 1);
+  r = service->replay_data(&a, kTrace.substr(100));
+  EXPECT_EQ(r.json["lines"], 5);
+  Json end = ok("replay end", &a);
+  ASSERT_TRUE(end["report"].is_object());
+  EXPECT_EQ(end["report"]["lines"], 5);
+  ASSERT_EQ(end["report"]["malformed"].size(), 1u);
+  EXPECT_EQ(end["report"]["malformed"][0]["line"], 5);
+  EXPECT_EQ(ok("status")["live_allocations"], 1);
+  // The slot is free again.
+  ok("replay begin", &b);
+  ok("replay abort", &b);
+  EXPECT_FALSE(service->replay_data(&b, kTrace).ok());
+}
+
+TEST_F(ServiceTest, ResetEndsAReplay) {
+  Client a{Client::Origin::kSocket, 0, 0};
+  ok("replay begin", &a);
+  ok("reset");
+  Reply r = service->replay_data(&a, kTrace);
+  EXPECT_FALSE(r.ok());
+  EXPECT_NE(r.error_message().find("reset"), std::string::npos);
+  ok("replay begin", &a);
+  service->disconnect(&a);  // a client that goes away ends its replay
+  ok("replay begin");
+}
+
+TEST_F(ServiceTest, ReplayFile) {
+  char path[] = "/tmp/memd-service-test-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  const std::string gz = std::string(path) + ".gz";
+  {
+    gzFile f = gzopen(gz.c_str(), "wb");
+    gzwrite(f, kTrace.data(), static_cast<unsigned>(kTrace.size()));
+    gzclose(f);
+  }
+  Client control{Client::Origin::kControlFile, 0, 0};
+  Client user{Client::Origin::kSocket, 1000, 0};
+  Json j = ok("replay file=" + gz, &control);
+  EXPECT_EQ(j["report"]["lines"], 5);
+  EXPECT_NE(error("replay file=" + gz, &user).find("only root"), std::string::npos);
+  EXPECT_NE(error("replay file=/nonexistent/trace").find("cannot open /nonexistent/trace"),
+            std::string::npos);
+  EXPECT_NE(error("replay begin", &control).find("for the socket"), std::string::npos);
+  unlink(gz.c_str());
+  unlink(path);
+}
+
+// Readers never see a command half applied, and run while commands go on.
+TEST_F(ServiceTest, ConcurrentCommandsAndSnapshots) {
+  std::atomic<bool> stop{false};
+  std::thread reader([&] {
+    while (!stop) {
+      auto s = service->stats();
+      uint64_t total = 0;
+      for (const auto& n : s->nodes) {
+        for (const auto& z : n.zones)
+          total += z.managed;
+      }
+      EXPECT_GT(total, 0u);
+      EXPECT_FALSE(service->render(ProcFile::kZoneinfo).empty());
+    }
+  });
+  std::vector<std::thread> writers;
+  writers.reserve(4);
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&, t] {
+      Client c{Client::Origin::kSocket, 0, 0};
+      for (int i = 0; i < 200; ++i) {
+        Reply r = service->execute(
+            fmt::format("alloc order={} gfp=GFP_KERNEL cpu={} count=3", i % 4, t % 2), &c);
+        ASSERT_TRUE(r.ok()) << r.error_message();
+        for (const auto& a : r.json["allocations"]) {
+          Reply f = service->execute(fmt::format("free id={}", a["id"].get<uint64_t>()), &c);
+          ASSERT_TRUE(f.ok()) << f.error_message();
+        }
+      }
+    });
+  }
+  for (auto& w : writers)
+    w.join();
+  stop = true;
+  reader.join();
+  EXPECT_EQ(ok("check")["problems"].size(), 0u);
+  EXPECT_EQ(ok("status")["live_allocations"], 0);
+}
+
+}  // namespace
+}  // namespace memd
