@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -35,11 +36,20 @@ constexpr double kAttrTimeout = 60.0;    // names, modes and sizes never change
 }  // namespace
 
 // What an open file descriptor of the mount holds (fi->fh).
+//
+// A kernel file's text is written once, in open, and only read afterwards:
+// its reads take no lock. `refs` counts the open itself and every read still
+// replying from `text`; whoever drops the last reference frees the file, so a
+// release never waits for a reply in flight (which would put a lock handoff
+// between a read's reply and the close right behind it) and never frees the
+// text under it. control's text changes with each write: `mu` guards it.
 struct OpenFile {
-  std::mutex mu;      // guards text and cursor, and spans each reply made from text
+  std::atomic<int> refs{1};
+  bool control = false;
+  std::mutex mu;      // control only: guards text and cursor, spans each reply from text
   std::string text;   // the rendered file; for control: the last result, or the help
   Client client;      // control only
-  size_t cursor = 0;  // where the next read at a nonzero offset continues
+  size_t cursor = 0;  // control only: where the next read at a nonzero offset continues
 };
 
 struct FsState {
@@ -204,6 +214,7 @@ void memd_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   auto file = std::make_unique<OpenFile>();
   if (ino == kControlIno) {
+    file->control = true;
     file->text = command_help();
     file->client.origin = Client::Origin::kControlFile;
     file->client.uid = fuse_req_ctx(req)->uid;
@@ -238,18 +249,32 @@ void memd_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
 }
 
+// Drops a reference to an open file; the last one frees it.
+void unref(FsState* s, OpenFile* f) {
+  if (f->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  std::unique_ptr<OpenFile> owned;
+  {
+    MutexLock lock(&s->open_mu);
+    if (auto it = s->open_files.find(f); it != s->open_files.end()) {
+      owned = std::move(it->second);
+      s->open_files.erase(it);
+    }
+  }
+}
+
 void memd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   OpenFile* f = open_file(fi);
-  // Held while the reply is written from f->text: release() takes it before
-  // freeing, which also tells ThreadSanitizer (whose writev() interceptor marks
-  // the buffer read only after the syscall) that the two never overlap.
-  std::lock_guard<std::mutex> lock(f->mu);
   if (ino != kControlIno) {
+    FsState* s = state_of(req);  // before the reply: it frees req
+    f->refs.fetch_add(1, std::memory_order_relaxed);  // the open's reference keeps f alive here
     const std::string& t = f->text;
     const size_t start = std::min(static_cast<size_t>(off), t.size());
     fuse_reply_buf(req, t.data() + start, std::min(size, t.size() - start));
+    unref(s, f);
     return;
   }
+  // Held while the reply is written from f->text, which the next write replaces.
+  std::lock_guard<std::mutex> lock(f->mu);
   // control: reads follow the last write, whatever the file offset after it
   // (`exec 3<>control; echo cmd >&3; cat <&3`); offset 0 starts over.
   if (off == 0) f->cursor = 0;
@@ -286,18 +311,12 @@ void memd_write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, of
 
 void memd_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   FsState& s = *state_of(req);
-  std::unique_ptr<OpenFile> f;
-  {
-    MutexLock lock(&s.open_mu);
-    if (auto it = s.open_files.find(open_file(fi)); it != s.open_files.end()) {
-      f = std::move(it->second);
-      s.open_files.erase(it);
-    }
-  }
-  if (f) {
+  OpenFile* f = open_file(fi);
+  if (f->control) {
     { std::lock_guard<std::mutex> lock(f->mu); }  // the last reply from f->text is out
     s.service->disconnect(&f->client);
   }
+  unref(&s, f);
   fuse_reply_err(req, 0);
 }
 
