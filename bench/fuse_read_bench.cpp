@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -80,10 +81,16 @@ void teardown() {
   }
 }
 
+void teardown();
+
 size_t read_whole(const std::string& path) {
   char buf[8192];
   int fd = open(path.c_str(), O_RDONLY);
-  if (fd < 0) std::abort();
+  if (fd < 0) {
+    std::fprintf(stderr, "bench_fuse_read: %s: %s\n", path.c_str(), std::strerror(errno));
+    teardown();  // never leave the mounts behind
+    std::_Exit(1);
+  }
   size_t total = 0;
   ssize_t n;
   while ((n = read(fd, buf, sizeof buf)) > 0)
