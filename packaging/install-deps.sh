@@ -1,16 +1,21 @@
 #!/bin/sh
-# Installs everything memd needs to build, run and test, from Debian 12's packages.
+# Installs everything memd needs to build, run, test and package, from
+# Debian 12's packages. Safe to run again (apt-get only adds what is missing).
 # Usage: packaging/install-deps.sh            (as root, or with sudo available)
 set -eu
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
-$SUDO apt-get install -y --no-install-recommends \
+# --no-install-recommends: systemd-container recommends libnss-mymachines,
+# which would edit /etc/nsswitch.conf.
+$SUDO apt-get install -y --no-install-recommends --no-upgrade \
   build-essential cmake pkg-config git ca-certificates \
-  clang clang-format libclang-rt-14-dev \
+  clang clang-format clang-tidy libclang-rt-14-dev \
   libfuse3-dev fuse3 \
   libboost-dev libsystemd-dev \
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
-  jc socat python3 systemd systemd-container procps psmisc util-linux dpkg-dev file
+  jc socat python3 gzip \
+  systemd systemd-container \
+  procps psmisc util-linux passwd binutils dpkg-dev file
