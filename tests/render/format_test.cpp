@@ -224,57 +224,5 @@ TEST(RenderFormat, DirectMapIsTheKernelsBootMappingOnEveryCapture) {
   }
 }
 
-// 16 nodes of 256 GiB, 4 CPUs each (64 CPUs): every file renders in well
-// under a millisecond (median of 15).
-TEST(RenderFormat, SixteenNodesFourTiBRenderInMicroseconds) {
-  MachineStats s;
-  s.nr_cpus = 64;
-  s.direct_gbpages = true;
-  const char* names[] = {"DMA", "DMA32", "Normal", "Movable", "Device"};
-  const ZoneKind kinds[] = {ZoneKind::kDma, ZoneKind::kDma32, ZoneKind::kNormal, ZoneKind::kMovable,
-                            ZoneKind::kDevice};
-  const uint64_t node_pages = 256 * kGiB / kPageSize;
-  for (int nid = 0; nid < 16; ++nid) {
-    NodeStats n;
-    n.nid = nid;
-    n.has_memory = true;
-    for (int c = 0; c < 4; ++c)
-      n.cpus.push_back(nid * 4 + c);
-    for (unsigned i = 0; i < 5; ++i) {
-      ZoneStats z;
-      z.nid = nid;
-      z.idx = i;
-      z.kind = kinds[i];
-      z.name = names[i];
-      z.lowmem_reserve.assign(5, 12345);
-      z.populated = i == 2 || (nid == 0 && i < 2);
-      if (z.populated) {
-        z.spanned = z.present = z.managed = node_pages;
-        z.free_pages = node_pages - 1000;
-        z.nr_free.fill(123456);
-        for (auto& o : z.nr_free_by_type)
-          o.fill(23456);
-        z.pcp.assign(64, PcpStats{1234, 56789, 63, 12345, 987654});
-      }
-      n.zones.push_back(z);
-    }
-    s.nodes.push_back(n);
-    s.memblock_memory.emplace_back(nid * node_pages + (nid == 0), (nid + 1) * node_pages);
-  }
-  for (ProcFile f : kProcFiles) {
-    std::vector<double> us;
-    size_t bytes = 0;
-    for (int i = 0; i < 15; ++i) {
-      auto t0 = std::chrono::steady_clock::now();
-      bytes = render(f, s).size();
-      us.push_back(
-          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-    }
-    std::sort(us.begin(), us.end());
-    RecordProperty(std::string(proc_file_name(f)) + "_us", static_cast<int>(us[7]));
-    EXPECT_LT(us[7], 1000.0) << proc_file_name(f) << ": " << bytes << " bytes";
-  }
-}
-
 }  // namespace
 }  // namespace memd
