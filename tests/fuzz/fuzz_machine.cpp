@@ -1,6 +1,7 @@
 // libFuzzer target: a sequence of allocator operations decoded from the input
 // (alloc with any order/GFP/node/cpu, free by pfn or id, sysctl writes) on a
 // small two-node machine, with the invariant checker after every step.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -58,7 +59,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         break;
       case 3:
-        (void)m->free_id(next(), 0);
+        // Any id: a live one frees that block (forget its pfn), others are refused.
+        if (auto freed = m->free_id(next() % 64, 0)) {
+          live.erase(std::find(live.begin(), live.end(), freed->pfn));
+        }
         break;
       case 4: {
         static const char* names[] = {"min_free_kbytes", "watermark_scale_factor",
