@@ -49,8 +49,13 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
   daemon->add_option("-s,--socket", o.socket, "the Unix socket to listen on");
   daemon->add_option("--socket-group", o.socket_group,
                      "group allowed on the socket (\"\" for none)");
-  daemon->add_flag("--allow-other,!--no-allow-other", o.allow_other,
-                   "let other users read the mount (FUSE allow_other)");
+  // Two callbacks, not one std::optional<bool> flag: CLI11 2.1 sets such an
+  // optional to false when neither flag is given, which hid the config's value.
+  daemon->add_flag_callback(
+      "--allow-other", [&o] { o.allow_other = true; },
+      "let other users read the mount (FUSE allow_other)");
+  daemon->add_flag_callback(
+      "--no-allow-other", [&o] { o.allow_other = false; }, "only memd's user reads the mount");
   daemon->add_option("--fuse-threads", o.fuse_threads, "FUSE worker threads at most")
       ->check(CLI::Range(1, 64));
   daemon->add_option("--socket-threads", o.socket_threads, "threads serving socket clients")

@@ -180,6 +180,25 @@ TEST(Options, FlagsOverrideTheFile) {
   EXPECT_TRUE(c->daemon.allow_other);
 }
 
+// The config file's allow_other stands unless a flag overrides it (CLI11 2.1
+// used to turn an unset optional flag into false).
+TEST(Options, AllowOtherFromTheFileUnlessOverridden) {
+  char path[] = "/tmp/memd-options-test-XXXXXX";
+  int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  std::ofstream(path) << "[daemon]\nallow_other = true\n";
+  const char* plain[] = {"memd", "--config", path};
+  auto c = resolve_config(std::get<Options>(parse_options(3, plain)));
+  ASSERT_TRUE(c.ok()) << c.error().message;
+  EXPECT_TRUE(c->daemon.allow_other);
+  const char* off[] = {"memd", "--config", path, "--no-allow-other"};
+  auto d = resolve_config(std::get<Options>(parse_options(4, off)));
+  unlink(path);
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_FALSE(d->daemon.allow_other);
+}
+
 TEST(Options, UsageErrors) {
   const char* bad_print[] = {"memd", "--print", "nosuchfile"};
   auto r = parse_options(3, bad_print);
