@@ -147,6 +147,19 @@ Status parse_sysctl(KernelParams* kp, std::string_view key, std::string_view v, 
 
 }  // namespace
 
+std::optional<uint64_t> parse_uint(std::string_view s) {
+  int base = 10;
+  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    s.remove_prefix(2);
+    base = 16;
+  }
+  if (s.empty()) return std::nullopt;
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
 std::optional<int> parse_sysctl_int(std::string_view s) {
   bool neg = false;
   if (!s.empty() && s[0] == '-') {

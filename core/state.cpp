@@ -414,6 +414,9 @@ Status Machine::apply_state(const SavedState& st) {
     f.set_alloc_id(a.id);
     ids_->insert(a.id, a.pfn);
   }
+  // Derived from the restored watermarks and reserves, as the kernel's
+  // handlers leave it after each sysctl.
+  calculate_totalreserve_pages();
   return {};
 }
 

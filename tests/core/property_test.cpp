@@ -244,7 +244,6 @@ MachineConfig shape(int which) {
   }
   return cfg;
 }
-constexpr int kShapes = 7;
 
 struct Live {
   Pfn pfn;

@@ -93,6 +93,21 @@ TEST(State, RoundTripContinuesIdentically) {
   EXPECT_EQ(a.value()->save_state(), b.value()->save_state());
 }
 
+// totalreserve_pages is derived (calculate_totalreserve_pages) from the
+// watermarks and reserves; a restore must leave it as the saved machine had it.
+TEST(State, DerivedReservesFollowTheRestoredWatermarks) {
+  auto a = Machine::boot(small_config());
+  ASSERT_TRUE(a.ok());
+  const uint64_t fresh = a.value()->totalreserve_pages();
+  ASSERT_TRUE(a.value()->set_sysctl("min_free_kbytes", "8192").ok());
+  ASSERT_TRUE(a.value()->set_sysctl("lowmem_reserve_ratio", "32 32 8").ok());
+  ASSERT_NE(a.value()->totalreserve_pages(), fresh);
+  auto b = Machine::restore_state(small_config(), a.value()->save_state());
+  ASSERT_TRUE(b.ok()) << b.error().message;
+  EXPECT_EQ(b.value()->totalreserve_pages(), a.value()->totalreserve_pages());
+  EXPECT_EQ(b.value()->stats().totalreserve_pages, a.value()->stats().totalreserve_pages);
+}
+
 TEST(State, ForeignConfigurationIsRefused) {
   auto a = Machine::boot(small_config());
   ASSERT_TRUE(a.ok());
