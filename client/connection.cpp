@@ -4,6 +4,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -90,6 +91,30 @@ Result<std::string> Connection::read_line() {
     if (n == 0) return make_error("memd closed the connection without replying");
     buf_.append(chunk, static_cast<size_t>(n));
   }
+}
+
+Status Connection::read_bytes(uint64_t n, const std::function<Status(std::string_view)>& sink) {
+  const size_t buffered = static_cast<size_t>(std::min<uint64_t>(n, buf_.size()));
+  if (buffered > 0) {
+    if (auto st = sink(std::string_view(buf_).substr(0, buffered)); !st) return st;
+    buf_.erase(0, buffered);
+    n -= buffered;
+  }
+  std::string chunk(1 << 20, '\0');
+  while (n > 0) {
+    ssize_t got =
+        ::recv(fd_, chunk.data(), static_cast<size_t>(std::min<uint64_t>(n, chunk.size())), 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return make_error(std::string("lost the connection to memd: ") + std::strerror(errno));
+    }
+    if (got == 0) {
+      return make_error("memd closed the connection " + std::to_string(n) + " bytes short");
+    }
+    if (auto st = sink(std::string_view(chunk.data(), static_cast<size_t>(got))); !st) return st;
+    n -= static_cast<uint64_t>(got);
+  }
+  return {};
 }
 
 Result<std::string> Connection::request(std::string_view line) {

@@ -4,6 +4,8 @@
 // its own flags between requests.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +31,9 @@ class Connection {
   Result<std::string> read_line();
   // send(line + "\n"), then read_line().
   Result<std::string> request(std::string_view line);
+  // Reads exactly `n` raw bytes (those after a reply line: `snapshot save`),
+  // handing them to `sink` piece by piece; stops at the sink's first error.
+  Status read_bytes(uint64_t n, const std::function<Status(std::string_view)>& sink);
 
  private:
   explicit Connection(int fd) : fd_(fd) {}

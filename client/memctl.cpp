@@ -1,5 +1,6 @@
 #include "client/memctl.h"
 
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,7 +13,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <ostream>
+#include <utility>
 
 #include "client/connection.h"
 #include "client/output.h"
@@ -315,6 +318,167 @@ void ReplayClient::clear_progress() {
   progress_shown_ = false;
 }
 
+// --- snapshot ---------------------------------------------------------------------------------
+
+std::string errno_text(const std::string& what) {
+  return what + ": " + std::strerror(errno);
+}
+
+// A file replaced atomically: written to a temporary file beside it, which
+// is fsync()ed and renamed over it on commit(), and removed otherwise. An
+// interrupted memctl leaves the old file as it was.
+class AtomicFile {
+ public:
+  static Result<AtomicFile> create(const std::string& path) {
+    struct stat st {};
+    if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      return make_error("cannot write " + path + ": it is a directory");
+    }
+    std::string temp = path + ".XXXXXX";
+    const int fd = mkostemp(temp.data(), O_CLOEXEC);
+    if (fd < 0) return make_error("cannot write " + errno_text(path));
+    const mode_t mask = umask(0);  // the mode a plain create would give
+    umask(mask);
+    fchmod(fd, 0666 & ~mask);
+    return AtomicFile(path, std::move(temp), fd);
+  }
+  AtomicFile(AtomicFile&& o) noexcept
+      : path_(std::move(o.path_)), temp_(std::move(o.temp_)), fd_(std::exchange(o.fd_, -1)) {}
+  AtomicFile& operator=(AtomicFile&&) = delete;
+  ~AtomicFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!temp_.empty()) unlink(temp_.c_str());
+  }
+
+  Status write(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = ::write(fd_, data.data(), data.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return make_error("cannot write " + errno_text(path_));
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return {};
+  }
+
+  Status commit() {
+    if (fsync(fd_) != 0) return make_error("cannot write " + errno_text(path_));
+    if (::close(std::exchange(fd_, -1)) != 0)
+      return make_error("cannot write " + errno_text(path_));
+    if (rename(temp_.c_str(), path_.c_str()) != 0) {
+      return make_error("cannot write " + errno_text(path_));
+    }
+    temp_.clear();
+    const size_t slash = path_.rfind('/');
+    const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+      fsync(dfd);  // the rename, durable
+      ::close(dfd);
+    }
+    return {};
+  }
+
+ private:
+  AtomicFile(std::string path, std::string temp, int fd)
+      : path_(std::move(path)), temp_(std::move(temp)), fd_(fd) {}
+  std::string path_;
+  std::string temp_;  // "" once renamed
+  int fd_ = -1;
+};
+
+// The whole of a file, or of stdin for "-".
+Result<std::string> read_all(const std::string& path) {
+  const int fd = path == "-" ? dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error("cannot read " + errno_text(path));
+  std::string data;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      Error e = make_error("cannot read " + errno_text(path));
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    data.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return data;
+}
+
+uint64_t reply_number(const Json& reply, const char* key) {
+  auto it = reply.find(key);
+  return it != reply.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
+}
+
+// `snapshot save`: memd replies {"ok":true,"bytes":N,...} and then sends N raw
+// bytes, written to `file` (stdout when there is none).
+int snapshot_save(Connection* conn, const std::string& path, AtomicFile* file, bool json,
+                  std::ostream& out, std::ostream& err) {
+  Exchange x = ask(conn, "snapshot save", err);
+  if (!x.ok()) return x.status;
+  if (!reply_ok(x.reply)) {
+    if (json) out << x.line << '\n';
+    return fail(err, kExitRefused, error_message(x.reply));
+  }
+  auto bytes = x.reply.find("bytes");
+  if (bytes == x.reply.end() || !bytes->is_number_unsigned()) {
+    return fail(err, kExitUnreachable, "memd's reply has no byte count: " + x.line.substr(0, 200));
+  }
+  bool local = false;  // the file (or stdout) failed, not the connection
+  Status received = conn->read_bytes(bytes->get<uint64_t>(), [&](std::string_view piece) -> Status {
+    if (file) {
+      Status st = file->write(piece);
+      local = !st.ok();
+      return st;
+    }
+    out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    local = !out.good();
+    if (local) return make_error("cannot write the state to stdout");
+    return {};
+  });
+  if (!received) return fail(err, local ? kExitUsage : kExitUnreachable, received.error().message);
+  if (file) {
+    if (Status st = file->commit(); !st) return fail(err, kExitUsage, st.error().message);
+    if (json) {
+      out << x.line << '\n';
+    } else {
+      out << "saved " << reply_number(x.reply, "allocations") << " allocations ("
+          << bytes->get<uint64_t>() << " bytes) to " << path << "\n";
+    }
+  }
+  out.flush();
+  return kExitOk;
+}
+
+// `snapshot load bytes=N` and the N bytes of `state`; then memd's reply.
+int snapshot_load(Connection* conn, const std::string& path, const std::string& state, bool json,
+                  std::ostream& out, std::ostream& err) {
+  Status sent = conn->send("snapshot load bytes=" + std::to_string(state.size()) + "\n");
+  if (sent) sent = conn->send(state);
+  // Read the reply even when sending failed: memd refuses a load it will not
+  // take (too large, another load running) at once and closes the connection.
+  auto line = conn->read_line();
+  if (!line) return fail(err, kExitUnreachable, (sent ? line.error() : sent.error()).message);
+  Json reply = Json::parse(*line, nullptr, /*allow_exceptions=*/false);
+  if (reply.is_discarded() || !reply.is_object()) {
+    return fail(err, kExitUnreachable,
+                "memd's reply is not a JSON object: " + line->substr(0, 200));
+  }
+  if (json) out << *line << '\n';
+  if (!reply_ok(reply)) {
+    out.flush();
+    return fail(err, kExitRefused, error_message(reply));
+  }
+  if (!json) {
+    out << "loaded " << path << ": " << reply.value("machine", std::string("?")) << ", "
+        << reply_number(reply, "allocations") << " allocations\n";
+  }
+  out.flush();
+  return kExitOk;
+}
+
 }  // namespace
 
 // --- the command line ----------------------------------------------------------------------------
@@ -322,7 +486,10 @@ void ReplayClient::clear_progress() {
 Environment Environment::from_process() {
   Environment env;
   if (const char* s = std::getenv("MEMD_SOCKET"); s && *s) env.memd_socket = s;
-  if (const char* s = std::getenv("XDG_RUNTIME_DIR"); s && *s) env.xdg_runtime_dir = s;
+  if (const char* s = std::getenv("XDG_RUNTIME_DIR"); s && *s) {
+    env.xdg_runtime_dir = s;
+    env.user_socket_exists = access((std::string(s) + "/memd/memd.sock").c_str(), F_OK) == 0;
+  }
   env.root = geteuid() == 0;
   env.stderr_is_tty = isatty(STDERR_FILENO) == 1;
   winsize ws{};
@@ -334,7 +501,9 @@ Environment Environment::from_process() {
 
 std::string default_socket_path(const Environment& env) {
   if (env.memd_socket) return *env.memd_socket;
-  if (!env.root && env.xdg_runtime_dir) return *env.xdg_runtime_dir + "/memd/memd.sock";
+  if (!env.root && env.xdg_runtime_dir && env.user_socket_exists) {
+    return *env.xdg_runtime_dir + "/memd/memd.sock";
+  }
   return "/run/memd/memd.sock";
 }
 
@@ -347,8 +516,8 @@ int run(const std::vector<std::string>& args, const Environment& env, std::ostre
   std::string socket;
   bool json = false;
   app.add_option("--socket", socket,
-                 "memd's socket (default: $MEMD_SOCKET, else /run/memd/memd.sock as root, "
-                 "$XDG_RUNTIME_DIR/memd/memd.sock otherwise)");
+                 "memd's socket (default: $MEMD_SOCKET, else $XDG_RUNTIME_DIR/memd/memd.sock "
+                 "for a user whose own memd runs, else /run/memd/memd.sock)");
   app.add_flag("--json", json, "print memd's JSON reply as it is");
 
   AllocRequest alloc;
@@ -402,6 +571,20 @@ int run(const std::vector<std::string>& args, const Environment& env, std::ostre
   replay_cmd->add_option("TRACE", trace, "the trace as ftrace writes it, .gz too; - for stdin")
       ->required();
 
+  std::string snapshot_file;
+  CLI::App* snapshot_cmd = app.add_subcommand(
+      "snapshot", "save the machine's whole state to a file, or replace the machine with one");
+  snapshot_cmd->require_subcommand(1, 1);
+  CLI::App* snapshot_save_cmd = snapshot_cmd->add_subcommand(
+      "save", "write the machine's state to FILE (replaced atomically)");
+  snapshot_save_cmd->add_option("FILE", snapshot_file, "where to write it; - for stdout")
+      ->required();
+  CLI::App* snapshot_load_cmd = snapshot_cmd->add_subcommand(
+      "load",
+      "replace the machine with the state in FILE (saved by memctl snapshot save from a memd "
+      "configured the same way); a refused file changes nothing");
+  snapshot_load_cmd->add_option("FILE", snapshot_file, "the state file; - for stdin")->required();
+
   app.add_subcommand("check", "verify every invariant of the allocator");
   app.add_subcommand("reset", "reboot the emulated machine from its configuration");
   app.add_subcommand("status", "the machine's shape, zones and counters");
@@ -428,13 +611,17 @@ int run(const std::vector<std::string>& args, const Environment& env, std::ostre
         } else if (!args[i].empty() && args[i][0] != '-') {
           return fail(err, kExitUsage,
                       "unknown command '" + args[i] +
-                          "' (commands: alloc, free, show, sysctl, replay, check, reset, status)");
+                          "' (commands: alloc, free, show, sysctl, replay, snapshot, check, "
+                          "reset, status)");
         }
       }
     }
     std::string where = "memctl";
-    for (const CLI::App* sub : app.get_subcommands())
+    for (const CLI::App* sub : app.get_subcommands()) {
       where += " " + sub->get_name();
+      for (const CLI::App* inner : sub->get_subcommands())
+        where += " " + inner->get_name();
+    }
     return fail(err, kExitUsage, std::string(e.what()) + " (see " + where + " --help)");
   }
 
@@ -481,6 +668,29 @@ int run(const std::vector<std::string>& args, const Environment& env, std::ostre
   if (verb == "replay" && trace != "-" && access(trace.c_str(), R_OK) != 0) {
     return fail(err, kExitUsage, "cannot read " + trace + ": " + std::strerror(errno));
   }
+  // Local files first: a snapshot that cannot be written or read is a usage error.
+  const bool saving = verb == "snapshot" && snapshot_save_cmd->parsed();
+  const bool loading = verb == "snapshot" && snapshot_load_cmd->parsed();
+  std::optional<AtomicFile> save_to;
+  std::string state;
+  if (saving && snapshot_file == "-" && json) {
+    return fail(err, kExitUsage,
+                "snapshot save -: the state goes to stdout, so --json cannot (see memctl snapshot "
+                "save --help)");
+  }
+  if (saving && snapshot_file != "-") {
+    auto file = AtomicFile::create(snapshot_file);
+    if (!file) return fail(err, kExitUsage, file.error().message);
+    save_to.emplace(std::move(*file));
+  }
+  if (loading) {
+    auto data = read_all(snapshot_file);
+    if (!data) return fail(err, kExitUsage, data.error().message);
+    if (data->empty()) {
+      return fail(err, kExitUsage, "cannot load " + snapshot_file + ": it is empty");
+    }
+    state = std::move(*data);
+  }
   Environment effective = env;
   if (!socket.empty()) effective.memd_socket = socket;
   auto conn = Connection::open(default_socket_path(effective));
@@ -489,6 +699,10 @@ int run(const std::vector<std::string>& args, const Environment& env, std::ostre
   if (verb == "replay") {
     return ReplayClient(&*conn, trace, json, env, out, err).run();
   }
+  if (saving) {
+    return snapshot_save(&*conn, snapshot_file, save_to ? &*save_to : nullptr, json, out, err);
+  }
+  if (loading) return snapshot_load(&*conn, snapshot_file, state, json, out, err);
   return simple_command(&*conn, command, json, format, out, err);
 }
 

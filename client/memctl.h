@@ -23,6 +23,7 @@ enum ExitStatus : int {
 struct Environment {
   std::optional<std::string> memd_socket;      // $MEMD_SOCKET
   std::optional<std::string> xdg_runtime_dir;  // $XDG_RUNTIME_DIR
+  bool user_socket_exists = false;             // $XDG_RUNTIME_DIR/memd/memd.sock is there
   bool root = false;                           // euid 0
   bool stderr_is_tty = false;                  // draw a progress bar
   int columns = 80;                            // terminal width for the progress bar
@@ -30,8 +31,10 @@ struct Environment {
   static Environment from_process();
 };
 
-// /run/memd/memd.sock as root, $XDG_RUNTIME_DIR/memd/memd.sock otherwise
-// (/run/memd/memd.sock when that is unset); $MEMD_SOCKET overrides both.
+// /run/memd/memd.sock as root; otherwise the user's own memd at
+// $XDG_RUNTIME_DIR/memd/memd.sock if that socket exists, else the system's
+// /run/memd/memd.sock (members of group memd may use it). $MEMD_SOCKET
+// overrides both.
 std::string default_socket_path(const Environment& env);
 
 // Runs memctl with `args` (args[0] is the program name); returns the exit status.

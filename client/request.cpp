@@ -1,5 +1,7 @@
 #include "client/request.h"
 
+#include "core/config.h"
+
 #include <charconv>
 
 namespace memd::client {
@@ -36,19 +38,7 @@ Result<std::string> quote_value(std::string_view value) {
   return out;
 }
 
-std::optional<uint64_t> parse_pfn(std::string_view text) {
-  std::string_view s = text;
-  int base = 10;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    s.remove_prefix(2);
-    base = 16;
-  }
-  if (s.empty()) return std::nullopt;
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
+std::optional<uint64_t> parse_pfn(std::string_view text) { return parse_uint(text); }
 
 Result<std::string> alloc_command(const AllocRequest& r) {
   auto gfp = quote_value(r.gfp);

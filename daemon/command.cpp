@@ -1,5 +1,7 @@
 #include "daemon/command.h"
 
+#include "core/config.h"
+
 #include <algorithm>
 #include <charconv>
 #include <limits>
@@ -63,20 +65,6 @@ Result<std::vector<Token>> tokenize(std::string_view line) {
   return out;
 }
 
-// A non-negative integer: decimal or 0x hex, nothing else around it.
-std::optional<uint64_t> parse_u64(std::string_view s) {
-  int base = 10;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    s.remove_prefix(2);
-    base = 16;
-  }
-  if (s.empty()) return std::nullopt;
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
 // The key=value words of one command, each used at most once.
 class Args {
  public:
@@ -132,7 +120,7 @@ class Args {
   }
 
   Result<std::optional<uint64_t>> number_of(const Token& t, uint64_t lo, uint64_t hi) const {
-    auto v = parse_u64(t.value);
+    auto v = parse_uint(t.value);
     if (!v) return error(fmt::format("{}: not a number", t.text()));
     if (*v < lo || *v > hi) {
       return error(fmt::format("{}: must be in {}..{}", t.text(), lo, hi));
@@ -194,7 +182,7 @@ Result<Command> parse_free(const Args& a) {
       continue;
     }
     if (t.key == "cpu") continue;
-    auto v = parse_u64(t.value);
+    auto v = parse_uint(t.value);
     if (!v) return a.error(fmt::format("{}: not a number", t.text()));
     FreeTarget target{t.key == "pfn" ? FreeTarget::Kind::kPfn : FreeTarget::Kind::kId, *v};
     for (const FreeTarget& other : c.targets) {
@@ -272,6 +260,22 @@ Result<Command> parse_replay(const Args& a) {
   return Command{c};
 }
 
+Result<Command> parse_snapshot(const Args& a) {
+  if (a.tokens().empty() || a.tokens().front().has_key) return a.error("say save or load bytes=N");
+  const Token& first = a.tokens().front();
+  const std::vector<Token> rest(a.tokens().begin() + 1, a.tokens().end());
+  if (first.value == "save") {
+    if (!rest.empty()) return a.error(fmt::format("unexpected {}", quoted(rest.front().text())));
+    return Command{SnapshotCommand{SnapshotCommand::Op::kSave, 0}};
+  }
+  if (first.value != "load") return a.error(fmt::format("unknown step {}", quoted(first.value)));
+  const Args args(a.verb(), "snapshot load bytes=N", rest);
+  if (auto st = args.check_keys({"bytes"}); !st) return st.error();
+  auto bytes = args.required("bytes", 1, kMaxSnapshotBytes);
+  if (!bytes) return bytes.error();
+  return Command{SnapshotCommand{SnapshotCommand::Op::kLoad, *bytes}};
+}
+
 template <typename T>
 Result<Command> no_arguments(const Args& a) {
   if (!a.tokens().empty()) {
@@ -292,6 +296,7 @@ constexpr Verb kVerbs[] = {
     {"sysctl", "sysctl | sysctl NAME | sysctl NAME=VALUE", parse_sysctl},
     {"show", "show FILE", parse_show},
     {"replay", "replay file=PATH | begin | data bytes=N | end | abort", parse_replay},
+    {"snapshot", "snapshot save | load bytes=N", parse_snapshot},
     {"reset", "reset", no_arguments<ResetCommand>},
     {"check", "check", no_arguments<CheckCommand>},
     {"status", "status", no_arguments<StatusCommand>},
@@ -341,6 +346,8 @@ std::string_view command_help() {
   status                          the machine's shape and counters
   check                           verify every invariant of the allocator
   reset                           reboot the emulated machine from its configuration
+  snapshot save | load bytes=N    the machine's whole state as bytes, out or in (socket only;
+                                  memctl snapshot save FILE / load FILE)
   replay file=PATH                replay a kernel trace (.gz too) read by the daemon
   replay begin | data bytes=N | end | abort
                                   stream a trace over the socket

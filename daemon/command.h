@@ -20,6 +20,9 @@ namespace memd {
 inline constexpr size_t kMaxCommandBytes = 64 * 1024;       // one line, newline included
 inline constexpr uint64_t kMaxAllocCount = 100'000;         // alloc count=N
 inline constexpr uint64_t kMaxReplayFrameBytes = 64 << 20;  // replay data bytes=N
+// snapshot load bytes=N: what the parser takes; the Service refuses more than a
+// state of its machine can take (Service::max_state_bytes()).
+inline constexpr uint64_t kMaxSnapshotBytes = 1ULL << 40;
 
 struct AllocCommand {
   unsigned order = 0;
@@ -56,13 +59,21 @@ struct ReplayCommand {
   uint64_t bytes = 0;  // kData: the raw bytes that follow the line
 };
 
+// `snapshot save`: the machine's state as bytes, sent after the JSON reply;
+// `snapshot load bytes=N`: N raw bytes of state follow the line (socket only).
+struct SnapshotCommand {
+  enum class Op : uint8_t { kSave, kLoad } op;
+  uint64_t bytes = 0;  // kLoad
+};
+
 struct ResetCommand {};
 struct CheckCommand {};
 struct StatusCommand {};
 struct HelpCommand {};
 
-using Command = std::variant<AllocCommand, FreeCommand, SysctlCommand, ShowCommand, ReplayCommand,
-                             ResetCommand, CheckCommand, StatusCommand, HelpCommand>;
+using Command =
+    std::variant<AllocCommand, FreeCommand, SysctlCommand, ShowCommand, ReplayCommand,
+                 SnapshotCommand, ResetCommand, CheckCommand, StatusCommand, HelpCommand>;
 
 // Parses one line (a trailing "\n" or "\r\n" is fine). Errors name the verb,
 // the key and the value, and say what was expected.

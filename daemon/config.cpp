@@ -1,5 +1,6 @@
 #include "daemon/config.h"
 
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <initializer_list>
 #include <sstream>
+#include <vector>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -223,7 +225,11 @@ void read_daemon(const Reader& r, const toml::table& t, DaemonSettings* d) {
   };
   path("mount", &d->mount);
   path("socket", &d->socket);
-  path("state_dir", &d->state_dir);
+  if (const toml::node* n = t.get("state_dir"); n && r.string(*n, "daemon.state_dir").empty()) {
+    d->state_dir.clear();  // "": keep no state
+  } else {
+    path("state_dir", &d->state_dir);
+  }
   if (const toml::node* n = t.get("socket_group")) {
     d->socket_group = r.string(*n, "daemon.socket_group");
   }
@@ -249,6 +255,27 @@ std::string runtime_dir() {
   return fmt::format("/tmp/memd-{}", geteuid());
 }
 
+// $XDG_STATE_HOME/memd, else ~/.local/state/memd (XDG Base Directory).
+std::string user_state_dir() {
+  if (const char* xdg = std::getenv("XDG_STATE_HOME"); xdg && xdg[0] == '/') {
+    return std::string(xdg) + "/memd";
+  }
+  std::string home;
+  if (const char* h = std::getenv("HOME"); h && h[0] == '/') {
+    home = h;
+  } else {
+    std::vector<char> buf(16384);
+    passwd pw{};
+    passwd* found = nullptr;
+    if (getpwuid_r(geteuid(), &pw, buf.data(), buf.size(), &found) == 0 && found && found->pw_dir &&
+        found->pw_dir[0] == '/') {
+      home = found->pw_dir;
+    }
+  }
+  if (home.empty()) return runtime_dir() + "/state";
+  return home + "/.local/state/memd";
+}
+
 }  // namespace
 
 Config default_config() {
@@ -257,7 +284,7 @@ Config default_config() {
   c.daemon.mount = run + "/proc";
   c.daemon.socket = run + "/memd.sock";
   c.daemon.socket_group = "memd";
-  c.daemon.state_dir = geteuid() == 0 ? "/var/lib/memd" : run + "/state";
+  c.daemon.state_dir = geteuid() == 0 ? "/var/lib/memd" : user_state_dir();
   c.source = "(built-in defaults)";
   return c;
 }

@@ -18,7 +18,7 @@ struct DaemonSettings {
   std::string mount;         // where the files are mounted
   std::string socket;        // the Unix socket of the command language
   std::string socket_group;  // group allowed on the socket (if it exists); "" for none
-  std::string state_dir;     // accepted for packaging; memd keeps no state there yet
+  std::string state_dir;     // the machine saved at a clean stop, restored at start; "" for none
   bool allow_other = false;  // let other users read the mount (FUSE allow_other)
   int fuse_threads = 8;      // FUSE worker threads at most
   int socket_threads = 4;    // threads serving socket clients
@@ -32,7 +32,9 @@ struct Config {
 };
 
 // The defaults: the default machine (one node, 4 GiB, 2 CPUs); paths under
-// /run/memd as root, under $XDG_RUNTIME_DIR/memd (or /tmp/memd-UID) otherwise.
+// /run/memd as root, under $XDG_RUNTIME_DIR/memd (or /tmp/memd-UID) otherwise;
+// the state in /var/lib/memd as root, $XDG_STATE_HOME/memd (or
+// ~/.local/state/memd) otherwise.
 Config default_config();
 
 // Parses TOML text; `source_name` prefixes error messages ("FILE:LINE:COL: key: reason").

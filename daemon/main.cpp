@@ -1,25 +1,124 @@
 // memd: the daemon. Set-up is a straight line of RAII objects; teardown is
-// their destruction in reverse order (socket server, mount, socket, lock).
+// their destruction in reverse order (socket server, mount, socket, lock),
+// with the machine saved to the state directory once nothing can change it.
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "daemon/log.h"
 #include "daemon/options.h"
 #include "daemon/service.h"
 #include "daemon/socket_server.h"
+#include "daemon/state_file.h"
 #include "daemon/system.h"
 #include "fusefs/fuse_mount.h"
 
 namespace memd {
 namespace {
 
+// Whether the mount answers, asked from a child process: memd stat()ing its
+// own mount would wait on itself, and a SIGKILL arriving then leaves a process
+// that can never exit (the kernel waits for a reply only memd could send).
+// The child instead sees the connection end with memd and exits.
+bool mount_answers(const std::string& path) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // Nothing of memd's may stay open here: holding /dev/fuse, this child
+    // would keep the mount alive after a killed memd and wait on it forever,
+    // and with it the lock and the listening socket (found by fault_test.sh).
+    if (close_range(3, ~0U, 0) != 0) {
+      for (long fd = 3, n = sysconf(_SC_OPEN_MAX); fd < n; ++fd) {
+        close(static_cast<int>(fd));
+      }
+    }
+    struct stat st {};
+    _exit(stat(path.c_str(), &st) == 0 ? 0 : 1);
+  }
+  if (pid < 0) return false;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return false;
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 // --print FILE: the file as the mount would serve it, without mounting anything.
 int print_file(Service* service, const std::string& name) {
   const std::string text = service->render(*proc_file_from_name(name));
   return fwrite(text.data(), 1, text.size(), stdout) == text.size() && fflush(stdout) == 0 ? 0 : 1;
+}
+
+// The state directory, locked; nullopt (and why, in the log) when memd keeps
+// no state this time.
+std::optional<StateDir> open_state_dir(const std::string& dir) {
+  if (dir.empty()) {
+    log::info("no state directory: the machine starts fresh and is not saved");
+    return std::nullopt;
+  }
+  auto opened = StateDir::open(dir);
+  if (auto* refusal = std::get_if<StateDir::Refusal>(&opened)) {
+    log::warning("{}; this memd neither restores nor saves the machine{}", refusal->message,
+                 refusal->kind == StateDir::OpenError::kBusy ? " (give it --state-dir DIR)" : "");
+    return std::nullopt;
+  }
+  return std::move(std::get<StateDir>(opened));
+}
+
+// The machine memd starts with: the one saved in the state directory if it
+// fits this configuration, else a fresh boot. A state file that cannot be
+// used is moved aside with a warning that says why: never half loaded, and
+// never overwritten at the next stop. `restored` says what came back.
+Result<std::unique_ptr<Service>> start_machine(const Config& config, const StateDir* state,
+                                               std::string* restored) {
+  if (state) {
+    auto data = state->read();
+    std::string why;
+    if (!data) {
+      why = data.error().message;
+    } else if (!*data) {
+      log::info("{}: no saved machine yet; starting a fresh one", state->path());
+    } else {
+      auto service = Service::restore(config.machine, **data);
+      if (service) {
+        *restored = fmt::format("restored {} allocations from {}", (*service)->live_allocations(),
+                                state->path());
+        return service;
+      }
+      why = fmt::format("{}: {}", state->path(), service.error().message);
+    }
+    if (!why.empty()) {
+      auto aside = state->reject();
+      log::warning(
+          "{}; {}; starting a fresh machine", why,
+          aside ? "moved it to " + *aside : "cannot move it aside: " + aside.error().message);
+    }
+  }
+  auto service = Service::boot(config.machine);
+  if (!service) {
+    return make_error(
+        fmt::format("{}: cannot boot the machine: {}", config.source, service.error().message));
+  }
+  return service;
+}
+
+// Writes the machine to the state directory; false (and why, in the log) if
+// it could not, the previous state file then being left as it was.
+bool save_machine(Service* service, const StateDir& state) {
+  notify::status("Saving the machine to " + state.path());
+  const std::string bytes = service->save_state();
+  if (auto written = state.write(bytes); !written) {
+    const bool previous = access(state.path().c_str(), F_OK) == 0;
+    log::err("cannot save the machine's state: {}; {}", written.error().message,
+             previous ? "the state saved before stays in " + state.path() : "no state is saved");
+    return false;
+  }
+  log::info("saved the machine ({} allocations, {} bytes) to {}", service->live_allocations(),
+            bytes.size(), state.path());
+  return true;
 }
 
 int run(const Options& options) {
@@ -29,18 +128,19 @@ int run(const Options& options) {
     log::err("{}", config.error().message);
     return 1;
   }
-  auto service = Service::boot(config->machine);
-  if (!service) {
-    log::err("{}: cannot boot the machine: {}", config->source, service.error().message);
-    return 1;
+  if (options.print) {  // a fresh machine: --print never reads or writes the state directory
+    auto service = Service::boot(config->machine);
+    if (!service) {
+      log::err("{}: cannot boot the machine: {}", config->source, service.error().message);
+      return 1;
+    }
+    for (const std::string& w : (*service)->boot_warnings()) {
+      log::warning("{}", w);
+    }
+    return print_file(service->get(), *options.print);
   }
-  for (const std::string& w : (*service)->boot_warnings()) {
-    log::warning("{}", w);
-  }
-  if (options.print) return print_file(service->get(), *options.print);
 
   const DaemonSettings& d = config->daemon;
-  const std::string shape = (*service)->shape();
   Detach detach = options.foreground || notify::under_systemd() ? Detach() : Detach::start();
   auto fail = [&detach](const std::string& why) {
     log::err("{}", why);
@@ -55,6 +155,15 @@ int run(const Options& options) {
   const std::string socket_path = *activated ? (*activated)->path() : d.socket;
   auto lock = InstanceLock::acquire(socket_path);
   if (!lock) return fail(lock.error().message);
+  // After the instance lock: a memd refused there never touches the state.
+  const std::optional<StateDir> state = open_state_dir(d.state_dir);
+  std::string restored;
+  auto service = start_machine(*config, state ? &*state : nullptr, &restored);
+  if (!service) return fail(service.error().message);
+  for (const std::string& w : (*service)->boot_warnings()) {
+    log::warning("{}", w);
+  }
+  const std::string shape = (*service)->shape();
   const std::optional<gid_t> group = find_group(d.socket_group);
   if (!d.socket_group.empty() && !group) {
     log::info("socket group '{}' does not exist: only root may use the socket", d.socket_group);
@@ -66,17 +175,14 @@ int run(const Options& options) {
       FuseMount::mount(service->get(), MountOptions{d.mount, d.allow_other, d.fuse_threads});
   if (!mount) return fail(mount.error().message);
   (*mount)->start([] { kill(getpid(), SIGUSR2); });
-  struct stat st {};
-  if (stat((d.mount + "/control").c_str(), &st) != 0) {
-    return fail(d.mount + ": the mount does not answer");
-  }
+  if (!mount_answers(d.mount + "/control")) return fail(d.mount + ": the mount does not answer");
 
   SocketServer server(service->get(), listener->release_fd(),
                       SocketServerOptions{d.socket_threads, d.max_clients, group, d.socket_group});
   server.start();
 
-  const std::string status =
-      fmt::format("Emulating {}; files at {}, socket {}", shape, d.mount, socket_path);
+  const std::string status = fmt::format("Emulating {}; files at {}, socket {}{}", shape, d.mount,
+                                         socket_path, restored.empty() ? "" : "; " + restored);
   log::info("{}{}", status, listener->activated() ? " (socket activation)" : "");
   notify::ready(status);
   detach.ready();
@@ -98,7 +204,12 @@ int run(const Options& options) {
   }
   notify::stopping();
   (*service)->stop();  // a replay in progress ends at its next batch
-  return clean ? 0 : 1;
+  // Nothing may change the machine once it is saved: no client, no mount.
+  server.stop();
+  (*mount)->stop();
+  // Saved also when the mount was taken away: the machine itself is whole.
+  const bool saved = !state || save_machine(service->get(), *state);
+  return clean && saved ? 0 : 1;
 }
 
 }  // namespace

@@ -60,6 +60,13 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
       ->check(CLI::Range(1, 64));
   daemon->add_option("--socket-threads", o.socket_threads, "threads serving socket clients")
       ->check(CLI::Range(1, 64));
+  auto* state_dir =
+      daemon->add_option("--state-dir", o.state_dir,
+                         "where the machine is saved at a clean stop and restored from at start");
+  daemon
+      ->add_flag("--no-state", o.no_state,
+                 "neither restore a saved machine nor save it: every start is a fresh machine")
+      ->excludes(state_dir);
   auto* machine = app.add_option_group("machine", "override [machine] of the configuration");
   machine->add_option("--arch", o.arch, "x86_64 or i386")->check(CLI::IsMember({"x86_64", "i386"}));
   machine->add_option("--size", o.size, "RAM, laid out as qemu's pc machine (\"4G\"); drops e820");
@@ -89,6 +96,8 @@ Result<Config> resolve_config(const Options& o) {
   if (o.allow_other) c.daemon.allow_other = *o.allow_other;
   if (o.fuse_threads) c.daemon.fuse_threads = *o.fuse_threads;
   if (o.socket_threads) c.daemon.socket_threads = *o.socket_threads;
+  if (o.state_dir) c.daemon.state_dir = o.state_dir->empty() ? "" : absolute(*o.state_dir);
+  if (o.no_state) c.daemon.state_dir.clear();
   if (o.arch) c.machine.arch = *o.arch == "i386" ? Arch::kI386 : Arch::kX86_64;
   if (o.size) {
     auto bytes = parse_memsize(*o.size);

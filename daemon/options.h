@@ -23,6 +23,8 @@ struct Options {
   std::optional<bool> allow_other;
   std::optional<int> fuse_threads;
   std::optional<int> socket_threads;
+  std::optional<std::string> state_dir;  // --state-dir
+  bool no_state = false;                 // --no-state: neither restore nor save
   // [machine] overrides
   std::optional<std::string> arch;
   std::optional<std::string> size;

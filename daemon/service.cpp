@@ -153,11 +153,42 @@ void Service::let_others_in() const {
 Result<std::unique_ptr<Service>> Service::boot(const MachineConfig& config) {
   auto machine = Machine::boot(config);
   if (!machine) return machine.error();
-  return std::unique_ptr<Service>(new Service(config, std::move(*machine)));
+  const uint64_t state_bytes = (*machine)->save_state().size();
+  return std::unique_ptr<Service>(new Service(config, std::move(*machine), state_bytes));
 }
 
-Service::Service(const MachineConfig& config, std::unique_ptr<Machine> machine)
-    : config_(config), boot_warnings_(machine->warnings()), machine_(std::move(machine)) {}
+Result<std::unique_ptr<Service>> Service::restore(const MachineConfig& config,
+                                                  std::string_view state) {
+  auto machine = Machine::restore_state(config, state);
+  if (!machine) return machine.error();
+  return std::unique_ptr<Service>(new Service(config, std::move(*machine), state.size()));
+}
+
+namespace {
+
+// The most bytes a state of `m` can take, from the size of one of its states
+// (`state_bytes`). Each page is the head of at most one free block, per-cpu
+// block or allocation: 4, 4 or 16 bytes of state. The rest (counters,
+// tunables, pageblock types, list lengths) is the same in every state.
+uint64_t state_bound(const Machine& m, uint64_t state_bytes) {
+  const MachineStats stats = m.stats();
+  uint64_t pages = 0;
+  for (const NodeStats& n : stats.nodes) {
+    for (const ZoneStats& z : n.zones) {
+      pages += z.spanned;
+    }
+  }
+  return state_bytes + 16 * pages;
+}
+
+}  // namespace
+
+Service::Service(const MachineConfig& config, std::unique_ptr<Machine> machine,
+                 uint64_t state_bytes)
+    : config_(config),
+      boot_warnings_(machine->warnings()),
+      max_state_bytes_(state_bound(*machine, state_bytes)),
+      machine_(std::move(machine)) {}
 
 Service::~Service() {
   Lock lock(this);
@@ -216,6 +247,7 @@ Reply Service::dispatch(const Command& command, Client* client) {
     Reply operator()(const SysctlCommand& c) { return s->sysctl(c); }
     Reply operator()(const ShowCommand& c) { return s->show(c); }
     Reply operator()(const ReplayCommand& c) { return s->replay(c, client); }
+    Reply operator()(const SnapshotCommand& c) { return s->snapshot(c, client); }
     Reply operator()(const ResetCommand&) { return s->reset(); }
     Reply operator()(const CheckCommand&) { return s->check(); }
     Reply operator()(const StatusCommand&) { return s->status(); }
@@ -369,20 +401,94 @@ Reply Service::show(const ShowCommand& c) {
   return success(Json{{"text", text}}, text);
 }
 
+std::unique_ptr<Machine> Service::replace_machine(std::unique_ptr<Machine> machine) {
+  Lock lock(this);
+  end_replay_locked();
+  std::swap(machine, machine_);
+  changed_locked();
+  return machine;
+}
+
 Reply Service::reset() {
   auto fresh = Machine::boot(config_);
   if (!fresh) return bad_input("reset: " + fresh.error().message);
-  std::unique_ptr<Machine> old = std::move(*fresh);
-  std::string shape;
+  // Freed outside the lock: freeing a big machine's metadata takes a while.
+  replace_machine(std::move(*fresh)).reset();
+  const std::string shape = this->shape();
+  return success(Json{{"machine", shape}}, "machine reset: " + shape + "\n");
+}
+
+// --- snapshots -------------------------------------------------------------------------------
+
+Reply Service::snapshot(const SnapshotCommand& c, Client* client) {
+  if (client->origin != Client::Origin::kSocket) {
+    return bad_input(
+        "snapshot: the control file carries text only; save and load state through the "
+        "socket (memctl snapshot save FILE, memctl snapshot load FILE)");
+  }
+  if (c.op == SnapshotCommand::Op::kLoad) {
+    return bad_input("snapshot load: the socket server reads the bytes that follow");
+  }
+  auto state = std::make_shared<std::string>();
+  uint64_t live = 0;
   {
     Lock lock(this);
-    end_replay_locked();
-    std::swap(old, machine_);
-    changed_locked();
+    *state = machine_->save_state();
+    live = machine_->nr_allocations();
   }
-  old.reset();  // outside the lock: freeing a big machine's metadata takes a while
-  shape = this->shape();
-  return success(Json{{"machine", shape}}, "machine reset: " + shape + "\n");
+  Reply r = success(Json{{"bytes", state->size()}, {"allocations", live}},
+                    fmt::format("{} bytes of state, {} allocations\n", state->size(), live));
+  r.payload = std::move(state);
+  return r;
+}
+
+Reply Service::begin_snapshot_load(Client* client, uint64_t bytes) {
+  if (client->origin != Client::Origin::kSocket) {
+    return bad_input("snapshot load: the control file carries text only; use the socket");
+  }
+  if (bytes > max_state_bytes_) {
+    return bad_input(
+        fmt::format("snapshot load: bytes={} is more than a state of this machine can take ({})",
+                    bytes, max_state_bytes_));
+  }
+  if (stopping_) return Reply::error(Failure::kBusy, "snapshot load: memd is stopping");
+  bool expected = false;
+  if (!loading_.compare_exchange_strong(expected, true)) {
+    return Reply::error(Failure::kBusy, "snapshot load: another load is in progress");
+  }
+  client->loading_snapshot = true;
+  return success(Json::object(), "");
+}
+
+Reply Service::snapshot_load(Client* client, std::string_view bytes) {
+  if (!client->loading_snapshot) {
+    return bad_input("snapshot load: this connection was not admitted to load");
+  }
+  struct Release {
+    Service* s;
+    Client* c;
+    ~Release() {
+      c->loading_snapshot = false;
+      s->loading_ = false;
+    }
+  } release{this, client};
+  auto restored = Machine::restore_state(config_, bytes);
+  if (!restored) return bad_input("snapshot load: " + restored.error().message);
+  replace_machine(std::move(*restored)).reset();
+  const uint64_t live = live_allocations();
+  const std::string shape = this->shape();
+  return success(Json{{"machine", shape}, {"allocations", live}},
+                 fmt::format("state loaded: {}, {} allocations\n", shape, live));
+}
+
+std::string Service::save_state() {
+  Lock lock(this);
+  return machine_->save_state();
+}
+
+uint64_t Service::live_allocations() {
+  Lock lock(this);
+  return machine_->nr_allocations();
 }
 
 Reply Service::check() {
@@ -596,6 +702,10 @@ Reply Service::replay_file(const std::string& path, Client* client) {
 }
 
 void Service::disconnect(Client* client) {
+  if (client->loading_snapshot) {  // gone before all its bytes arrived: nothing was loaded
+    client->loading_snapshot = false;
+    loading_ = false;
+  }
   if (client->replay_session == 0) return;
   Lock lock(this);
   if (replay_session_ == client->replay_session) end_replay_locked();

@@ -6,6 +6,10 @@
 // Replies are formatted, and files rendered, outside it. A replay applies its
 // trace in batches of kReplayBatchBytes, releasing the lock between them so
 // that readers and other clients interleave with it.
+//
+// The machine's state (Machine::save_state) leaves as `snapshot save` and
+// memd's state file, and comes back as `snapshot load` and at start; a load
+// is restored outside the lock and swapped in whole, like `reset`.
 #pragma once
 
 #include <sys/types.h>
@@ -44,6 +48,9 @@ struct Reply {  // NOLINT(bugprone-exception-escape): json's moves do not throw
   Failure failure = Failure::kNone;
   nlohmann::ordered_json json;  // the socket's reply: {"ok": ..., ...}
   std::string text;             // the control file's reply: human-readable lines
+  // Raw bytes the socket sends right after the JSON line (`snapshot save`:
+  // the state, as many bytes as the reply's "bytes" says). Shared: replies are copied.
+  std::shared_ptr<const std::string> payload;
 
   bool ok() const { return failure == Failure::kNone; }
   std::string error_message() const;
@@ -57,7 +64,8 @@ struct Client {
   enum class Origin : uint8_t { kControlFile, kSocket };
   Origin origin = Origin::kSocket;
   uid_t uid = 0;
-  uint64_t replay_session = 0;  // the streaming replay this client runs; 0 if none
+  uint64_t replay_session = 0;    // the streaming replay this client runs; 0 if none
+  bool loading_snapshot = false;  // admitted to send the bytes of a `snapshot load`
 };
 
 inline constexpr size_t kReplayBatchBytes = 64 * 1024;
@@ -66,6 +74,10 @@ class Service {
  public:
   // Boots the machine; the error is the core's, naming what it refused.
   static Result<std::unique_ptr<Service>> boot(const MachineConfig& config);
+  // Rebuilds the machine from saved state (memd's state file); the error is
+  // the core's "state refused: ..." and nothing is half loaded.
+  static Result<std::unique_ptr<Service>> restore(const MachineConfig& config,
+                                                  std::string_view state);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -77,8 +89,25 @@ class Service {
   void stop();
   // The N bytes of a `replay data bytes=N` frame, once fully received.
   Reply replay_data(Client* client, std::string_view bytes) EXCLUDES(mu_);
-  // A client went away: ends its replay, keeping what was applied.
+  // A `snapshot load bytes=N` line, before its bytes are read: admits one
+  // load at a time, of at most max_state_bytes(). A refusal means the bytes
+  // will not be read (the socket server closes the connection).
+  Reply begin_snapshot_load(Client* client, uint64_t bytes);
+  // The N bytes of an admitted load, once all arrived: restored on this
+  // configuration outside the lock, then swapped in whole (a running replay
+  // ends, as with `reset`). Refused state leaves the machine untouched.
+  Reply snapshot_load(Client* client, std::string_view bytes) EXCLUDES(mu_);
+  // A client went away: ends its replay, keeping what was applied, and its load.
   void disconnect(Client* client) EXCLUDES(mu_);
+
+  // The machine's state, for memd's state file at a clean stop.
+  std::string save_state() EXCLUDES(mu_);
+  uint64_t live_allocations() EXCLUDES(mu_);
+  // The most bytes a state of this machine can take: a state's fixed part
+  // (counters, pageblock types, list lengths) plus 16 bytes per page, as a
+  // machine full of order-0 allocations needs: about 16 MiB for 4 GiB, 16 GiB
+  // for 4 TiB.
+  uint64_t max_state_bytes() const { return max_state_bytes_; }
 
   // The machine's counters, copied under the lock (shared while the machine
   // does not change).
@@ -91,7 +120,8 @@ class Service {
  private:
   class SCOPED_CAPABILITY Lock;
 
-  Service(const MachineConfig& config, std::unique_ptr<Machine> machine);
+  // `state_bytes`: the size of one state of `machine` (for max_state_bytes()).
+  Service(const MachineConfig& config, std::unique_ptr<Machine> machine, uint64_t state_bytes);
 
   Reply dispatch(const Command& command, Client* client) EXCLUDES(mu_);
   std::shared_ptr<const MachineStats> stats_locked() REQUIRES(mu_);
@@ -103,6 +133,9 @@ class Service {
   Reply replay(const ReplayCommand& c, Client* client) EXCLUDES(mu_);
   Reply replay_file(const std::string& path, Client* client) EXCLUDES(mu_);
   Reply reset() EXCLUDES(mu_);
+  Reply snapshot(const SnapshotCommand& c, Client* client) EXCLUDES(mu_);
+  // Swaps `machine` in (a running replay ends); returns the machine it replaced.
+  std::unique_ptr<Machine> replace_machine(std::unique_ptr<Machine> machine) EXCLUDES(mu_);
   Reply check() EXCLUDES(mu_);
   Reply status() EXCLUDES(mu_);
 
@@ -120,6 +153,8 @@ class Service {
 
   const MachineConfig config_;
   std::vector<std::string> boot_warnings_;
+  uint64_t max_state_bytes_ = 0;
+  std::atomic<bool> loading_{false};  // a client has been admitted to send a `snapshot load`
   mutable Mutex mu_;
   mutable std::atomic<int> waiters_{0};  // threads blocked on mu_
   std::atomic<bool> stopping_{false};

@@ -7,10 +7,12 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <map>
 
 #include <boost/asio.hpp>
 
 #include "daemon/log.h"
+#include "daemon/mutex.h"
 
 namespace memd {
 namespace {
@@ -86,6 +88,10 @@ struct SocketServer::Impl {
   }
 
   void accept();
+  // A reply of `bytes` that `connection` could not send at once, until release(id).
+  // Drops the connections whose replies have waited longest while the total is too high.
+  uint64_t hold(const std::shared_ptr<Connection>& connection, size_t bytes) EXCLUDES(held_mu);
+  void release(uint64_t id) EXCLUDES(held_mu);
   void start() {
     accept();
     for (int i = 0; i < options.threads; ++i) {
@@ -112,10 +118,21 @@ struct SocketServer::Impl {
     acceptor.close(ec);
   }
 
-  // Connections refer to the first three while the io_context destroys them: they go last.
+  // A reply waiting for its client to read it.
+  struct Held {
+    std::weak_ptr<Connection> connection;
+    size_t bytes = 0;
+    bool dropping = false;  // its connection is asked to go: no longer counted
+  };
+
+  // Connections refer to these while the io_context destroys them: they go last.
   Service* service;
   const SocketServerOptions options;
   std::atomic<int> clients{0};
+  Mutex held_mu;
+  std::map<uint64_t, Held> held GUARDED_BY(held_mu);  // by id: oldest first
+  size_t held_bytes GUARDED_BY(held_mu) = 0;          // of those not dropping
+  uint64_t next_held GUARDED_BY(held_mu) = 1;
   asio::io_context io;
   Stream::acceptor acceptor;
   asio::steady_timer retry_timer;
@@ -127,7 +144,10 @@ struct SocketServer::Impl {
 class SocketServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(Impl* server, Stream::socket socket)
-      : server_(server), socket_(std::move(socket)), in_(kMaxCommandBytes) {
+      : server_(server),
+        socket_(std::move(socket)),
+        reply_timer_(socket_.get_executor()),
+        in_(std::make_unique<asio::streambuf>(kMaxCommandBytes)) {
     ++server_->clients;
   }
   ~Connection() {
@@ -136,6 +156,8 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   }
 
   void start() {
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);  // send() writes what the socket takes at once, synchronously
     if (server_->clients > server_->options.max_clients) {
       log::warning("socket: refusing a client: {} connections already",
                    server_->options.max_clients);
@@ -150,12 +172,28 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     }
     client_.origin = Client::Origin::kSocket;
     client_.uid = peer.uid;
+    pid_ = peer.pid;
     read_line();
+  }
+
+  Stream::socket::executor_type executor() { return socket_.get_executor(); }
+
+  // Closes the connection if reply `id` still waits for the client: it does
+  // not read (reply_timeout), or memd holds too much for slow readers.
+  void drop(uint64_t id, std::string_view why) {
+    if (id == 0 || id != held_) return;  // that reply was read meanwhile
+    log::warning("socket: dropping pid {} uid {}: {}", pid_, client_.uid, why);
+    boost::system::error_code ignored;
+    socket_.close(ignored);  // the write ends with an error; the connection goes with it
   }
 
  private:
   void read_line() {
-    asio::async_read_until(socket_, in_, '\n',
+    // A 64 KiB line leaves a 64 KiB buffer: give it back once it is empty.
+    if (in_->size() == 0 && in_->capacity() > 4096) {
+      in_ = std::make_unique<asio::streambuf>(kMaxCommandBytes);
+    }
+    asio::async_read_until(socket_, *in_, '\n',
                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
                              self->on_line(ec, n);
                            });
@@ -169,18 +207,22 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
                   true);
     }
     if (ec) return;  // the client went away (or memd is stopping)
-    std::string line(asio::buffers_begin(in_.data()), asio::buffers_begin(in_.data()) + n);
-    in_.consume(n);
+    std::string line(asio::buffers_begin(in_->data()), asio::buffers_begin(in_->data()) + n);
+    in_->consume(n);
     auto command = parse_command(line);
     if (!command) {
-      // A bad `replay data` line announces bytes that cannot be skipped safely.
-      const bool frame = line.rfind("replay data", 0) == 0;
+      // A bad `replay data` or `snapshot load` line announces bytes that cannot be skipped safely.
+      const bool frame = line.rfind("replay data", 0) == 0 || line.rfind("snapshot load", 0) == 0;
       return send(Reply::error(Failure::kBadInput,
                                command.error().message + (frame ? "; closing the connection" : "")),
                   frame);
     }
     if (auto* r = std::get_if<ReplayCommand>(&*command); r && r->op == ReplayCommand::Op::kData) {
       return read_frame(r->bytes);
+    }
+    if (auto* s = std::get_if<SnapshotCommand>(&*command);
+        s && s->op == SnapshotCommand::Op::kLoad) {
+      return read_snapshot(s->bytes);
     }
     send(server_->service->run(*command, &client_), false);
   }
@@ -191,23 +233,59 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     // Without a replay of its own a client's frame is skipped, never buffered:
     // connections cannot make memd hold 64 MiB each.
     if (client_.replay_session == 0) return skip_frame(bytes);
-    frame_.resize(bytes);
-    const size_t buffered = std::min(bytes, in_.size());
-    asio::buffer_copy(asio::buffer(frame_.data(), buffered), in_.data());
-    in_.consume(buffered);
-    asio::async_read(socket_, asio::buffer(frame_.data() + buffered, bytes - buffered),
-                     [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                       if (ec) return;  // disconnected mid-frame: nothing applied
-                       Reply r = self->server_->service->replay_data(&self->client_, self->frame_);
-                       self->frame_.clear();
-                       self->frame_.shrink_to_fit();
-                       self->send(r, false);
-                     });
+    read_raw(bytes, [self = shared_from_this()] {  // disconnected mid-frame: nothing applied
+      Reply r = self->server_->service->replay_data(&self->client_, self->frame_);
+      self->frame_.clear();
+      self->frame_.shrink_to_fit();
+      self->send(r, false);
+    });
+  }
+
+  // Reads `bytes` raw bytes into frame_ (those already buffered first), then
+  // runs `done`; never if the client goes away first. frame_ grows with what
+  // arrives, 1 MiB at a time: announcing 64 MiB costs nothing until they come.
+  template <typename Done>
+  void read_raw(size_t bytes, Done done) {
+    const size_t buffered = std::min(bytes, in_->size());
+    frame_.resize(buffered);
+    asio::buffer_copy(asio::buffer(frame_.data(), buffered), in_->data());
+    in_->consume(buffered);
+    read_more(bytes, std::move(done));
+  }
+  template <typename Done>
+  void read_more(size_t bytes, Done done) {
+    const size_t have = frame_.size();
+    if (have == bytes) return done();
+    frame_.resize(have + std::min<size_t>(bytes - have, 1 << 20));
+    socket_.async_read_some(asio::buffer(frame_.data() + have, frame_.size() - have),
+                            [self = shared_from_this(), bytes, have, done = std::move(done)](
+                                boost::system::error_code ec, size_t n) mutable {
+                              if (ec) return;
+                              self->frame_.resize(have + n);
+                              self->read_more(bytes, std::move(done));
+                            });
+  }
+
+  // The N raw bytes after `snapshot load bytes=N`, read only once the Service
+  // admitted them (one load at a time, no more than a state can take); a
+  // refusal closes the connection, since the bytes that follow are not read.
+  void read_snapshot(size_t bytes) {
+    Reply admitted = server_->service->begin_snapshot_load(&client_, bytes);
+    if (!admitted.ok()) {
+      admitted.json["error"] = admitted.error_message() + "; closing the connection";
+      return send(admitted, true);
+    }
+    read_raw(bytes, [self = shared_from_this()] {  // gone mid-state: disconnect() ends the load
+      Reply r = self->server_->service->snapshot_load(&self->client_, self->frame_);
+      self->frame_.clear();
+      self->frame_.shrink_to_fit();
+      self->send(r, false);
+    });
   }
 
   void skip_frame(size_t left) {
-    const size_t buffered = std::min(left, in_.size());
-    in_.consume(buffered);
+    const size_t buffered = std::min(left, in_->size());
+    in_->consume(buffered);
     left -= buffered;
     if (left == 0) {  // the Service says why it was refused
       return send(server_->service->replay_data(&client_, std::string_view()), false);
@@ -219,15 +297,53 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
         });
   }
 
+  // Writes the reply, then reads the next line (or hangs up). What the socket
+  // takes at once is written at once; the rest waits, held, until the client
+  // reads it, or is dropped with the connection (Impl::hold, reply_timeout).
   void send(const Reply& reply, bool close_after) {
     out_ = reply.json_line();
+    payload_ = reply.payload;  // `snapshot save`: the state, right after the line
+    const size_t total = out_.size() + (payload_ ? payload_->size() : 0);
+    boost::system::error_code ec;
+    size_t n = socket_.write_some(unsent(0), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec.clear();
+      n = 0;
+    }
+    if (ec) return payload_.reset();  // the client went away
+    if (n == total) return sent(close_after);
+    // All of it stays allocated until the client has read the rest.
+    held_ = server_->hold(shared_from_this(), out_.capacity() + total - out_.size());
+    reply_timer_.expires_after(server_->options.reply_timeout);
+    reply_timer_.async_wait([self = shared_from_this(), id = held_](boost::system::error_code tec) {
+      if (tec) return;  // the reply went out (or the connection closed) first
+      self->drop(id, fmt::format("it did not read its reply within {} ms",
+                                 self->server_->options.reply_timeout.count()));
+    });
     asio::async_write(
-        socket_, asio::buffer(out_),
-        [self = shared_from_this(), close_after](boost::system::error_code ec, size_t) {
-          if (ec) return;
-          if (close_after) return self->hang_up();
-          self->read_line();
+        socket_, unsent(n),
+        [self = shared_from_this(), close_after](boost::system::error_code wec, size_t) {
+          self->server_->release(self->held_);
+          self->held_ = 0;
+          self->reply_timer_.cancel();
+          if (wec) return self->payload_.reset();
+          self->sent(close_after);
         });
+  }
+
+  // What is left to write of out_ and payload_ after the first `done` bytes.
+  std::array<asio::const_buffer, 2> unsent(size_t done) const {
+    const size_t line = std::min(done, out_.size());
+    return {asio::buffer(out_) + line,
+            payload_ ? asio::buffer(*payload_) + (done - line) : asio::const_buffer()};
+  }
+
+  void sent(bool close_after) {
+    payload_.reset();
+    out_.clear();
+    if (out_.capacity() > 4096) out_.shrink_to_fit();
+    if (close_after) return hang_up();
+    read_line();
   }
 
   // Ends the conversation after a last reply without resetting it: stop
@@ -262,12 +378,53 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   Impl* server_;
   Stream::socket socket_;
   std::unique_ptr<asio::steady_timer> timer_;
+  asio::steady_timer reply_timer_;  // reply_timeout for the reply held
   std::array<char, 4096> sink_{};
-  asio::streambuf in_;
+  std::unique_ptr<asio::streambuf> in_;
   std::string frame_;
   std::string out_;
+  std::shared_ptr<const std::string> payload_;
+  uint64_t held_ = 0;  // the Impl::hold() id of the reply while it waits for the client; 0 if none
+  pid_t pid_ = 0;
   Client client_;
 };
+
+uint64_t SocketServer::Impl::hold(const std::shared_ptr<Connection>& connection, size_t bytes) {
+  std::vector<std::pair<std::shared_ptr<Connection>, uint64_t>> victims;
+  uint64_t id = 0;
+  size_t total = 0;
+  {
+    MutexLock lock(&held_mu);
+    id = next_held++;
+    held.emplace(id, Held{connection, bytes, false});
+    held_bytes += bytes;
+    total = held_bytes;
+    for (auto it = held.begin(); held_bytes > options.max_held_reply_bytes && it != held.end();
+         ++it) {
+      if (it->first == id || it->second.dropping) continue;
+      it->second.dropping = true;
+      held_bytes -= it->second.bytes;
+      if (auto c = it->second.connection.lock()) victims.emplace_back(std::move(c), it->first);
+    }
+  }
+  for (auto& v : victims) {
+    asio::post(v.first->executor(), [victim = v.first, victim_id = v.second, total, this] {
+      victim->drop(victim_id, fmt::format("{} MiB of replies wait for clients that do not read "
+                                          "them (limit {} MiB); its reply waited longest",
+                                          total >> 20, options.max_held_reply_bytes >> 20));
+    });
+  }
+  return id;
+}
+
+void SocketServer::Impl::release(uint64_t id) {
+  if (id == 0) return;
+  MutexLock lock(&held_mu);
+  auto it = held.find(id);
+  if (it == held.end()) return;
+  if (!it->second.dropping) held_bytes -= it->second.bytes;
+  held.erase(it);
+}
 
 void SocketServer::Impl::accept() {
   // Each connection's socket runs its handlers on its own strand: never two at once.

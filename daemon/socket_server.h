@@ -5,11 +5,21 @@
 // Peers are checked with SO_PEERCRED: root, memd's own user and members of
 // the socket group may talk; others get one JSON error and are disconnected.
 // A line over kMaxCommandBytes gets an error and the connection is dropped.
+//
+// What a connection makes memd hold is bounded: one command line (64 KiB),
+// one reply (a connection reads its next command only once its reply is
+// out), one replay frame (the running replay's only). A reply the socket
+// cannot take at once waits for the client to read it, for reply_timeout at
+// most; and while more than max_held_reply_bytes of replies wait so, the
+// connections whose replies have waited longest are dropped. Clients that
+// read as they go hold a reply for moments only and are not affected.
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -24,6 +34,10 @@ struct SocketServerOptions {
   int max_clients = 8192;
   std::optional<gid_t> group;  // members may talk to memd
   std::string group_name;      // for messages
+  // A client that has not read its reply this long after it was ready is dropped.
+  std::chrono::milliseconds reply_timeout{10'000};
+  // Replies waiting for slow readers, in all: above it, the oldest are dropped.
+  size_t max_held_reply_bytes = 32 << 20;
 };
 
 class SocketServer {

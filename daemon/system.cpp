@@ -37,6 +37,31 @@ Result<sockaddr_un> unix_address(const std::string& path) {
   return addr;
 }
 
+// The directory of memd's socket and lock must be memd's own: another user
+// who could rename entries there could put a socket of their own in memd's
+// place, or a link to a file memd would then write. A sticky directory
+// (/tmp) is fine: there, others cannot touch what memd creates.
+Status trusted_directory(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0) return make_error(fmt::format("{}: {}", dir, errno_text()));
+  if (st.st_uid != 0 && st.st_uid != geteuid()) {
+    return make_error(fmt::format(
+        "{}: owned by uid {}: another user could replace memd's socket there; use a directory "
+        "of memd's own user or root",
+        dir, st.st_uid));
+  }
+  if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+    return make_error(fmt::format(
+        "{}: writable by other users (mode {:o}): one of them could replace memd's socket there",
+        dir, st.st_mode & 07777));
+  }
+  return {};
+}
+
 }  // namespace
 
 // --- ListenSocket ----------------------------------------------------------------------------
@@ -86,6 +111,7 @@ Result<ListenSocket> ListenSocket::create(const std::string& path, std::optional
       return s.error();
     }
   }
+  if (auto s = trusted_directory(path); !s) return s.error();
   const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return make_error(fmt::format("socket: {}", errno_text()));
   // A socket file that refuses connections was left by a memd that is gone;
@@ -123,7 +149,8 @@ Result<ListenSocket> ListenSocket::create(const std::string& path, std::optional
     return make_error(fmt::format("{}: bind: {}", path, std::strerror(err)));
   }
   ListenSocket sock(fd, path, true);
-  if (group && chown(path.c_str(), static_cast<uid_t>(-1), *group) != 0) {
+  // lchown: should the name have been replaced by a link meanwhile, the link changes group.
+  if (group && lchown(path.c_str(), static_cast<uid_t>(-1), *group) != 0) {
     log::warning("{}: cannot give the socket to group {}: {}", path, *group, errno_text());
   }
   if (listen(fd, SOMAXCONN) != 0) {
@@ -158,8 +185,23 @@ Result<InstanceLock> InstanceLock::acquire(const std::string& socket_path) {
       return s.error();
     }
   }
-  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error(fmt::format("{}: {}", path, errno_text()));
+  if (auto s = trusted_directory(path); !s) return s.error();
+  // Never through a link, and only a file of memd's own: memd truncates it.
+  const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0644);
+  if (fd < 0) {
+    const int err = errno;
+    struct stat link {};
+    const bool is_link = lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode);
+    return make_error(fmt::format(
+        "{}: {}", path, is_link ? "a symbolic link: refusing to follow it" : std::strerror(err)));
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || st.st_nlink != 1) {
+    close(fd);
+    return make_error(fmt::format(
+        "{}: not a lock file of memd's (a regular file of uid {} with one link); remove it", path,
+        geteuid()));
+  }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     char buf[32] = {};

@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -32,6 +34,12 @@ constexpr fuse_ino_t kRootIno = FUSE_ROOT_ID;  // 1
 constexpr fuse_ino_t kControlIno = 2;
 constexpr fuse_ino_t kFirstFileIno = 3;  // then kProcFiles in order
 constexpr double kAttrTimeout = 60.0;    // names, modes and sizes never change
+// What files held open by users other than root and memd's own may keep
+// rendered in all (allow_other): past it their opens fail with ENFILE, so that
+// opening thousands of files cannot make memd hold gigabytes. Each open counts
+// at least a page.
+constexpr size_t kMaxHeldByOthers = 128 << 20;
+constexpr size_t kMinHeld = 4096;
 
 }  // namespace
 
@@ -48,6 +56,7 @@ struct OpenFile {
   bool control = false;
   std::mutex mu;      // control only: guards text and cursor, spans each reply from text
   std::string text;   // the rendered file; for control: the last result, or the help
+  size_t held = 0;    // what it counts in FsState::held_by_others
   Client client;      // control only
   size_t cursor = 0;  // control only: where the next read at a nonzero offset continues
 };
@@ -63,6 +72,8 @@ struct FsState {
   // memd unmounts never get one, and are freed with the state.
   Mutex open_mu;
   std::unordered_map<const OpenFile*, std::unique_ptr<OpenFile>> open_files GUARDED_BY(open_mu);
+  size_t held_by_others GUARDED_BY(open_mu) = 0;  // see kMaxHeldByOthers
+  std::atomic<uint64_t> refused_opens{0};
 };
 
 namespace {
@@ -239,12 +250,30 @@ void memd_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   fi->keep_cache = 0;
   fi->fh = reinterpret_cast<uint64_t>(file.get());  // freed in memd_release
   OpenFile* raw = file.get();
+  const uid_t uid = fuse_req_ctx(req)->uid;
+  if (!file->control && uid != 0 && uid != s.uid) {
+    file->held = std::max(file->text.size(), kMinHeld);
+  }
+  size_t held = 0;
   {
     MutexLock lock(&s.open_mu);
-    s.open_files.emplace(raw, std::move(file));
+    held = s.held_by_others;
+    if (held + file->held <= kMaxHeldByOthers) {
+      s.held_by_others += file->held;
+      s.open_files.emplace(raw, std::move(file));
+    }
+  }
+  if (file) {  // refused: still ours
+    if (s.refused_opens++ % 1000 == 0) {
+      log::warning("open {} by uid {}: files open by other users hold {} MiB already (ENFILE)",
+                   proc_file_name(file_of(ino)), uid, held >> 20);
+    }
+    fuse_reply_err(req, ENFILE);
+    return;
   }
   if (fuse_reply_open(req, fi) != 0) {  // interrupted: no release will come
     MutexLock lock(&s.open_mu);
+    s.held_by_others -= raw->held;
     s.open_files.erase(raw);
   }
 }
@@ -256,6 +285,7 @@ void unref(FsState* s, OpenFile* f) {
   {
     MutexLock lock(&s->open_mu);
     if (auto it = s->open_files.find(f); it != s->open_files.end()) {
+      s->held_by_others -= f->held;
       owned = std::move(it->second);
       s->open_files.erase(it);
     }
@@ -265,7 +295,7 @@ void unref(FsState* s, OpenFile* f) {
 void memd_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
   OpenFile* f = open_file(fi);
   if (ino != kControlIno) {
-    FsState* s = state_of(req);  // before the reply: it frees req
+    FsState* s = state_of(req);                       // before the reply: it frees req
     f->refs.fetch_add(1, std::memory_order_relaxed);  // the open's reference keeps f alive here
     const std::string& t = f->text;
     const size_t start = std::min(static_cast<size_t>(off), t.size());
@@ -348,13 +378,23 @@ constexpr fuse_lowlevel_ops make_ops() {
 }
 constexpr fuse_lowlevel_ops kOps = make_ops();
 
-// The type of the file system mounted at `path` (as /proc/self/mountinfo names it), if any.
-std::optional<std::string> mount_type_at(const std::string& given) {
+// `path` without links, "." or "..", as /proc/self/mountinfo spells mount points.
+// Only before memd mounts there: resolving a path may ask the file system on it.
+std::string resolved_path(const std::string& given) {
   char resolved[PATH_MAX];
-  const std::string path = realpath(given.c_str(), resolved) ? resolved : given;
+  return realpath(given.c_str(), resolved) ? resolved : given;
+}
+
+// The mount on top at `path` (resolved), as /proc/self/mountinfo lists it, if
+// any. Touches nothing under `path`: safe while memd's own mount is not served.
+struct MountInfo {
+  uint64_t id = 0;   // the mount's unique id
+  std::string type;  // "fuse.memd", "tmpfs", ...
+};
+std::optional<MountInfo> mount_at(const std::string& path) {
   std::ifstream in("/proc/self/mountinfo");
   std::string line;
-  std::optional<std::string> type;
+  std::optional<MountInfo> top;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string id, parent, dev, root, point;
@@ -375,9 +415,9 @@ std::optional<std::string> mount_type_at(const std::string& given) {
     std::istringstream rest(line.substr(dash + 3));
     std::string fstype;
     rest >> fstype;
-    type = fstype;  // the last one listed is the one on top
+    top = MountInfo{std::strtoull(id.c_str(), nullptr, 10), fstype};  // the last listed is on top
   }
-  return type;
+  return top;
 }
 
 // Detaches a mount whose daemon is gone.
@@ -405,6 +445,14 @@ Status unmount_stale(const std::string& path) {
 // (its daemon killed: ENOTCONN) detached; a live mount refused. statfs()
 // always asks the daemon, where stat() may answer from the kernel's cache.
 Status prepare_mountpoint(const std::string& path) {
+  // Another user's link would let them choose where memd mounts (over /usr/bin, say).
+  struct stat link {};
+  if (lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode) && link.st_uid != 0 &&
+      link.st_uid != geteuid()) {
+    return make_error(fmt::format(
+        "{}: a symbolic link of uid {}: memd mounts only through links of root or its own user",
+        path, link.st_uid));
+  }
   struct statfs fs {};
   if (statfs(path.c_str(), &fs) != 0) {
     if (errno == ENOTCONN || errno == ECONNABORTED) {
@@ -419,12 +467,13 @@ Status prepare_mountpoint(const std::string& path) {
   if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return make_error(fmt::format("{}: not a directory", path));
   }
-  if (auto type = mount_type_at(path)) {
-    if (*type == "fuse.memd") {
+  if (auto top = mount_at(resolved_path(path))) {
+    const std::string& type = top->type;
+    if (type == "fuse.memd") {
       return make_error(
           fmt::format("{}: another memd is already mounted here and running; stop it first", path));
     }
-    return make_error(fmt::format("{}: something else is mounted here (type {})", path, *type));
+    return make_error(fmt::format("{}: something else is mounted here (type {})", path, type));
   }
   return {};
 }
@@ -439,6 +488,7 @@ FuseMount::FuseMount(MountOptions options, std::unique_ptr<FsState> state, fuse_
 Result<std::unique_ptr<FuseMount>> FuseMount::mount(Service* service, const MountOptions& options) {
   fuse_set_log_func(memd_log);
   if (auto s = prepare_mountpoint(options.mountpoint); !s) return s.error();
+  const std::string resolved = resolved_path(options.mountpoint);
   auto state = std::make_unique<FsState>();
   state->service = service;
   state->uid = geteuid();
@@ -459,7 +509,10 @@ Result<std::unique_ptr<FuseMount>> FuseMount::mount(Service* service, const Moun
                     "fusermount3 installed, and user_allow_other set for allow_other?)",
                     options.mountpoint));
   }
-  return std::unique_ptr<FuseMount>(new FuseMount(options, std::move(state), se));
+  auto mount = std::unique_ptr<FuseMount>(new FuseMount(options, std::move(state), se));
+  mount->resolved_mountpoint_ = resolved;
+  if (auto top = mount_at(resolved); top && top->type == "fuse.memd") mount->mount_id_ = top->id;
+  return mount;
 }
 
 void FuseMount::start(std::function<void()> on_exit) {
@@ -497,7 +550,16 @@ void FuseMount::stop() {
     loop_.join();
   }
   if (session_) {
-    fuse_session_unmount(session_);
+    // Unmounting by path takes whatever is on top there: if someone mounted
+    // over memd, leave both (memd's, dead once memd is gone, is cleaned up
+    // by the next memd) rather than take their mount away.
+    const auto top = mount_at(resolved_mountpoint_);
+    if (mount_id_ && top && top->id != mount_id_) {
+      log::warning("{}: a {} file system is mounted over memd's files; leaving it mounted",
+                   options_.mountpoint, top->type);
+    } else {
+      fuse_session_unmount(session_);
+    }
     fuse_session_destroy(session_);
     session_ = nullptr;
   }

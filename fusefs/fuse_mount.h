@@ -10,6 +10,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -54,6 +55,8 @@ class FuseMount {
   fuse_session* session_;
   std::thread loop_;
   std::atomic<bool> loop_done_{false};
+  std::string resolved_mountpoint_;  // as /proc/self/mountinfo spells it
+  uint64_t mount_id_ = 0;            // memd's mount in /proc/self/mountinfo; 0 if unknown
 };
 
 }  // namespace memd

@@ -16,14 +16,29 @@ MNT=$W/mnt
 SOCK=$W/memd.sock
 LOG=$W/memd.log
 CONFIG=$W/memd.toml
-: >"$CONFIG"  # no keys: the default machine, one node, 4 GiB, 2 CPUs
+# The default machine (one node, 4 GiB, 2 CPUs), fresh at every start: no
+# state directory, so that no test reads or writes /var/lib/memd. A test that
+# writes its own configuration as root must keep `state_dir = ""` (or pass
+# --no-state or --state-dir under $W).
+printf '[daemon]\nstate_dir = ""\n' >"$CONFIG"
 PIDS=""
 MEMD_PID=""
 
 cleanup() {
   rc=$?
   for pid in $PIDS; do kill -9 "$pid" 2>/dev/null; done
-  for pid in $PIDS; do wait "$pid" 2>/dev/null; done
+  # Reap them, but never hang on one the kernel cannot kill (a process stuck
+  # on a FUSE request nobody will answer): name it and fail instead.
+  for pid in $PIDS; do
+    for _ in $(seq 100); do
+      case "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" in "" | Z) break ;; esac
+      sleep 0.1
+    done
+    case "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" in
+      "" | Z) wait "$pid" 2>/dev/null ;;
+      *) echo "FAIL: pid $pid survives kill -9 (waits in $(cat "/proc/$pid/wchan" 2>/dev/null))"; rc=1 ;;
+    esac
+  done
   # Lazy-unmount whatever is still mounted under the temp dir, deepest first.
   awk -v w="$W" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null
@@ -48,14 +63,22 @@ expect_contains() { case "$2" in *"$3"*) ;; *) fail "$1: [$2] does not contain [
 # Starts memd in the foreground on $MNT and $SOCK (extra flags appended) and
 # waits until it said it is ready.
 start_memd() {
+  local before
+  before=$(grep -c "Emulating" "$LOG" 2>/dev/null)
   "$MEMD" --config "$CONFIG" --foreground --mount "$MNT" --socket "$SOCK" "$@" 2>>"$LOG" &
   MEMD_PID=$!
   PIDS="$PIDS $MEMD_PID"
-  wait_ready "$MEMD_PID"
+  wait_ready "$MEMD_PID" "${before:-0}"
 }
+# wait_ready PID [N]: until the log has more than N "Emulating" lines and the
+# mount answers. A line of an earlier memd must not count: this memd is ready
+# only once it logs its own (a kill -9 before that can hit it while it checks
+# its own mount, which leaves it unkillable in the kernel's FUSE wait).
 wait_ready() {
+  local n
   for _ in $(seq 200); do
-    if grep -q "Emulating" "$LOG" 2>/dev/null && [ -e "$MNT/control" ]; then return 0; fi
+    n=$(grep -c "Emulating" "$LOG" 2>/dev/null)
+    if [ "${n:-0}" -gt "${2:-0}" ] && [ -e "$MNT/control" ]; then return 0; fi
     kill -0 "$1" 2>/dev/null || fail "memd exited before it was ready"
     sleep 0.05
   done

@@ -1,6 +1,7 @@
 // A stand-in for memd's socket in memctl's unit tests: accepts connections
 // one after another, reads command lines (and the raw bytes after `replay
-// data bytes=N`), records them and answers each with what a handler returns.
+// data bytes=N` and `snapshot load bytes=N`), records them and answers each
+// with what a handler returns.
 #pragma once
 
 #include <poll.h>
@@ -23,7 +24,9 @@ namespace memd::testing {
 class FakeMemd {
  public:
   // Returns the reply line (without newline) for a command line and its
-  // payload (replay data); an empty reply closes the connection instead.
+  // payload (replay data, snapshot load); an empty reply closes the
+  // connection instead. Raw bytes after the line (snapshot save) may follow
+  // the reply's own newline.
   using Handler = std::function<std::string(const std::string& line, const std::string& payload)>;
 
   explicit FakeMemd(Handler handler) : handler_(std::move(handler)) {
@@ -52,6 +55,9 @@ class FakeMemd {
   FakeMemd& operator=(const FakeMemd&) = delete;
 
   const std::string& path() const { return path_; }
+  // Closes each connection right after its first reply: a daemon that went
+  // away in the middle of sending something.
+  void close_after_reply() { close_after_reply_ = true; }
 
   std::vector<std::string> lines() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -108,9 +114,10 @@ class FakeMemd {
       std::string line = buf.substr(0, nl);
       buf.erase(0, nl + 1);
       std::string payload;
-      const std::string data = "replay data bytes=";
-      if (line.compare(0, data.size(), data) == 0) {
-        if (!read_exact(c, &buf, std::stoull(line.substr(data.size())), &payload)) return;
+      for (const std::string data : {"replay data bytes=", "snapshot load bytes="}) {
+        if (line.compare(0, data.size(), data) == 0) {
+          if (!read_exact(c, &buf, std::stoull(line.substr(data.size())), &payload)) return;
+        }
       }
       {
         std::lock_guard<std::mutex> lock(mu_);
@@ -121,6 +128,7 @@ class FakeMemd {
       if (reply.empty()) return;
       reply += '\n';
       if (::send(c, reply.data(), reply.size(), MSG_NOSIGNAL) < 0) return;
+      if (close_after_reply_) return;
     }
   }
 
@@ -129,6 +137,7 @@ class FakeMemd {
   std::string path_;
   int fd_ = -1;
   std::atomic<bool> stop_{false};
+  std::atomic<bool> close_after_reply_{false};
   std::thread thread_;
   mutable std::mutex mu_;
   std::vector<std::string> lines_;

@@ -17,16 +17,19 @@ MNT=$W/mnt
 SOCK=$W/memd.sock
 LOG=$W/memd.log
 CONFIG=$W/memd.toml
-: >"$CONFIG"  # no keys: the default machine, one node, 4 GiB, 2 CPUs
+# The default machine (one node, 4 GiB, 2 CPUs); no state directory: nothing
+# read or written in /var/lib/memd.
+printf '[daemon]\nstate_dir = ""\n' >"$CONFIG"
 mkdir "$MNT"
 MEMD_PID=""
+OTHER_PID=""
 
 cleanup() {
   rc=$?
-  if [ -n "$MEMD_PID" ]; then
-    kill -9 "$MEMD_PID" 2>/dev/null
-    wait "$MEMD_PID" 2>/dev/null
-  fi
+  for pid in $MEMD_PID $OTHER_PID; do
+    kill -9 "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
   awk -v w="$W" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
     umount -l "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null
   done
@@ -221,6 +224,69 @@ mc status
 expect_out_has "replay running: no"
 mc check
 expect_rc 0 "check after an interrupted replay"
+
+# --- snapshot save / load ------------------------------------------------------------------------
+files() { for f in buddyinfo pagetypeinfo zoneinfo vmstat meminfo; do cat "$MNT/$f"; done; }
+mc reset
+mc alloc --order 3 --movable --count 5
+mc alloc --count 20 --cpu 1
+mc sysctl min_free_kbytes=80000
+BEFORE=$(files)
+mc snapshot save "$W/machine.state"
+expect_rc 0 "snapshot save"; expect_no_err
+expect_out "saved 25 allocations ($(stat -c %s "$W/machine.state") bytes) to $W/machine.state"
+[ "$(head -c 8 "$W/machine.state")" = MEMDST01 ] || fail "snapshot save: not a state file"
+[ "$(ls "$W" | grep -c '^machine\.state')" = 1 ] || fail "snapshot save left a temporary file"
+"$MEMCTL" --socket "$SOCK" snapshot save - >"$W/stdout.state" 2>"$W/err" || fail "snapshot save -"
+cmp -s "$W/stdout.state" "$W/machine.state" || fail "snapshot save - differs from the file"
+mc --json snapshot save "$W/json.state"
+expect_rc 0 "--json snapshot save"
+[ "$(json 'r["ok"], r["bytes"], r["allocations"]')" = "True $(stat -c %s "$W/json.state") 25" ] ||
+  fail "snapshot save --json"
+mc alloc --order 5 --count 3
+mc sysctl min_free_kbytes=70000
+mc snapshot load "$W/machine.state"
+expect_rc 0 "snapshot load"; expect_no_err
+expect_out "loaded $W/machine.state: x86_64, 4095 MiB in 1 node, 2 CPUs, 25 allocations"
+[ "$(files)" = "$BEFORE" ] || fail "the files after snapshot load differ from the saved machine's"
+mc sysctl min_free_kbytes
+expect_out "vm.min_free_kbytes = 80000"
+mc check
+expect_rc 0 "check after snapshot load"
+mc free --id 3
+expect_rc 0 "free an id of the loaded machine"
+"$MEMCTL" --socket "$SOCK" --json snapshot load - <"$W/machine.state" >"$W/out" 2>"$W/err"
+RC=$?; OUT=$(cat "$W/out")
+expect_rc 0 "snapshot load -"
+[ "$(json 'r["allocations"]')" = 25 ] || fail "snapshot load - --json"
+# Damaged and foreign files are refused; the machine stays as it was.
+python3 -c 'import sys; d=bytearray(open(sys.argv[1],"rb").read()); d[len(d)//2]^=1; open(sys.argv[2],"wb").write(d)' \
+  "$W/machine.state" "$W/damaged.state"
+mc alloc --order 2
+BEFORE=$(files)
+mc snapshot load "$W/damaged.state"
+expect_rc 1 "snapshot load of a damaged file"; expect_out ""
+expect_err_line "snapshot load: state refused: checksum mismatch (damaged)"
+"$MEMD" --config "$CONFIG" --foreground --mount "$W/other.mnt" --socket "$W/other.sock" --cpus 4 \
+  2>>"$W/other.log" &
+OTHER_PID=$!
+for _ in $(seq 200); do grep -q Emulating "$W/other.log" 2>/dev/null && break; sleep 0.05; done
+"$MEMCTL" --socket "$W/other.sock" snapshot save "$W/foreign.state" >/dev/null || fail "save on the other memd"
+kill -TERM "$OTHER_PID"; wait "$OTHER_PID" || fail "the other memd exited non-zero"
+OTHER_PID=""
+mc snapshot load "$W/foreign.state"
+expect_rc 1 "snapshot load of a foreign file"
+expect_err_line "snapshot load: state refused: it was saved from a machine with a different configuration"
+head -c 5000 "$W/machine.state" >"$W/short.state"
+mc snapshot load "$W/short.state"
+expect_rc 1 "snapshot load of a truncated file"; expect_err_line "truncated"
+[ "$(files)" = "$BEFORE" ] || fail "a refused snapshot load changed the machine"
+mc snapshot load "$W/missing.state"
+expect_rc 2 "snapshot load of a missing file"; expect_err_line "$W/missing.state"
+mc snapshot save "$W/no/such/dir/x.state"
+expect_rc 2 "snapshot save into a missing directory"; expect_err_line "$W/no/such/dir/x.state"
+mc snapshot
+expect_rc 2 "snapshot without save or load"
 
 # --- an unreachable daemon, usage errors ------------------------------------------------------------
 "$MEMCTL" --socket "$W/nope.sock" status >"$W/out" 2>"$W/err"

@@ -115,6 +115,9 @@ TEST(Environment, DefaultSocketPath) {
   env.xdg_runtime_dir = "/run/user/1000";
   EXPECT_EQ(client::default_socket_path(env), "/run/memd/memd.sock");
   env.root = false;
+  // A user without a memd of their own talks to the system's (group memd).
+  EXPECT_EQ(client::default_socket_path(env), "/run/memd/memd.sock");
+  env.user_socket_exists = true;
   EXPECT_EQ(client::default_socket_path(env), "/run/user/1000/memd/memd.sock");
   env.xdg_runtime_dir.reset();
   EXPECT_EQ(client::default_socket_path(env), "/run/memd/memd.sock");
@@ -546,6 +549,194 @@ TEST(Output, ProgressLineFitsItsWidth) {
   }
   EXPECT_EQ(client::progress_line("t.gz", 50, 100, 1000, 1.0, 60),
             "replay t.gz [#######........]  50%  1000 lines  1000 lines/s");
+}
+
+// --- snapshot save / load ----------------------------------------------------------------------
+
+// A temporary directory for the files memctl writes and reads.
+class SnapshotFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/memctl-snapshot.XXXXXX";
+    ASSERT_TRUE(mkdtemp(tmpl));
+    dir = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  static std::string slurp(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  std::string dir;
+};
+
+// Binary, with newlines and NULs: nothing of it may be taken for a line.
+const std::string kState("MEMDST01\n\0\x01\xff{\"ok\":false}\n", 23);
+const std::string kSaveReply = R"({"ok":true,"bytes":23,"allocations":3})";
+
+FakeMemd::Handler saves(std::string state = kState) {
+  return [state](const std::string& line, const std::string&) {
+    if (line != "snapshot save") return std::string(R"({"ok":false,"error":"unexpected"})");
+    return kSaveReply + "\n" + state;
+  };
+}
+
+TEST_F(SnapshotFiles, SaveWritesTheBytesAfterTheReplyToTheFile) {
+  FakeMemd fake(saves());
+  const std::string file = dir + "/machine.state";
+  Outcome r = memctl({"snapshot", "save", file}, at(fake));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out, "saved 3 allocations (23 bytes) to " + file + "\n");
+  EXPECT_EQ(fake.lines(), std::vector<std::string>{"snapshot save"});
+  EXPECT_EQ(slurp(file), kState);
+  EXPECT_EQ(entries(), std::vector<std::string>{"machine.state"});  // no temporary file left
+  // Again, over the old file: replaced.
+  FakeMemd other(saves(std::string(23, 'x')));
+  EXPECT_EQ(memctl({"snapshot", "save", file}, at(other)).status, 0);
+  EXPECT_EQ(slurp(file), std::string(23, 'x'));
+}
+
+TEST_F(SnapshotFiles, SaveToStdoutAndJson) {
+  FakeMemd fake(saves());
+  Outcome r = memctl({"snapshot", "save", "-"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, kState);  // the bytes and nothing else
+  EXPECT_EQ(r.err, "");
+  r = memctl({"--json", "snapshot", "save", dir + "/s"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, kSaveReply + "\n");
+  EXPECT_EQ(slurp(dir + "/s"), kState);
+  r = memctl({"snapshot", "save", "-", "--json"}, at(fake));  // both would go to stdout
+  EXPECT_EQ(r.status, client::kExitUsage);
+  expect_one_error_line(r);
+}
+
+TEST_F(SnapshotFiles, SaveRefusedOrCutShortLeavesTheOldFile) {
+  const std::string file = dir + "/machine.state";
+  std::ofstream(file) << "the old state";
+  FakeMemd refuses([](const std::string&, const std::string&) {
+    return std::string(R"({"ok":false,"error":"snapshot: no"})");
+  });
+  Outcome r = memctl({"snapshot", "save", file}, at(refuses));
+  EXPECT_EQ(r.status, client::kExitRefused);
+  EXPECT_EQ(r.err, "memctl: snapshot: no\n");
+  EXPECT_EQ(r.out, "");
+  // memd goes away 10 bytes into a 100-byte state.
+  FakeMemd cut([](const std::string&, const std::string&) {
+    return std::string(R"({"ok":true,"bytes":100,"allocations":1})") + "\n0123456789";
+  });
+  cut.close_after_reply();
+  r = memctl({"snapshot", "save", file}, at(cut));
+  EXPECT_EQ(r.status, client::kExitUnreachable);
+  expect_one_error_line(r);
+  EXPECT_NE(r.err.find("bytes short"), std::string::npos) << r.err;
+  // A reply without a byte count.
+  FakeMemd odd(
+      [](const std::string&, const std::string&) { return std::string(R"({"ok":true})"); });
+  r = memctl({"snapshot", "save", file}, at(odd));
+  EXPECT_EQ(r.status, client::kExitUnreachable);
+  expect_one_error_line(r);
+  EXPECT_EQ(slurp(file), "the old state");
+  EXPECT_EQ(entries(), std::vector<std::string>{"machine.state"});
+}
+
+TEST_F(SnapshotFiles, SaveToAPlaceThatCannotBeWrittenIsAUsageError) {
+  client::Environment env;
+  env.memd_socket = "/nonexistent/memd.sock";  // checked before memd is asked
+  Outcome r = memctl({"snapshot", "save", dir + "/no/such/dir/state"}, env);
+  EXPECT_EQ(r.status, client::kExitUsage);
+  expect_one_error_line(r);
+  EXPECT_NE(r.err.find(dir + "/no/such/dir/state"), std::string::npos);
+  r = memctl({"snapshot", "save", dir}, env);
+  EXPECT_EQ(r.status, client::kExitUsage);
+  EXPECT_NE(r.err.find("is a directory"), std::string::npos);
+  EXPECT_EQ(memctl({"snapshot", "save", dir + "/s"}, env).status, client::kExitUnreachable);
+  EXPECT_TRUE(entries().empty());
+}
+
+TEST_F(SnapshotFiles, LoadSendsTheFileAfterTheLine) {
+  const std::string file = dir + "/machine.state";
+  std::ofstream(file, std::ios::binary) << kState;
+  FakeMemd fake([](const std::string&, const std::string& payload) {
+    return Json{{"ok", true},
+                {"machine", "x86_64, 4095 MiB in 1 node, 2 CPUs"},
+                {"allocations", payload.size()}}
+        .dump();
+  });
+  Outcome r = memctl({"snapshot", "load", file}, at(fake));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "loaded " + file + ": x86_64, 4095 MiB in 1 node, 2 CPUs, 23 allocations\n");
+  EXPECT_EQ(fake.lines(), std::vector<std::string>{"snapshot load bytes=23"});
+  EXPECT_EQ(fake.payloads(), std::vector<std::string>{kState});
+  r = memctl({"--json", "snapshot", "load", file}, at(fake));
+  EXPECT_EQ(r.out, R"({"ok":true,"machine":"x86_64, 4095 MiB in 1 node, 2 CPUs","allocations":23})"
+                   "\n");
+}
+
+TEST_F(SnapshotFiles, LoadRefusedExits1) {
+  const std::string file = dir + "/foreign.state";
+  std::ofstream(file) << "MEMDST01 from elsewhere";
+  const std::string refusal =
+      "snapshot load: state refused: it was saved from a machine with a different configuration";
+  FakeMemd fake([&](const std::string&, const std::string&) {
+    return Json{{"ok", false}, {"error", refusal}}.dump();
+  });
+  Outcome r = memctl({"snapshot", "load", file}, at(fake));
+  EXPECT_EQ(r.status, client::kExitRefused);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "memctl: " + refusal + "\n");
+}
+
+TEST_F(SnapshotFiles, LoadOfAMissingOrEmptyFileIsAUsageError) {
+  client::Environment env;
+  env.memd_socket = "/nonexistent/memd.sock";
+  Outcome r = memctl({"snapshot", "load", dir + "/missing"}, env);
+  EXPECT_EQ(r.status, client::kExitUsage);
+  expect_one_error_line(r);
+  EXPECT_NE(r.err.find(dir + "/missing: No such file or directory"), std::string::npos);
+  std::ofstream(dir + "/empty").close();
+  r = memctl({"snapshot", "load", dir + "/empty"}, env);
+  EXPECT_EQ(r.status, client::kExitUsage);
+  EXPECT_NE(r.err.find("it is empty"), std::string::npos);
+  std::ofstream(dir + "/s") << "x";
+  EXPECT_EQ(memctl({"snapshot", "load", dir + "/s"}, env).status, client::kExitUnreachable);
+}
+
+TEST(MemctlSnapshot, UsageAndHelp) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"snapshot"},
+                                             {"snapshot", "save"},
+                                             {"snapshot", "load"},
+                                             {"snapshot", "restore", "f"},
+                                             {"snapshot", "save", "a", "b"},
+                                             {"snapshot", "--bogus", "save", "f"}}) {
+    SCOPED_TRACE(::testing::PrintToString(args));
+    client::Environment env;
+    env.memd_socket = "/nonexistent/memd.sock";
+    Outcome r = memctl(args, env);
+    EXPECT_EQ(r.status, client::kExitUsage);
+    EXPECT_EQ(r.out, "");
+    expect_one_error_line(r);
+  }
+  for (const auto& args : std::vector<std::vector<std::string>>{{"snapshot", "--help"},
+                                                                {"snapshot", "save", "--help"},
+                                                                {"snapshot", "load", "--help"}}) {
+    Outcome r = memctl(args);
+    EXPECT_EQ(r.status, 0);
+    EXPECT_NE(r.out.find("Usage: memctl snapshot"), std::string::npos) << r.out;
+  }
+  EXPECT_NE(memctl({"--help"}).out.find("snapshot"), std::string::npos);
 }
 
 }  // namespace
