@@ -30,8 +30,10 @@ restart() {
   : >"$LOG"
   start_memd --state-dir "$STATE" "$@"
 }
-# One command on a socket: sendto SOCK CMD.
-sendto() { printf '%s\n' "$2" | socat -t5 - "UNIX-CONNECT:$1"; }
+# One command on a socket: sendto SOCK CMD. memd hangs up once it has
+# replied; the timeout only bounds a replay of the whole sample trace under a
+# sanitizer on a busy machine (several seconds).
+sendto() { printf '%s\n' "$2" | socat -t60 - "UNIX-CONNECT:$1"; }
 ok_on() {
   local r
   r=$(sendto "$1" "$2")

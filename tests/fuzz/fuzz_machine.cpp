@@ -8,30 +8,16 @@
 #include <vector>
 
 #include "core/machine.h"
-
-namespace {
-
-std::unique_ptr<memd::Machine> make_machine() {
-  memd::MachineConfig cfg;
-  cfg.size = 96ULL << 20;
-  cfg.nodes.resize(2);
-  cfg.nodes[0].size = 64ULL << 20;
-  cfg.nodes[1].size = 32ULL << 20;
-  cfg.cpus = 3;
-  auto m = memd::Machine::boot(cfg);
-  if (!m) std::abort();
-  return std::move(*m);
-}
-
-}  // namespace
+#include "tests/fuzz/two_node_machine.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto m = make_machine();
+  auto m = memd::fuzz::make_two_node_machine();
   std::vector<memd::Pfn> live;
   size_t i = 0;
   auto next = [&]() -> uint32_t {
     uint32_t v = 0;
-    for (int k = 0; k < 4; ++k) v = (v << 8) | (i < size ? data[i++] : 0);
+    for (int k = 0; k < 4; ++k)
+      v = (v << 8) | (i < size ? data[i++] : 0);
     return v;
   };
   while (i < size) {
@@ -65,9 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         }
         break;
       case 4: {
-        static const char* names[] = {"min_free_kbytes", "watermark_scale_factor",
-                                      "watermark_boost_factor", "lowmem_reserve_ratio",
-                                      "percpu_pagelist_high_fraction", "bogus"};
+        static const char* names[] = {
+            "min_free_kbytes",      "watermark_scale_factor",        "watermark_boost_factor",
+            "lowmem_reserve_ratio", "percpu_pagelist_high_fraction", "bogus"};
         (void)m->set_sysctl(names[(op >> 8) % 6], std::to_string(static_cast<int>(next()) % 5000));
         break;
       }
