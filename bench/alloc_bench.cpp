@@ -54,9 +54,14 @@ BENCHMARK(BM_AllocFreeOrder0)->Repetitions(10)->DisplayAggregatesOnly(true);
 void BM_MixedWorkload(benchmark::State& state) {
   auto m = boot(4ULL << 30);
   std::mt19937_64 rng(42);
-  const Gfp kinds[] = {gfp::kKernel, gfp::kHighuserMovable, gfp::kHighuserMovable | gfp::kComp,
-                       gfp::kAtomic, gfp::kNowait, gfp::kKernel | gfp::kReclaimable,
-                       gfp::kKernelAccount | gfp::kZero, gfp::kDma32 | gfp::kKernel};
+  const Gfp kinds[] = {gfp::kKernel,
+                       gfp::kHighuserMovable,
+                       gfp::kHighuserMovable | gfp::kComp,
+                       gfp::kAtomic,
+                       gfp::kNowait,
+                       gfp::kKernel | gfp::kReclaimable,
+                       gfp::kKernelAccount | gfp::kZero,
+                       gfp::kDma32 | gfp::kKernel};
   std::vector<Pfn> live;
   live.reserve(60000);
   for (auto _ : state) {
@@ -106,7 +111,8 @@ void BM_Fill(benchmark::State& state) {
     const uint64_t before = rss_bytes();
     auto m = boot(bytes);
     uint64_t n = 0;
-    while (m->alloc({order, gfp::kHighuserMovable | gfp::kNowarn, std::nullopt, 0})) ++n;
+    while (m->alloc({order, gfp::kHighuserMovable | gfp::kNowarn, std::nullopt, 0}))
+      ++n;
     state.PauseTiming();
     rss = static_cast<double>(rss_bytes() - before);
     per_frame = rss / static_cast<double>(bytes >> kPageShift);

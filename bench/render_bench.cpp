@@ -15,7 +15,8 @@ const Machine& big_machine() {
     for (int nid = 0; nid < 16; ++nid) {
       NodeConfig n;
       n.size = 256ULL << 30;
-      for (int c = 0; c < 4; ++c) n.cpus.push_back(nid * 4 + c);
+      for (int c = 0; c < 4; ++c)
+        n.cpus.push_back(nid * 4 + c);
       cfg.nodes.push_back(n);
     }
     auto booted = Machine::boot(cfg);
@@ -33,7 +34,8 @@ const Machine& big_machine() {
 
 void BM_Stats(benchmark::State& state) {
   const Machine& m = big_machine();
-  for (auto _ : state) benchmark::DoNotOptimize(m.stats());
+  for (auto _ : state)
+    benchmark::DoNotOptimize(m.stats());
 }
 BENCHMARK(BM_Stats)->Unit(benchmark::kMicrosecond);
 
@@ -49,7 +51,9 @@ void BM_Render(benchmark::State& state) {
   state.SetLabel(std::string(proc_file_name(file)));
   state.counters["bytes"] = static_cast<double>(bytes);
 }
-BENCHMARK(BM_Render)->DenseRange(0, static_cast<int>(kProcFiles.size()) - 1)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Render)
+    ->DenseRange(0, static_cast<int>(kProcFiles.size()) - 1)
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace memd

@@ -38,7 +38,9 @@ Result<std::string> quote_value(std::string_view value) {
   return out;
 }
 
-std::optional<uint64_t> parse_pfn(std::string_view text) { return parse_uint(text); }
+std::optional<uint64_t> parse_pfn(std::string_view text) {
+  return parse_uint(text);
+}
 
 Result<std::string> alloc_command(const AllocRequest& r) {
   auto gfp = quote_value(r.gfp);

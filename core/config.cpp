@@ -7,7 +7,9 @@
 namespace memd {
 namespace {
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string quoted(std::string_view s) {
+  return "'" + std::string(s) + "'";
+}
 
 // simple_strtoull(s, &end, 0): base from the prefix, returns the end offset.
 size_t parse_c_number(std::string_view s, uint64_t* out) {
@@ -28,7 +30,9 @@ size_t parse_c_number(std::string_view s, uint64_t* out) {
   return static_cast<size_t>(p - s.data());
 }
 
-std::optional<int> parse_int(std::string_view s) { return parse_sysctl_int(s); }
+std::optional<int> parse_int(std::string_view s) {
+  return parse_sysctl_int(s);
+}
 
 struct Arg {
   std::string_view param;
@@ -41,7 +45,8 @@ std::vector<Arg> split_args(std::string_view s) {
   std::vector<Arg> args;
   size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i])))
+      ++i;
     if (i >= s.size()) break;
     size_t start = i;
     bool in_quote = false;
@@ -82,7 +87,8 @@ Status parse_core(std::string_view name, std::string_view v, uint64_t* pages, ui
   uint64_t n = 0;
   size_t end = parse_c_number(v, &n);
   if (end > 0 && end + 1 == v.size() && v[end] == '%') {
-    if (n > 100) return make_error(std::string(name) + "=" + std::string(v) + ": a percentage over 100");
+    if (n > 100)
+      return make_error(std::string(name) + "=" + std::string(v) + ": a percentage over 100");
     *percent = n;  // an earlier size stays: only a non-zero percentage overrides it
     return {};
   }
@@ -127,12 +133,15 @@ Status parse_sysctl(KernelParams* kp, std::string_view key, std::string_view v, 
     std::vector<int> ratios;
     size_t i = 0;
     while (i < v.size()) {
-      while (i < v.size() && std::isspace(static_cast<unsigned char>(v[i]))) ++i;
+      while (i < v.size() && std::isspace(static_cast<unsigned char>(v[i])))
+        ++i;
       size_t j = i;
-      while (j < v.size() && !std::isspace(static_cast<unsigned char>(v[j]))) ++j;
+      while (j < v.size() && !std::isspace(static_cast<unsigned char>(v[j])))
+        ++j;
       if (j > i) {
         auto n = parse_int(v.substr(i, j - i));
-        if (!n) return make_error(what + ": '" + std::string(v.substr(i, j - i)) + "' is not an integer");
+        if (!n)
+          return make_error(what + ": '" + std::string(v.substr(i, j - i)) + "' is not an integer");
         ratios.push_back(*n);
       }
       i = j;
@@ -180,13 +189,32 @@ std::optional<uint64_t> parse_memsize(std::string_view text) {
   int shift = 0;
   if (!rest.empty()) {
     switch (rest[0]) {
-      case 'E': case 'e': shift = 60; break;
-      case 'P': case 'p': shift = 50; break;
-      case 'T': case 't': shift = 40; break;
-      case 'G': case 'g': shift = 30; break;
-      case 'M': case 'm': shift = 20; break;
-      case 'K': case 'k': shift = 10; break;
-      default: return std::nullopt;
+      case 'E':
+      case 'e':
+        shift = 60;
+        break;
+      case 'P':
+      case 'p':
+        shift = 50;
+        break;
+      case 'T':
+      case 't':
+        shift = 40;
+        break;
+      case 'G':
+      case 'g':
+        shift = 30;
+        break;
+      case 'M':
+      case 'm':
+        shift = 20;
+        break;
+      case 'K':
+      case 'k':
+        shift = 10;
+        break;
+      default:
+        return std::nullopt;
     }
     rest.remove_prefix(1);
     // Accept "4GiB" / "4GB" / "4G" as people write sizes in config files.
@@ -259,21 +287,22 @@ Result<std::vector<E820Entry>> parse_e820(std::string_view text) {
     if (b == std::string_view::npos) continue;
     size_t mem = line.find("[mem ");
     if (mem == std::string_view::npos) {
-      return make_error("e820 line " + std::to_string(line_no) + ": expected '[mem 0xSTART-0xEND] type', got " +
-                        quoted(line.substr(b)));
+      return make_error("e820 line " + std::to_string(line_no) +
+                        ": expected '[mem 0xSTART-0xEND] type', got " + quoted(line.substr(b)));
     }
     std::string_view rest = line.substr(mem + 5);
     size_t dash = rest.find('-');
     size_t close = rest.find(']');
     if (dash == std::string_view::npos || close == std::string_view::npos || dash > close) {
-      return make_error("e820 line " + std::to_string(line_no) + ": malformed range in " + quoted(line.substr(b)));
+      return make_error("e820 line " + std::to_string(line_no) + ": malformed range in " +
+                        quoted(line.substr(b)));
     }
     uint64_t start = 0, last = 0;
     std::string_view s1 = rest.substr(0, dash), s2 = rest.substr(dash + 1, close - dash - 1);
     if (parse_c_number(s1, &start) != s1.size() || parse_c_number(s2, &last) != s2.size() ||
         s1.substr(0, 2) != "0x" || s2.substr(0, 2) != "0x") {
-      return make_error("e820 line " + std::to_string(line_no) + ": addresses must be hex (0x...) in " +
-                        quoted(line.substr(b)));
+      return make_error("e820 line " + std::to_string(line_no) +
+                        ": addresses must be hex (0x...) in " + quoted(line.substr(b)));
     }
     if (last < start || last == ~0ULL) {
       return make_error("e820 line " + std::to_string(line_no) + ": range end before start in " +
@@ -284,7 +313,8 @@ Result<std::vector<E820Entry>> parse_e820(std::string_view text) {
     size_t t1 = type.find_last_not_of(" \t\r");
     type = t0 == std::string_view::npos ? std::string_view{} : type.substr(t0, t1 - t0 + 1);
     if (type.empty()) {
-      return make_error("e820 line " + std::to_string(line_no) + ": missing type (usable, reserved, ...)");
+      return make_error("e820 line " + std::to_string(line_no) +
+                        ": missing type (usable, reserved, ...)");
     }
     out.push_back({{start, last + 1}, std::string(type)});
   }

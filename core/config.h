@@ -26,8 +26,8 @@ struct NodeConfig {
   // machine's RAM), or an explicit physical range the node owns.
   std::optional<uint64_t> size;
   std::optional<PhysRange> range;
-  std::vector<int> cpus;        // empty: CPUs are dealt round-robin over nodes
-  std::vector<int> distance;    // to node 0, 1, ...; empty: 10 local, 20 remote
+  std::vector<int> cpus;      // empty: CPUs are dealt round-robin over nodes
+  std::vector<int> distance;  // to node 0, 1, ...; empty: 10 local, 20 remote
 };
 
 struct MachineConfig {
@@ -37,8 +37,8 @@ struct MachineConfig {
   // The firmware map as the kernel logs it ("BIOS-e820: [mem 0x...-0x...] usable").
   std::optional<std::string> e820;
   std::string cmdline;
-  int cpus = 2;       // CPUs when no node lists its own
-  bool thp = true;    // CONFIG_TRANSPARENT_HUGEPAGE built in
+  int cpus = 2;     // CPUs when no node lists its own
+  bool thp = true;  // CONFIG_TRANSPARENT_HUGEPAGE built in
   std::vector<NodeConfig> nodes;
   std::vector<PhysRange> reserved;  // memblock reservations
   std::vector<PhysRange> mirrored;  // for kernelcore=mirror

@@ -87,6 +87,8 @@ inline int gfp_zone(Gfp flags, Arch arch) {
 
 // gfp_migratetype(): Unmovable, Movable or Reclaimable (both bits: 3, which
 // the kernel warns about and memd refuses before getting here).
-inline unsigned gfp_migratetype(Gfp flags) { return (flags & gfp::kMovableMask) >> 3; }
+inline unsigned gfp_migratetype(Gfp flags) {
+  return (flags & gfp::kMovableMask) >> 3;
+}
 
 }  // namespace memd

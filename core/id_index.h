@@ -90,7 +90,8 @@ class IdIndex {
   size_t slot(AllocId id) const { return (id * 0x9E3779B97F4A7C15ULL) >> shift_; }
   void place(AllocId id, uint32_t pfn) {
     size_t i = slot(id);
-    while (slots_[i] != kNilPfn) i = (i + 1) & mask_;
+    while (slots_[i] != kNilPfn)
+      i = (i + 1) & mask_;
     slots_[i] = pfn;
   }
   void resize(size_t n) {

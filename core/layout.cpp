@@ -53,8 +53,12 @@ std::vector<PhysRange> merge(std::vector<PhysRange> ranges) {
   return out;
 }
 
-Pfn pfn_up(uint64_t addr) { return (addr + kPageSize - 1) >> kPageShift; }
-Pfn pfn_down(uint64_t addr) { return addr >> kPageShift; }
+Pfn pfn_up(uint64_t addr) {
+  return (addr + kPageSize - 1) >> kPageShift;
+}
+Pfn pfn_down(uint64_t addr) {
+  return addr >> kPageShift;
+}
 
 // Records that [iv.start, iv.end) belongs to iv's zone, overriding earlier
 // assignments of the same pfns (memmap_init initialises some pfns twice with
@@ -105,8 +109,9 @@ Result<NodeOwnership> node_ownership(const MachineConfig& cfg, uint64_t total_si
                         "]: give either size or start/end, not both or neither");
     }
     if (n.size.has_value() != by_size) {
-      return make_error("machine.node[" + std::to_string(i) +
-                        "]: all nodes must be given the same way (all by size, or all by start/end)");
+      return make_error(
+          "machine.node[" + std::to_string(i) +
+          "]: all nodes must be given the same way (all by size, or all by start/end)");
     }
   }
   if (by_size) {
@@ -152,12 +157,18 @@ Result<NodeOwnership> node_ownership(const MachineConfig& cfg, uint64_t total_si
 
 std::string_view zone_kind_name(ZoneKind kind) {
   switch (kind) {
-    case ZoneKind::kDma: return "DMA";
-    case ZoneKind::kDma32: return "DMA32";
-    case ZoneKind::kNormal: return "Normal";
-    case ZoneKind::kHighMem: return "HighMem";
-    case ZoneKind::kMovable: return "Movable";
-    case ZoneKind::kDevice: return "Device";
+    case ZoneKind::kDma:
+      return "DMA";
+    case ZoneKind::kDma32:
+      return "DMA32";
+    case ZoneKind::kNormal:
+      return "Normal";
+    case ZoneKind::kHighMem:
+      return "HighMem";
+    case ZoneKind::kMovable:
+      return "Movable";
+    case ZoneKind::kDevice:
+      return "Device";
   }
   return "?";
 }
@@ -183,13 +194,15 @@ int ArchLayout::index_of(ZoneKind kind) const {
 
 uint64_t NodeLayout::present() const {
   uint64_t n = 0;
-  for (const ZoneSpan& z : zones) n += z.present;
+  for (const ZoneSpan& z : zones)
+    n += z.present;
   return n;
 }
 
 uint64_t NodeLayout::spanned() const {
   uint64_t n = 0;
-  for (const ZoneSpan& z : zones) n += z.spanned;
+  for (const ZoneSpan& z : zones)
+    n += z.spanned;
   return n;
 }
 
@@ -233,12 +246,14 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
     auto parsed = parse_e820(*cfg.e820);
     if (!parsed) return make_error("machine.e820: " + parsed.error().message);
     e820 = std::move(*parsed);
-    if (cfg.size) L.warnings.push_back("machine.size is ignored: machine.e820 gives the memory map");
+    if (cfg.size)
+      L.warnings.push_back("machine.size is ignored: machine.e820 gives the memory map");
   } else {
     if (cfg.size) {
       total_size = *cfg.size;
     } else if (!cfg.nodes.empty() && cfg.nodes[0].size) {
-      for (const NodeConfig& n : cfg.nodes) total_size += n.size.value_or(0);
+      for (const NodeConfig& n : cfg.nodes)
+        total_size += n.size.value_or(0);
     } else if (!cfg.nodes.empty() && cfg.nodes[0].range) {
       total_size = 0;  // memory is the union of the node ranges
     } else {
@@ -246,7 +261,8 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
     }
     if (!cfg.nodes.empty() && cfg.nodes[0].size && cfg.size) {
       uint64_t sum = 0;
-      for (const NodeConfig& n : cfg.nodes) sum += n.size.value_or(0);
+      for (const NodeConfig& n : cfg.nodes)
+        sum += n.size.value_or(0);
       if (sum != *cfg.size) {
         return make_error("machine.node: node sizes add up to " + std::to_string(sum >> 20) +
                           " MiB but machine.size is " + std::to_string(*cfg.size >> 20) + " MiB");
@@ -255,7 +271,8 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
     if (total_size) {
       e820 = qemu_pc_e820(total_size);
     } else {
-      for (const NodeConfig& n : cfg.nodes) e820.push_back({*n.range, "usable"});
+      for (const NodeConfig& n : cfg.nodes)
+        e820.push_back({*n.range, "usable"});
     }
   }
   // e820__update_table(): where entries overlap the higher type wins, so any
@@ -265,11 +282,13 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
     (e.type == "usable" ? usable : other).push_back(e.range);
   }
   usable = merge(usable);
-  for (const PhysRange& o : merge(other)) usable = subtract(usable, o);
+  for (const PhysRange& o : merge(other))
+    usable = subtract(usable, o);
   // e820__end_of_ram_pfn(): the end of the last RAM or "ACPI data" entry.
   Pfn e820_max_pfn = 0;
   for (const E820Entry& e : e820) {
-    if (e.type == "usable" || e.type == "ACPI data") e820_max_pfn = std::max(e820_max_pfn, pfn_down(e.range.end));
+    if (e.type == "usable" || e.type == "ACPI data")
+      e820_max_pfn = std::max(e820_max_pfn, pfn_down(e.range.end));
   }
   // trim_bios_range(): page 0 is reserved, 640 KiB - 1 MiB is not RAM.
   usable = subtract(usable, {0, kPageSize});
@@ -278,10 +297,12 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
     // highmem_pfn_init(): "Warning: only 4GB will be used. Support for
     // CONFIG_HIGHMEM64G was removed!", then memblock_remove() above max_pfn.
     bool trimmed = false;
-    for (const PhysRange& r : usable) trimmed |= r.end > kI386MaxPhys;
+    for (const PhysRange& r : usable)
+      trimmed |= r.end > kI386MaxPhys;
     if (trimmed) {
-      L.warnings.push_back("only 4GB will be used: i386 kernels since 6.15 have no PAE highmem "
-                           "(CONFIG_HIGHMEM64G was removed)");
+      L.warnings.push_back(
+          "only 4GB will be used: i386 kernels since 6.15 have no PAE highmem "
+          "(CONFIG_HIGHMEM64G was removed)");
       usable = subtract(usable, {kI386MaxPhys, ~0ULL});
       e820_max_pfn = std::min<Pfn>(e820_max_pfn, kI386MaxPhys >> kPageShift);
     }
@@ -356,7 +377,8 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
   L.reserved = merge(reserved);
   for (const MemRegion& r : L.memory) {
     std::vector<PhysRange> free = {{r.start << kPageShift, r.end << kPageShift}};
-    for (const PhysRange& res : L.reserved) free = subtract(free, res);
+    for (const PhysRange& res : L.reserved)
+      free = subtract(free, res);
     for (const PhysRange& f : free) {
       Pfn s = pfn_up(f.start), e = pfn_down(f.end);
       if (s < e) L.free_ranges.emplace_back(s, e);
@@ -366,17 +388,20 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
 
   // --- CPUs and distances ----------------------------------------------------------------
   bool cpus_listed = false;
-  for (const NodeConfig& n : cfg.nodes) cpus_listed |= !n.cpus.empty();
+  for (const NodeConfig& n : cfg.nodes)
+    cpus_listed |= !n.cpus.empty();
   if (cpus_listed) {
     int max_cpu = -1;
     for (const NodeConfig& n : cfg.nodes) {
-      for (int c : n.cpus) max_cpu = std::max(max_cpu, c);
+      for (int c : n.cpus)
+        max_cpu = std::max(max_cpu, c);
     }
     L.nr_cpus = max_cpu + 1;
     L.cpu_node.assign(L.nr_cpus, -1);
     for (int nid = 0; nid < nr_nodes; ++nid) {
       for (int c : cfg.nodes[nid].cpus) {
-        if (c < 0) return make_error("machine.node[" + std::to_string(nid) + "].cpus: negative CPU number");
+        if (c < 0)
+          return make_error("machine.node[" + std::to_string(nid) + "].cpus: negative CPU number");
         if (L.cpu_node[c] != -1) {
           return make_error("CPU " + std::to_string(c) + " is listed in node " +
                             std::to_string(L.cpu_node[c]) + " and node " + std::to_string(nid));
@@ -386,13 +411,15 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
     }
     for (int c = 0; c < L.nr_cpus; ++c) {
       if (L.cpu_node[c] == -1) {
-        return make_error("CPUs must be numbered 0..N-1: CPU " + std::to_string(c) + " is in no node");
+        return make_error("CPUs must be numbered 0..N-1: CPU " + std::to_string(c) +
+                          " is in no node");
       }
     }
   } else {
     L.nr_cpus = cfg.cpus;
     if (L.nr_cpus < 1) return make_error("machine.cpus must be at least 1");
-    for (int c = 0; c < L.nr_cpus; ++c) L.cpu_node.push_back(c % nr_nodes);
+    for (int c = 0; c < L.nr_cpus; ++c)
+      L.cpu_node.push_back(c % nr_nodes);
   }
   if (L.nr_cpus > 1024) return make_error("at most 1024 CPUs are supported");
 
@@ -417,7 +444,8 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
       }
       n.distance = *dist;
     } else {
-      for (int j = 0; j < nr_nodes; ++j) n.distance.push_back(j == nid ? kLocalDistance : kRemoteDistance);
+      for (int j = 0; j < nr_nodes; ++j)
+        n.distance.push_back(j == nid ? kLocalDistance : kRemoteDistance);
     }
   }
 
@@ -444,11 +472,20 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
   std::vector<Pfn> max_zone_pfn(nr_zones, 0);
   for (unsigned z = 0; z < nr_zones; ++z) {
     switch (L.arch.zones[z]) {
-      case ZoneKind::kDma: max_zone_pfn[z] = std::min<Pfn>(16 * kMiB >> kPageShift, max_low_pfn); break;
-      case ZoneKind::kDma32: max_zone_pfn[z] = std::min<Pfn>(4 * kGiB >> kPageShift, max_low_pfn); break;
-      case ZoneKind::kNormal: max_zone_pfn[z] = max_low_pfn; break;
-      case ZoneKind::kHighMem: max_zone_pfn[z] = max_pfn; break;
-      default: break;
+      case ZoneKind::kDma:
+        max_zone_pfn[z] = std::min<Pfn>(16 * kMiB >> kPageShift, max_low_pfn);
+        break;
+      case ZoneKind::kDma32:
+        max_zone_pfn[z] = std::min<Pfn>(4 * kGiB >> kPageShift, max_low_pfn);
+        break;
+      case ZoneKind::kNormal:
+        max_zone_pfn[z] = max_low_pfn;
+        break;
+      case ZoneKind::kHighMem:
+        max_zone_pfn[z] = max_pfn;
+        break;
+      default:
+        break;
     }
   }
   L.arch_zone_lowest.assign(nr_zones, 0);
@@ -493,7 +530,8 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
     bool do_align = false;
     if (params.kernelcore_mirror) {
       bool any_mirror = false;
-      for (const MemRegion& r : L.memory) any_mirror |= r.mirror;
+      for (const MemRegion& r : L.memory)
+        any_mirror |= r.mirror;
       if (!any_mirror) {
         L.warnings.push_back("The system has no mirror memory, ignore kernelcore=mirror.");
       } else {
@@ -523,7 +561,8 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
         required_movablecore = (L.totalpages * 100 * params.movablecore_percent) / 10000;
       }
       if (required_movablecore) {
-        required_movablecore = (required_movablecore + kMaxOrderNrPages - 1) & ~(kMaxOrderNrPages - 1);
+        required_movablecore =
+            (required_movablecore + kMaxOrderNrPages - 1) & ~(kMaxOrderNrPages - 1);
         required_movablecore = std::min(L.totalpages, required_movablecore);
         uint64_t corepages = L.totalpages - required_movablecore;
         required_kernelcore = std::max(required_kernelcore, corepages);

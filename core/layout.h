@@ -70,19 +70,19 @@ struct PfnInterval {
 
 struct Layout {
   ArchLayout arch;
-  std::vector<MemRegion> memory;         // sorted by address, split at node boundaries
-  std::vector<PhysRange> reserved;       // memblock.reserved, bytes, sorted and merged
+  std::vector<MemRegion> memory;                 // sorted by address, split at node boundaries
+  std::vector<PhysRange> reserved;               // memblock.reserved, bytes, sorted and merged
   std::vector<std::pair<Pfn, Pfn>> free_ranges;  // memory minus reserved, in pfns, ascending
-  std::vector<Pfn> arch_zone_lowest;     // per zone index
+  std::vector<Pfn> arch_zone_lowest;             // per zone index
   std::vector<Pfn> arch_zone_highest;
-  int movable_zone = 0;                  // the zone ZONE_MOVABLE is carved from
-  std::vector<Pfn> zone_movable_pfn;     // per node, 0 when none
+  int movable_zone = 0;               // the zone ZONE_MOVABLE is carved from
+  std::vector<Pfn> zone_movable_pfn;  // per node, 0 when none
   std::vector<NodeLayout> nodes;
-  std::vector<PfnInterval> memmap;       // sorted, non-overlapping
-  Pfn memmap_end = 0;                    // frames exist for pfns below this
-  uint64_t totalpages = 0;               // early_calculate_totalpages()
+  std::vector<PfnInterval> memmap;  // sorted, non-overlapping
+  Pfn memmap_end = 0;               // frames exist for pfns below this
+  uint64_t totalpages = 0;          // early_calculate_totalpages()
   int nr_cpus = 0;
-  std::vector<int> cpu_node;             // cpu -> node
+  std::vector<int> cpu_node;  // cpu -> node
   bool mirrored_kernelcore = false;
   std::vector<std::string> warnings;
 

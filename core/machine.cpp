@@ -21,18 +21,25 @@ std::string hex(uint64_t v) {
 // int_sqrt(): floor of the square root.
 uint64_t int_sqrt(uint64_t x) {
   uint64_t r = static_cast<uint64_t>(std::sqrt(static_cast<long double>(x)));
-  while (r * r > x) --r;
-  while ((r + 1) * (r + 1) <= x) ++r;
+  while (r * r > x)
+    --r;
+  while ((r + 1) * (r + 1) <= x)
+    ++r;
   return r;
 }
 
 // fls(): 1-based index of the most significant set bit, 0 for 0.
-int fls(uint64_t x) { return x ? 64 - std::countl_zero(x) : 0; }
+int fls(uint64_t x) {
+  return x ? 64 - std::countl_zero(x) : 0;
+}
 
-uint64_t rounddown_pow_of_two(uint64_t x) { return x ? 1ULL << (fls(x) - 1) : 0; }
+uint64_t rounddown_pow_of_two(uint64_t x) {
+  return x ? 1ULL << (fls(x) - 1) : 0;
+}
 
-uint64_t mult_frac(uint64_t x, uint64_t n, uint64_t d) { return (x / d) * n + ((x % d) * n) / d; }
-
+uint64_t mult_frac(uint64_t x, uint64_t n, uint64_t d) {
+  return (x / d) * n + ((x % d) * n) / d;
+}
 
 }  // namespace
 
@@ -48,7 +55,9 @@ std::string alloc_failure_message(unsigned order, Gfp gfp) {
 // --- boot -----------------------------------------------------------------------------------
 
 Machine::Machine(MachineConfig config, Layout layout)
-    : config_(std::move(config)), layout_(std::move(layout)), ids_(std::make_unique<IdIndex>(&ctx_.frames)) {}
+    : config_(std::move(config)),
+      layout_(std::move(layout)),
+      ids_(std::make_unique<IdIndex>(&ctx_.frames)) {}
 
 Machine::~Machine() = default;
 
@@ -141,7 +150,8 @@ Status Machine::init(const KernelParams& params) {
   // otherwise khugepaged's start recomputes min_free_kbytes.
   if (ctx_.thp_configured) {
     uint64_t totalram = 0;
-    for (const Zone* z : ctx_.zones) totalram += z->managed;
+    for (const Zone* z : ctx_.zones)
+      totalram += z->managed;
     thp_enabled_ = params.thp != KernelParams::Thp::kNever;
     if (totalram < (512ULL << 20) >> kPageShift) {
       thp_enabled_ = false;
@@ -166,7 +176,8 @@ Status Machine::init(const KernelParams& params) {
       return make_error("sysctl.vm.lowmem_reserve_ratio: " + std::to_string(r.size()) +
                         " ratios given, the machine has " + std::to_string(nr_zones) + " zones");
     }
-    for (size_t i = 0; i < r.size(); ++i) lowmem_reserve_ratio_[i] = r[i] < 1 ? 0 : r[i];
+    for (size_t i = 0; i < r.size(); ++i)
+      lowmem_reserve_ratio_[i] = r[i] < 1 ? 0 : r[i];
     setup_per_zone_lowmem_reserve();
   }
   if (params.percpu_pagelist_high_fraction && *params.percpu_pagelist_high_fraction) {
@@ -232,7 +243,8 @@ void Machine::build_zonelists(int local, std::vector<int>* node_load) {
       if (zone.populated()) out->push_back(zone.gid);
     }
   };
-  for (int n : zl.node_order) zonerefs(n, &zl.fallback);
+  for (int n : zl.node_order)
+    zonerefs(n, &zl.fallback);
   zonerefs(local, &zl.nofallback);
   for (unsigned z = 0; z < kMaxNrZones; ++z) {
     auto f = first_zone(zl.fallback, z);
@@ -247,8 +259,10 @@ void Machine::build_zonelists(int local, std::vector<int>* node_load) {
 void Machine::build_all_zonelists() {
   zonelists_.assign(nr_nodes(), {});
   std::vector<int> node_load(nr_nodes(), 0);
-  for (int nid = 0; nid < nr_nodes(); ++nid) build_zonelists(nid, &node_load);
-  const unsigned movable_zone = static_cast<unsigned>(gfp_zone(gfp::kHighuserMovable, layout_.arch.arch));
+  for (int nid = 0; nid < nr_nodes(); ++nid)
+    build_zonelists(nid, &node_load);
+  const unsigned movable_zone =
+      static_cast<unsigned>(gfp_zone(gfp::kHighuserMovable, layout_.arch.arch));
   uint64_t vm_total_pages = nr_free_zone_pages(movable_zone);
   ctx_.mobility_disabled = vm_total_pages < kPageblockNrPages * kMigrateTypes;
 }
@@ -256,11 +270,14 @@ void Machine::build_all_zonelists() {
 // memblock_free_all() -> __free_pages_memory(): ascending, largest aligned
 // chunks, each freed with FPI_TO_TAIL through __free_pages_core().
 void Machine::free_boot_memory() {
-  for (Zone* z : ctx_.zones) z->managed = 0;
+  for (Zone* z : ctx_.zones)
+    z->managed = 0;
   for (auto [start, end] : layout_.free_ranges) {
     while (start < end) {
-      unsigned order = start ? std::min<unsigned>(kMaxPageOrder, std::countr_zero(start)) : kMaxPageOrder;
-      while (start + (1ULL << order) > end) order--;
+      unsigned order =
+          start ? std::min<unsigned>(kMaxPageOrder, std::countr_zero(start)) : kMaxPageOrder;
+      while (start + (1ULL << order) > end)
+        order--;
       auto iv = layout_.zone_of(start);
       Zone* zone = zones_[iv->nid][iv->zone].get();
       zone->managed += 1ULL << order;
@@ -323,7 +340,8 @@ void Machine::set_recommended_min_free_kbytes() {
     recommended += kPageblockNrPages * nr_zones * kMigratePcpTypes * kMigratePcpTypes;
     recommended = std::min(recommended, nr_free_zone_pages(user_zone) / 20);
     recommended <<= (kPageShift - 10);
-    if (recommended > static_cast<uint64_t>(min_free_kbytes_)) min_free_kbytes_ = static_cast<int>(recommended);
+    if (recommended > static_cast<uint64_t>(min_free_kbytes_))
+      min_free_kbytes_ = static_cast<int>(recommended);
   }
   setup_per_zone_wmarks();
 }
@@ -349,7 +367,8 @@ void Machine::setup_per_zone_wmarks() {
     z->watermark[kWmarkPromo] = z->watermark[kWmarkHigh] + tmp;
   }
   calculate_totalreserve_pages();
-  for (Zone* z : ctx_.zones) zone_pcp_update(z);
+  for (Zone* z : ctx_.zones)
+    zone_pcp_update(z);
 }
 
 // setup_per_zone_lowmem_reserve()
@@ -376,7 +395,8 @@ void Machine::calculate_totalreserve_pages() {
   totalreserve_pages_ = 0;
   for (const Zone* z : ctx_.zones) {
     int64_t max = 0;
-    for (unsigned j = z->idx; j < nr_zones; ++j) max = std::max(max, z->lowmem_reserve[j]);
+    for (unsigned j = z->idx; j < nr_zones; ++j)
+      max = std::max(max, z->lowmem_reserve[j]);
     uint64_t m = static_cast<uint64_t>(max) + z->wmark(kWmarkHigh);
     totalreserve_pages_ += std::min(m, z->managed);
   }
@@ -384,7 +404,8 @@ void Machine::calculate_totalreserve_pages() {
 
 // zone_batchsize()
 int Machine::zone_batchsize(const Zone& zone) const {
-  int64_t batch = static_cast<int64_t>(std::min<uint64_t>(zone.managed >> 10, (1 << 20) / kPageSize));
+  int64_t batch =
+      static_cast<int64_t>(std::min<uint64_t>(zone.managed >> 10, (1 << 20) / kPageSize));
   batch /= 4;
   if (batch < 1) batch = 1;
   batch = static_cast<int64_t>(rounddown_pow_of_two(static_cast<uint64_t>(batch + batch / 2))) - 1;
@@ -393,7 +414,8 @@ int Machine::zone_batchsize(const Zone& zone) const {
 
 // zone_highsize() (cpu_online = 0)
 int Machine::zone_highsize(const Zone& zone, int batch, int fraction) const {
-  uint64_t total_pages = fraction ? zone.managed / fraction : zone.watermark[kWmarkLow] + zone.watermark_boost;
+  uint64_t total_pages =
+      fraction ? zone.managed / fraction : zone.watermark[kWmarkLow] + zone.watermark_boost;
   uint64_t nr_split_cpus = layout_.nodes[zone.nid].cpus.size();
   if (!nr_split_cpus) nr_split_cpus = nr_cpus();
   int high = static_cast<int>(total_pages / nr_split_cpus);
@@ -460,7 +482,8 @@ unsigned Machine::gfp_to_alloc_flags(Gfp gfp, unsigned order) const {
 }
 
 void Machine::zone_statistics(Zone* preferred, Zone* z, int cpu) {
-  const unsigned local_stat = z->nid != layout_.cpu_node[cpu] ? unsigned{kNumaOther} : unsigned{kNumaLocal};
+  const unsigned local_stat =
+      z->nid != layout_.cpu_node[cpu] ? unsigned{kNumaOther} : unsigned{kNumaLocal};
   if (z->nid == preferred->nid) {
     z->numa[kNumaHit]++;
   } else {
@@ -472,7 +495,7 @@ void Machine::zone_statistics(Zone* preferred, Zone* z, int cpu) {
 
 // rmqueue_pcplist()
 OptPfn Machine::rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, unsigned mt,
-                                            unsigned alloc_flags, int cpu) {
+                                unsigned alloc_flags, int cpu) {
   PerCpuPages* pcp = &zone->pcp[cpu];
   pcp->free_count >>= 1;
   PageList* list = &pcp->lists[zone->order_to_pindex(mt, order)];
@@ -491,8 +514,8 @@ OptPfn Machine::rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, uns
 }
 
 // rmqueue_buddy()
-OptPfn Machine::rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order,
-                                          unsigned alloc_flags, unsigned mt, int cpu) {
+OptPfn Machine::rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
+                              unsigned mt, int cpu) {
   OptPfn page;
   if (alloc_flags & alloc::kHighatomic) page = zone->rmqueue_smallest(order, kHighAtomic);
   if (!page) {
@@ -509,10 +532,11 @@ OptPfn Machine::rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order,
 }
 
 // rmqueue()
-OptPfn Machine::rmqueue(Zone* preferred, Zone* zone, unsigned order,
-                                    unsigned alloc_flags, unsigned mt, int cpu) {
+OptPfn Machine::rmqueue(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
+                        unsigned mt, int cpu) {
   OptPfn page;
-  if (zone->pcp_allowed_order(order)) page = rmqueue_pcplist(preferred, zone, order, mt, alloc_flags, cpu);
+  if (zone->pcp_allowed_order(order))
+    page = rmqueue_pcplist(preferred, zone, order, mt, alloc_flags, cpu);
   if (!page) page = rmqueue_buddy(preferred, zone, order, alloc_flags, mt, cpu);
   if ((alloc_flags & alloc::kKswapd) && zone->boosted_watermark) {
     zone->boosted_watermark = false;
@@ -544,7 +568,7 @@ void Machine::wake_all_kswapds(const AllocContext& ac) {
 
 // get_page_from_freelist()
 OptPfn Machine::get_page_from_freelist(Gfp gfp, unsigned order, unsigned alloc_flags,
-                                                   const AllocContext& ac, Zone** zone_out) {
+                                       const AllocContext& ac, Zone** zone_out) {
   const std::vector<unsigned>& zl = *ac.zonelist;
   Zone* preferred = zone_by_gid(zl[ac.preferred]);
   for (;;) {
@@ -641,8 +665,7 @@ bool Machine::should_reclaim_retry(unsigned order, const AllocContext& ac, unsig
 
 // __alloc_pages_slowpath() as linux-mm.md §15.4 fixes it for a machine with
 // nothing to reclaim and no compaction.
-OptPfn Machine::alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac,
-                                           Zone** zone_out) {
+OptPfn Machine::alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone** zone_out) {
   const bool can_direct_reclaim = gfp & gfp::kDirectReclaim;
   const bool can_compact = gfp & gfp::kIo;  // gfp_compaction_allowed()
   const bool costly_order = order > kPageAllocCostlyOrder;
@@ -688,12 +711,14 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
     return make_error("order " + std::to_string(req.order) + " is above MAX_PAGE_ORDER (10)");
   }
   if (req.cpu < 0 || req.cpu >= nr_cpus()) {
-    return make_error("cpu " + std::to_string(req.cpu) + " does not exist (the machine has CPUs 0-" +
-                      std::to_string(nr_cpus() - 1) + ")");
+    return make_error("cpu " + std::to_string(req.cpu) +
+                      " does not exist (the machine has CPUs 0-" + std::to_string(nr_cpus() - 1) +
+                      ")");
   }
   if (req.node && (*req.node < 0 || *req.node >= nr_nodes())) {
-    return make_error("node " + std::to_string(*req.node) + " does not exist (the machine has nodes 0-" +
-                      std::to_string(nr_nodes() - 1) + ")");
+    return make_error("node " + std::to_string(*req.node) +
+                      " does not exist (the machine has nodes 0-" + std::to_string(nr_nodes() - 1) +
+                      ")");
   }
   const int zone_idx = gfp_zone(req.gfp, layout_.arch.arch);
   if (zone_idx < 0) {
@@ -788,14 +813,17 @@ std::optional<Allocation> Machine::find_id(AllocId id) const {
   return describe(*pfn, ctx_.frames[*pfn]);
 }
 
-uint64_t Machine::nr_allocations() const { return ids_->size(); }
+uint64_t Machine::nr_allocations() const {
+  return ids_->size();
+}
 
 Result<Allocation> Machine::free_pfn(Pfn pfn, int cpu) {
   if (cpu < 0 || cpu >= nr_cpus()) {
     return make_error("cpu " + std::to_string(cpu) + " does not exist (the machine has CPUs 0-" +
                       std::to_string(nr_cpus() - 1) + ")");
   }
-  if (pfn >= ctx_.frames.end()) return make_error("pfn " + hex(pfn) + " is beyond the end of memory");
+  if (pfn >= ctx_.frames.end())
+    return make_error("pfn " + hex(pfn) + " is beyond the end of memory");
   const Frame& f = ctx_.frames[pfn];
   switch (f.state()) {
     case FrameState::kAllocated:
@@ -831,8 +859,8 @@ uint64_t Machine::free_all(int cpu) {
 
 const std::vector<std::string_view>& Machine::sysctl_names() {
   static const std::vector<std::string_view> names = {
-      "min_free_kbytes", "watermark_scale_factor", "watermark_boost_factor",
-      "lowmem_reserve_ratio", "percpu_pagelist_high_fraction"};
+      "min_free_kbytes", "watermark_scale_factor", "watermark_boost_factor", "lowmem_reserve_ratio",
+      "percpu_pagelist_high_fraction"};
   return names;
 }
 
@@ -840,7 +868,8 @@ Result<std::string> Machine::get_sysctl(std::string_view name) const {
   if (name == "min_free_kbytes") return std::to_string(min_free_kbytes_);
   if (name == "watermark_scale_factor") return std::to_string(watermark_scale_factor_);
   if (name == "watermark_boost_factor") return std::to_string(ctx_.watermark_boost_factor);
-  if (name == "percpu_pagelist_high_fraction") return std::to_string(percpu_pagelist_high_fraction_);
+  if (name == "percpu_pagelist_high_fraction")
+    return std::to_string(percpu_pagelist_high_fraction_);
   if (name == "lowmem_reserve_ratio") {
     std::string s;
     for (size_t i = 0; i < lowmem_reserve_ratio_.size(); ++i) {
@@ -849,7 +878,8 @@ Result<std::string> Machine::get_sysctl(std::string_view name) const {
     }
     return s;
   }
-  return make_error("unknown sysctl '" + std::string(name) + "' (memd models vm.min_free_kbytes, "
+  return make_error("unknown sysctl '" + std::string(name) +
+                    "' (memd models vm.min_free_kbytes, "
                     "vm.watermark_scale_factor, vm.watermark_boost_factor, "
                     "vm.lowmem_reserve_ratio, vm.percpu_pagelist_high_fraction)");
 }
@@ -862,9 +892,11 @@ Status Machine::set_sysctl(std::string_view name, std::string_view value) {
     std::vector<int> ratios;
     size_t i = 0;
     while (i < value.size()) {
-      while (i < value.size() && (value[i] == ' ' || value[i] == '\t' || value[i] == '\n')) ++i;
+      while (i < value.size() && (value[i] == ' ' || value[i] == '\t' || value[i] == '\n'))
+        ++i;
       size_t j = i;
-      while (j < value.size() && value[j] != ' ' && value[j] != '\t' && value[j] != '\n') ++j;
+      while (j < value.size() && value[j] != ' ' && value[j] != '\t' && value[j] != '\n')
+        ++j;
       if (j > i) {
         auto n = parse_sysctl_int(value.substr(i, j - i));
         if (!n) {
@@ -880,7 +912,8 @@ Status Machine::set_sysctl(std::string_view name, std::string_view value) {
       return make_error(what + ": " + std::to_string(ratios.size()) + " ratios for " +
                         std::to_string(lowmem_reserve_ratio_.size()) + " zones");
     }
-    for (size_t k = 0; k < ratios.size(); ++k) lowmem_reserve_ratio_[k] = ratios[k] < 1 ? 0 : ratios[k];
+    for (size_t k = 0; k < ratios.size(); ++k)
+      lowmem_reserve_ratio_[k] = ratios[k] < 1 ? 0 : ratios[k];
     setup_per_zone_lowmem_reserve();
     return {};
   }
@@ -933,12 +966,14 @@ MachineStats Machine::stats() const {
   s.percpu_pagelist_high_fraction = percpu_pagelist_high_fraction_;
   s.lowmem_reserve_ratio = lowmem_reserve_ratio_;
   // What meminfo's DirectMap lines and nr_memmap_boot_pages derive from.
-  for (const MemRegion& r : layout_.memory) s.memblock_memory.emplace_back(r.start, r.end);
+  for (const MemRegion& r : layout_.memory)
+    s.memblock_memory.emplace_back(r.start, r.end);
   s.max_low_pfn = layout_.arch_zone_highest[layout_.arch.normal_idx()];
   s.direct_gbpages = layout_.arch.arch == Arch::kX86_64;
   if (layout_.arch.arch == Arch::kX86_64) {
     // sparse_init_nid(): PAGES_PER_SECTION * sizeof(struct page) (64) per present section.
-    for (uint8_t present : layout_.section_present) s.nr_memmap_boot_pages += present ? 512 : 0;
+    for (uint8_t present : layout_.section_present)
+      s.nr_memmap_boot_pages += present ? 512 : 0;
   } else {
     // alloc_node_mem_map(): the node span widened to MAX_ORDER_NR_PAGES, 32-byte struct pages.
     for (const NodeLayout& n : layout_.nodes) {
@@ -980,7 +1015,8 @@ MachineStats Machine::stats() const {
       zs.pgalloc = z.pgalloc;
       zs.nr_reserved_highatomic = z.nr_reserved_highatomic;
       zs.nr_free_highatomic = static_cast<uint64_t>(z.nr_free_highatomic);
-      for (const PerCpuPages& p : z.pcp) zs.pcp.push_back({p.count, p.high, p.batch, p.high_min, p.high_max});
+      for (const PerCpuPages& p : z.pcp)
+        zs.pcp.push_back({p.count, p.high, p.batch, p.high_min, p.high_max});
       zs.stat_threshold = z.stat_threshold;
       s.totalram_pages += z.managed;
       ns.zones.push_back(std::move(zs));
@@ -989,8 +1025,10 @@ MachineStats Machine::stats() const {
     for (unsigned i = 0; i < nr_zones; ++i) {
       const Zone& z = *zones_[nid][i];
       int64_t max = 0;
-      for (unsigned j = i; j < nr_zones; ++j) max = std::max(max, z.lowmem_reserve[j]);
-      ns.totalreserve_pages += std::min(static_cast<uint64_t>(max) + z.wmark(kWmarkHigh), z.managed);
+      for (unsigned j = i; j < nr_zones; ++j)
+        max = std::max(max, z.lowmem_reserve[j]);
+      ns.totalreserve_pages +=
+          std::min(static_cast<uint64_t>(max) + z.wmark(kWmarkHigh), z.managed);
     }
     s.nodes.push_back(std::move(ns));
   }
@@ -1041,7 +1079,8 @@ CheckReport Machine::check() const {
       return;
     }
     if (!ids_->indexed_at(f.alloc_id(), pfn)) {
-      fail("allocation " + std::to_string(f.alloc_id()) + " at " + hex(pfn) + " is unreachable by its id");
+      fail("allocation " + std::to_string(f.alloc_id()) + " at " + hex(pfn) +
+           " is unreachable by its id");
     }
     allocated_pages[f.zone_gid()] += 1ULL << f.order();
   });
@@ -1052,10 +1091,11 @@ CheckReport Machine::check() const {
     const std::string zname =
         "node " + std::to_string(z.nid) + " zone " + std::string(zone_kind_name(z.kind));
     uint64_t managed_pages = 0;
-    for (auto [s, e] : managed[z.gid]) managed_pages += e - s;
+    for (auto [s, e] : managed[z.gid])
+      managed_pages += e - s;
     if (managed_pages != z.managed) {
-      fail(zname + ": managed " + std::to_string(z.managed) + " but " + std::to_string(managed_pages) +
-           " pages were given to the buddy allocator");
+      fail(zname + ": managed " + std::to_string(z.managed) + " but " +
+           std::to_string(managed_pages) + " pages were given to the buddy allocator");
     }
     int64_t free_pages = 0, free_blocks = 0, free_highatomic = 0, isolated = 0;
     for (unsigned o = 0; o < kNrPageOrders; ++o) {
@@ -1067,8 +1107,9 @@ CheckReport Machine::check() const {
         for (Pfn p = area.free_list[mt].head; p != kNilPfn; p = frames[p].next) {
           const Frame& f = frames[p];
           ++n;
-          const std::string where = zname + ": free block " + hex(p) + " order " + std::to_string(o) +
-                                    " on the " + std::string(kMigrateTypeNames[mt]) + " list";
+          const std::string where = zname + ": free block " + hex(p) + " order " +
+                                    std::to_string(o) + " on the " +
+                                    std::string(kMigrateTypeNames[mt]) + " list";
           if (f.prev != prev) fail(where + ": broken list link");
           prev = static_cast<uint32_t>(p);
           if (n > area.nr[mt] + 1) {
@@ -1080,7 +1121,8 @@ CheckReport Machine::check() const {
           }
           if (p & ((1ULL << o) - 1)) fail(where + ": not aligned to its order");
           if (!z.spans(p) || !z.spans(p + (1ULL << o) - 1)) fail(where + ": outside the zone");
-          if (!in_managed(z.gid, p, p + (1ULL << o))) fail(where + ": covers pages never given to the buddy allocator");
+          if (!in_managed(z.gid, p, p + (1ULL << o)))
+            fail(where + ": covers pages never given to the buddy allocator");
           for (Pfn b = p; b < p + (1ULL << o); b += kPageblockNrPages) {
             if (ctx_.pageblocks.get(b) != mt) {
               fail(where + ": its pageblock " + hex(b & ~(kPageblockNrPages - 1)) + " is " +
@@ -1095,7 +1137,8 @@ CheckReport Machine::check() const {
               unsigned bmt = ctx_.pageblocks.get(buddy);
               bool mergeable = o < kPageblockOrder || mt == bmt ||
                                (migratetype_is_mergeable(mt) && migratetype_is_mergeable(bmt));
-              if (mergeable && p < buddy) fail(where + ": its buddy " + hex(buddy) + " is free and unmerged");
+              if (mergeable && p < buddy)
+                fail(where + ": its buddy " + hex(buddy) + " is free and unmerged");
             }
           }
           if (mt == kIsolate) {
@@ -1107,8 +1150,9 @@ CheckReport Machine::check() const {
           if (mt == kHighAtomic) free_highatomic += 1LL << o;
         }
         if (n != area.nr[mt]) {
-          fail(zname + ": order " + std::to_string(o) + " " + std::string(kMigrateTypeNames[mt]) + " list has " +
-               std::to_string(n) + " entries, counted " + std::to_string(area.nr[mt]));
+          fail(zname + ": order " + std::to_string(o) + " " + std::string(kMigrateTypeNames[mt]) +
+               " list has " + std::to_string(n) + " entries, counted " +
+               std::to_string(area.nr[mt]));
         }
         if (prev != area.free_list[mt].tail) fail(zname + ": list tail pointer is wrong");
         total += n;
@@ -1123,8 +1167,8 @@ CheckReport Machine::check() const {
            std::to_string(free_pages));
     }
     if (free_blocks != z.nr_free_pages_blocks) {
-      fail(zname + ": nr_free_pages_blocks " + std::to_string(z.nr_free_pages_blocks) + ", recount " +
-           std::to_string(free_blocks));
+      fail(zname + ": nr_free_pages_blocks " + std::to_string(z.nr_free_pages_blocks) +
+           ", recount " + std::to_string(free_blocks));
     }
     if (free_highatomic != z.nr_free_highatomic) {
       fail(zname + ": nr_free_highatomic " + std::to_string(z.nr_free_highatomic) + ", recount " +
@@ -1143,8 +1187,8 @@ CheckReport Machine::check() const {
         for (Pfn p = pcp.lists[pi].head; p != kNilPfn; p = frames[p].next) {
           const Frame& f = frames[p];
           if (f.state() != FrameState::kPcp || f.order() != o || f.zone_gid() != z.gid) {
-            fail(zname + ": cpu " + std::to_string(cpu) + " pcp list " + std::to_string(pi) + " holds " + hex(p) +
-                 " which is not a pcp block of order " + std::to_string(o));
+            fail(zname + ": cpu " + std::to_string(cpu) + " pcp list " + std::to_string(pi) +
+                 " holds " + hex(p) + " which is not a pcp block of order " + std::to_string(o));
             break;
           }
           count += 1 << o;
@@ -1160,9 +1204,11 @@ CheckReport Machine::check() const {
     }
 
     // Every managed page belongs to exactly one block: free, on a pcp list or allocated.
-    if (static_cast<uint64_t>(free_pages + isolated) + pcp_pages + allocated_pages[z.gid] != managed_pages) {
+    if (static_cast<uint64_t>(free_pages + isolated) + pcp_pages + allocated_pages[z.gid] !=
+        managed_pages) {
       fail(zname + ": free + pcp + allocated pages = " +
-           std::to_string(static_cast<uint64_t>(free_pages + isolated) + pcp_pages + allocated_pages[z.gid]) +
+           std::to_string(static_cast<uint64_t>(free_pages + isolated) + pcp_pages +
+                          allocated_pages[z.gid]) +
            ", managed " + std::to_string(managed_pages) + " (overlapping or lost blocks)");
     }
     for (auto [s, e] : managed[z.gid]) {
@@ -1174,10 +1220,12 @@ CheckReport Machine::check() const {
         }
         const uint64_t n = 1ULL << f.order();
         if (p & (n - 1)) {
-          fail(zname + ": block " + hex(p) + " is not aligned to its order " + std::to_string(f.order()));
+          fail(zname + ": block " + hex(p) + " is not aligned to its order " +
+               std::to_string(f.order()));
           break;
         }
-        if (f.zone_gid() != z.gid) fail(zname + ": block " + hex(p) + " is marked as another zone's");
+        if (f.zone_gid() != z.gid)
+          fail(zname + ": block " + hex(p) + " is marked as another zone's");
         if (f.state() == FrameState::kAllocated) ++allocated_heads;
         p += n;
       }

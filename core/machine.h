@@ -157,13 +157,13 @@ class Machine {
   unsigned alloc_flags_nofragment(const Zone* zone, Gfp gfp) const;
   unsigned gfp_to_alloc_flags(Gfp gfp, unsigned order) const;
   OptPfn get_page_from_freelist(Gfp gfp, unsigned order, unsigned alloc_flags,
-                                            const AllocContext& ac, Zone** zone_out);
-  OptPfn rmqueue(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
-                             unsigned mt, int cpu);
+                                const AllocContext& ac, Zone** zone_out);
+  OptPfn rmqueue(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags, unsigned mt,
+                 int cpu);
   OptPfn rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, unsigned mt,
-                                     unsigned alloc_flags, int cpu);
-  OptPfn rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order,
-                                   unsigned alloc_flags, unsigned mt, int cpu);
+                         unsigned alloc_flags, int cpu);
+  OptPfn rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
+                       unsigned mt, int cpu);
   void zone_statistics(Zone* preferred, Zone* z, int cpu);
   OptPfn alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone** zone_out);
   bool should_reclaim_retry(unsigned order, const AllocContext& ac, unsigned alloc_flags,

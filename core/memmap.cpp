@@ -22,8 +22,7 @@ LazyArray<T>::~LazyArray() {
 
 template class LazyArray<Frame>;
 
-FrameTable::FrameTable(Pfn end)
-    : nr_blocks_((end + kMaxOrderNrPages - 1) >> kMaxPageOrder) {
+FrameTable::FrameTable(Pfn end) : nr_blocks_((end + kMaxOrderNrPages - 1) >> kMaxPageOrder) {
   frames_ = LazyArray<Frame>(nr_blocks_ * kMaxOrderNrPages);
 }
 

@@ -97,7 +97,8 @@ struct Frame {
   void set_alloc_id(AllocId id) { std::memcpy(this, &id, sizeof id); }
 };
 static_assert(sizeof(Frame) == 12, "per-frame metadata is frozen at 12 bytes");
-static_assert(offsetof(Frame, next) == 0 && offsetof(Frame, prev) == 4, "alloc id spans next, prev");
+static_assert(offsetof(Frame, next) == 0 && offsetof(Frame, prev) == 4,
+              "alloc id spans next, prev");
 
 // A doubly linked list of frames, by pfn.
 struct PageList {

@@ -91,9 +91,11 @@ std::string canonical_config(const MachineConfig& c) {
     w.put<uint64_t>(n.range ? n.range->start : ~0ULL);
     w.put<uint64_t>(n.range ? n.range->end : ~0ULL);
     w.put<uint64_t>(n.cpus.size());
-    for (int cpu : n.cpus) w.put<int32_t>(cpu);
+    for (int cpu : n.cpus)
+      w.put<int32_t>(cpu);
     w.put<uint64_t>(n.distance.size());
-    for (int d : n.distance) w.put<int32_t>(d);
+    for (int d : n.distance)
+      w.put<int32_t>(d);
   }
   for (const auto* v : {&c.reserved, &c.mirrored}) {
     w.put<uint64_t>(v->size());
@@ -130,8 +132,7 @@ struct Machine::SavedState {
     uint16_t gid;
   };
   uint64_t next_id, pgfree, claims, steals;
-  int32_t min_free_kbytes, user_min_free_kbytes, watermark_scale_factor, boost_factor,
-      pcp_fraction;
+  int32_t min_free_kbytes, user_min_free_kbytes, watermark_scale_factor, boost_factor, pcp_fraction;
   uint8_t thp_enabled, mobility_disabled;
   std::vector<int32_t> ratios;
   std::string_view pageblocks;
@@ -153,39 +154,49 @@ std::string Machine::save_state() const {
   w.put<uint8_t>(thp_enabled_);
   w.put<uint8_t>(ctx_.mobility_disabled);
   w.put<uint64_t>(lowmem_reserve_ratio_.size());
-  for (int r : lowmem_reserve_ratio_) w.put<int32_t>(r);
+  for (int r : lowmem_reserve_ratio_)
+    w.put<int32_t>(r);
   w.put<uint64_t>(ctx_.pageblocks.size());
-  for (size_t b = 0; b < ctx_.pageblocks.size(); ++b) w.put<uint8_t>(ctx_.pageblocks.raw(b << kPageblockOrder));
+  for (size_t b = 0; b < ctx_.pageblocks.size(); ++b)
+    w.put<uint8_t>(ctx_.pageblocks.raw(b << kPageblockOrder));
 
   auto put_list = [&](const PageList& list) {
     uint64_t n = 0;
-    for (Pfn p = list.head; p != kNilPfn; p = ctx_.frames[p].next) ++n;
+    for (Pfn p = list.head; p != kNilPfn; p = ctx_.frames[p].next)
+      ++n;
     w.put<uint64_t>(n);
-    for (Pfn p = list.head; p != kNilPfn; p = ctx_.frames[p].next) w.put<uint32_t>(static_cast<uint32_t>(p));
+    for (Pfn p = list.head; p != kNilPfn; p = ctx_.frames[p].next)
+      w.put<uint32_t>(static_cast<uint32_t>(p));
   };
   w.put<uint64_t>(ctx_.zones.size());
   for (const Zone* z : ctx_.zones) {
-    for (uint64_t v : z->watermark) w.put<uint64_t>(v);
+    for (uint64_t v : z->watermark)
+      w.put<uint64_t>(v);
     w.put<uint64_t>(z->watermark_boost);
     w.put<uint64_t>(z->nr_reserved_highatomic);
     w.put<uint64_t>(z->pgalloc);
-    for (int64_t v : z->lowmem_reserve) w.put<int64_t>(v);
+    for (int64_t v : z->lowmem_reserve)
+      w.put<int64_t>(v);
     w.put<uint8_t>(z->below_high);
     w.put<uint8_t>(z->boosted_watermark);
-    for (uint64_t v : z->numa) w.put<uint64_t>(v);
+    for (uint64_t v : z->numa)
+      w.put<uint64_t>(v);
     w.put<int32_t>(z->pageset_batch);
     w.put<int32_t>(z->pageset_high_min);
     w.put<int32_t>(z->pageset_high_max);
     for (const FreeArea& area : z->free_area) {
-      for (const PageList& list : area.free_list) put_list(list);
+      for (const PageList& list : area.free_list)
+        put_list(list);
     }
     w.put<uint64_t>(z->pcp.size());
     for (const PerCpuPages& p : z->pcp) {
-      for (int32_t v : {p.count, p.high, p.high_min, p.high_max, p.batch, p.alloc_factor, p.free_count}) {
+      for (int32_t v :
+           {p.count, p.high, p.high_min, p.high_max, p.batch, p.alloc_factor, p.free_count}) {
         w.put<int32_t>(v);
       }
       w.put<uint8_t>(p.prev_free_high_order);
-      for (const PageList& list : p.lists) put_list(list);
+      for (const PageList& list : p.lists)
+        put_list(list);
     }
   }
   auto allocs = ids_->sorted();
@@ -225,12 +236,16 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
   hr.get(&digest);
   hr.get(&body_len);
   hr.get(&checksum);
-  if (version != kVersion) return refuse("format version " + std::to_string(version) + ", memd reads " + std::to_string(kVersion));
+  if (version != kVersion)
+    return refuse("format version " + std::to_string(version) + ", memd reads " +
+                  std::to_string(kVersion));
   if (digest != fnv1a(canonical_config(config))) {
     return refuse("it was saved from a machine with a different configuration");
   }
   std::string_view body = data.substr(kHeaderSize);
-  if (body.size() != body_len) return refuse("truncated or padded (" + std::to_string(body.size()) + " of " + std::to_string(body_len) + " bytes)");
+  if (body.size() != body_len)
+    return refuse("truncated or padded (" + std::to_string(body.size()) + " of " +
+                  std::to_string(body_len) + " bytes)");
   if (fnv1a(body) != checksum) return refuse("checksum mismatch (damaged)");
 
   auto booted = Machine::boot(config);
@@ -251,16 +266,19 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
   r.get(&st.pcp_fraction);
   r.get(&st.thp_enabled);
   r.get(&st.mobility_disabled);
-  if (!r.get(&n) || n != m->lowmem_reserve_ratio_.size()) return refuse("wrong number of lowmem_reserve_ratio entries");
+  if (!r.get(&n) || n != m->lowmem_reserve_ratio_.size())
+    return refuse("wrong number of lowmem_reserve_ratio entries");
   st.ratios.resize(n);
-  for (auto& v : st.ratios) r.get(&v);
+  for (auto& v : st.ratios)
+    r.get(&v);
   if (!r.get(&n) || n != m->ctx_.pageblocks.size() || !r.bytes(n, &st.pageblocks)) {
     return refuse("wrong pageblock count");
   }
   for (char b : st.pageblocks) {
     // Bits 0-2 hold Unmovable..HighAtomic, bit 3 the skip hint, bit 4 isolation.
     const auto raw = static_cast<uint8_t>(b);
-    if ((raw & PageblockTable::kMigrateMask) >= kIsolate || (raw & 0xe0)) return refuse("damaged pageblock bitmap");
+    if ((raw & PageblockTable::kMigrateMask) >= kIsolate || (raw & 0xe0))
+      return refuse("damaged pageblock bitmap");
   }
   const Pfn frames_end = m->ctx_.frames.end();
   auto get_list = [&](std::vector<uint32_t>* out) {
@@ -276,14 +294,17 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
   st.zones.resize(n);
   for (size_t zi = 0; zi < n; ++zi) {
     SavedState::ZoneState& z = st.zones[zi];
-    for (auto& v : z.watermark) r.get(&v);
+    for (auto& v : z.watermark)
+      r.get(&v);
     r.get(&z.boost);
     r.get(&z.nr_reserved_highatomic);
     r.get(&z.pgalloc);
-    for (auto& v : z.lowmem_reserve) r.get(&v);
+    for (auto& v : z.lowmem_reserve)
+      r.get(&v);
     r.get(&z.below_high);
     r.get(&z.boosted);
-    for (auto& v : z.numa) r.get(&v);
+    for (auto& v : z.numa)
+      r.get(&v);
     r.get(&z.pageset_batch);
     r.get(&z.pageset_high_min);
     r.get(&z.pageset_high_max);
@@ -293,10 +314,12 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
       }
     }
     uint64_t ncpu = 0;
-    if (!r.get(&ncpu) || ncpu != m->ctx_.zones[zi]->pcp.size()) return refuse("wrong number of per-cpu lists");
+    if (!r.get(&ncpu) || ncpu != m->ctx_.zones[zi]->pcp.size())
+      return refuse("wrong number of per-cpu lists");
     z.pcp.resize(ncpu);
     for (auto& p : z.pcp) {
-      for (int32_t* v : {&p.count, &p.high, &p.high_min, &p.high_max, &p.batch, &p.alloc_factor, &p.free_count}) {
+      for (int32_t* v : {&p.count, &p.high, &p.high_min, &p.high_max, &p.batch, &p.alloc_factor,
+                         &p.free_count}) {
         r.get(v);
       }
       r.get(&p.prev_free_high_order);
@@ -314,8 +337,8 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
     r.get(&a.order);
     r.get(&a.mt);
     r.get(&a.gid);
-    if (a.pfn >= frames_end || a.order > kMaxPageOrder || a.mt > 2 || a.gid >= m->ctx_.zones.size() ||
-        a.id <= prev_id || a.id >= st.next_id) {
+    if (a.pfn >= frames_end || a.order > kMaxPageOrder || a.mt > 2 ||
+        a.gid >= m->ctx_.zones.size() || a.id <= prev_id || a.id >= st.next_id) {
       return refuse("damaged allocation entry");
     }
     prev_id = a.id;
@@ -334,14 +357,16 @@ void Machine::clear_dynamic_state() {
   for (Zone* z : ctx_.zones) {
     for (FreeArea& area : z->free_area) {
       for (PageList& list : area.free_list) {
-        while (!list.empty()) ctx_.frames[ctx_.frames.pop_front(&list)].clear();
+        while (!list.empty())
+          ctx_.frames[ctx_.frames.pop_front(&list)].clear();
       }
       area.nr.fill(0);
       area.nr_free = 0;
     }
     for (PerCpuPages& p : z->pcp) {
       for (PageList& list : p.lists) {
-        while (!list.empty()) ctx_.frames[ctx_.frames.pop_front(&list)].clear();
+        while (!list.empty())
+          ctx_.frames[ctx_.frames.pop_front(&list)].clear();
       }
     }
     z->nr_free_pages = z->nr_free_pages_blocks = z->nr_free_highatomic = 0;
@@ -381,7 +406,8 @@ Status Machine::apply_state(const SavedState& st) {
     for (unsigned o = 0; o < kNrPageOrders; ++o) {
       for (unsigned mt = 0; mt < kMigrateTypes; ++mt) {
         for (uint32_t pfn : s.free_lists[o][mt]) {
-          if (ctx_.frames[pfn].state() != FrameState::kNone) return make_error("a block is listed twice");
+          if (ctx_.frames[pfn].state() != FrameState::kNone)
+            return make_error("a block is listed twice");
           z->add_to_free_list(pfn, o, mt, /*tail=*/true);
           z->account_freepages(1LL << o, mt);
         }
@@ -400,7 +426,8 @@ Status Machine::apply_state(const SavedState& st) {
       p.prev_free_high_order = sp.prev_free_high_order;
       for (unsigned pi = 0; pi < kNrPcpLists; ++pi) {
         for (uint32_t pfn : sp.lists[pi]) {
-          if (ctx_.frames[pfn].state() != FrameState::kNone) return make_error("a block is listed twice");
+          if (ctx_.frames[pfn].state() != FrameState::kNone)
+            return make_error("a block is listed twice");
           ctx_.frames[pfn].set(FrameState::kPcp, z->pindex_to_order(pi), 0, z->gid);
           ctx_.frames.push_back(&p.lists[pi], pfn);
         }

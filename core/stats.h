@@ -23,7 +23,7 @@ struct PcpStats {
 
 struct ZoneStats {
   int nid = 0;
-  unsigned idx = 0;        // zone_idx
+  unsigned idx = 0;  // zone_idx
   ZoneKind kind = ZoneKind::kNormal;
   std::string name;        // "DMA", "DMA32", "Normal", "HighMem", "Movable", "Device"
   bool populated = false;  // present_pages != 0
@@ -37,8 +37,8 @@ struct ZoneStats {
   uint64_t free_pages_blocks = 0;  // NR_FREE_PAGES_BLOCKS
   uint64_t free_cma = 0;
   uint64_t boost = 0;
-  std::array<uint64_t, kNrWmark> watermark{};  // _watermark[], without boost
-  std::vector<int64_t> lowmem_reserve;          // one per zone of the layout
+  std::array<uint64_t, kNrWmark> watermark{};     // _watermark[], without boost
+  std::vector<int64_t> lowmem_reserve;            // one per zone of the layout
   std::array<uint64_t, kNrPageOrders> nr_free{};  // free_area[o].nr_free
   // Entries on free_area[o].free_list[mt] (the kernel's walk, uncapped here).
   std::array<std::array<uint64_t, kMigrateTypes>, kNrPageOrders> nr_free_by_type{};
@@ -55,7 +55,7 @@ struct NodeStats {
   int nid = 0;
   bool has_memory = false;  // N_MEMORY
   std::vector<int> cpus;
-  std::vector<ZoneStats> zones;  // every zone of the layout, in zone_idx order
+  std::vector<ZoneStats> zones;     // every zone of the layout, in zone_idx order
   uint64_t totalreserve_pages = 0;  // pgdat->totalreserve_pages
 };
 
@@ -63,13 +63,13 @@ struct MachineStats {
   Arch arch = Arch::kX86_64;
   int nr_cpus = 0;
   unsigned pageblock_order = kPageblockOrder;
-  bool thp_configured = true;   // CONFIG_TRANSPARENT_HUGEPAGE
-  bool thp_enabled = false;     // hugepage_pmd_enabled()
+  bool thp_configured = true;    // CONFIG_TRANSPARENT_HUGEPAGE
+  bool thp_enabled = false;      // hugepage_pmd_enabled()
   std::vector<NodeStats> nodes;  // online nodes, by id
   uint64_t totalram_pages = 0;   // sum of managed
   uint64_t totalreserve_pages = 0;
   uint64_t pgfree = 0;
-  uint64_t extfrag_claims = 0;   // mm_page_alloc_extfrag with change_ownership=1
+  uint64_t extfrag_claims = 0;  // mm_page_alloc_extfrag with change_ownership=1
   uint64_t extfrag_steals = 0;
   uint64_t nr_memmap_pages = 0;  // not modelled: memd's memmap is not in emulated memory
   // nr_memmap_boot_pages: the struct pages the kernel allocated at boot

@@ -19,8 +19,8 @@ using AllocId = uint64_t;
 class OptPfn {
  public:
   constexpr OptPfn() = default;
-  constexpr OptPfn(std::nullopt_t) {}      // NOLINT(google-explicit-constructor)
-  constexpr OptPfn(Pfn pfn) : v_(pfn) {}   // NOLINT(google-explicit-constructor)
+  constexpr OptPfn(std::nullopt_t) {}     // NOLINT(google-explicit-constructor)
+  constexpr OptPfn(Pfn pfn) : v_(pfn) {}  // NOLINT(google-explicit-constructor)
   constexpr explicit operator bool() const { return v_ != kNone; }
   constexpr bool has_value() const { return v_ != kNone; }
   constexpr Pfn operator*() const { return v_; }
@@ -66,7 +66,9 @@ inline constexpr unsigned kMigrateTypes = 5;
 inline constexpr std::array<std::string_view, kMigrateTypes> kMigrateTypeNames = {
     "Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"};
 
-inline constexpr bool migratetype_is_mergeable(unsigned mt) { return mt < kMigratePcpTypes; }
+inline constexpr bool migratetype_is_mergeable(unsigned mt) {
+  return mt < kMigratePcpTypes;
+}
 
 // The architecture layouts memd emulates (arch/x86 zone_sizes_init).
 enum class Arch : uint8_t { kX86_64, kI386 };

@@ -14,7 +14,9 @@ constexpr unsigned kFallbacks[kMigratePcpTypes][kMigratePcpTypes - 1] = {
 };
 
 // mult_frac(x, n, d) without intermediate overflow
-uint64_t mult_frac(uint64_t x, uint64_t n, uint64_t d) { return (x / d) * n + ((x % d) * n) / d; }
+uint64_t mult_frac(uint64_t x, uint64_t n, uint64_t d) {
+  return (x / d) * n + ((x % d) * n) / d;
+}
 
 }  // namespace
 
@@ -43,7 +45,8 @@ void MemContext::set_pageblock_migratetype(Pfn pfn, unsigned mt) {
   assert(mt != kIsolate);
   if (mobility_disabled && mt < kMigratePcpTypes) mt = kUnmovable;
   uint8_t raw = pageblocks.raw(pfn);
-  raw = static_cast<uint8_t>((raw & ~(PageblockTable::kMigrateMask | PageblockTable::kIsolateBit)) | mt);
+  raw = static_cast<uint8_t>((raw & ~(PageblockTable::kMigrateMask | PageblockTable::kIsolateBit)) |
+                             mt);
   write_pageblock(pfn, raw);
 }
 
@@ -238,8 +241,7 @@ void Zone::change_pageblock_range(Pfn pfn, unsigned order, unsigned mt) {
 
 // try_to_claim_block()
 OptPfn Zone::try_to_claim_block(Pfn pfn, unsigned current_order, unsigned order,
-                                            unsigned start_type, unsigned block_type,
-                                            unsigned alloc_flags) {
+                                unsigned start_type, unsigned block_type, unsigned alloc_flags) {
   if (current_order >= kPageblockOrder) {
     del_from_free_list(pfn, current_order, block_type);
     account_freepages(-(1LL << current_order), block_type);
@@ -302,8 +304,7 @@ OptPfn Zone::rmqueue_steal(unsigned order, unsigned start_mt) {
 }
 
 // __rmqueue() (no CMA)
-OptPfn Zone::rmqueue(unsigned order, unsigned mt, unsigned alloc_flags,
-                                 RmqueueMode* mode) {
+OptPfn Zone::rmqueue(unsigned order, unsigned mt, unsigned alloc_flags, RmqueueMode* mode) {
   OptPfn page;
   switch (*mode) {
     case RmqueueMode::kNormal:
@@ -378,7 +379,8 @@ void Zone::free_one_page_locked(Pfn pfn, unsigned order, unsigned mt, bool to_ta
     if (!page_is_buddy(buddy_pfn, order)) break;
     if (order >= kPageblockOrder) {
       buddy_mt = block_mt(buddy_pfn);
-      if (mt != buddy_mt && (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt))) {
+      if (mt != buddy_mt &&
+          (!migratetype_is_mergeable(mt) || !migratetype_is_mergeable(buddy_mt))) {
         break;
       }
     }
@@ -520,8 +522,7 @@ void Zone::free_pcp_commit(PerCpuPages* pcp, Pfn pfn, unsigned mt, unsigned orde
   const int high = nr_pcp_high(pcp, batch, free_high);
   if (pcp->count < high) return;
   free_pcppages_bulk(pcp, nr_pcp_free(*pcp, batch, high, free_high), pindex);
-  if (below_high &&
-      watermark_ok(0, wmark(kWmarkHigh), ctx->movable_idx, 0)) {
+  if (below_high && watermark_ok(0, wmark(kWmarkHigh), ctx->movable_idx, 0)) {
     below_high = false;
   }
 }

@@ -94,7 +94,7 @@ struct MemContext {
 struct FreeArea {
   std::array<PageList, kMigrateTypes> free_list;
   std::array<uint64_t, kMigrateTypes> nr{};  // entries per list, for pagetypeinfo
-  uint64_t nr_free = 0;                        // blocks on all lists
+  uint64_t nr_free = 0;                      // blocks on all lists
 };
 
 // struct per_cpu_pages
@@ -117,9 +117,9 @@ class Zone {
  public:
   // Identity and size.
   MemContext* ctx = nullptr;
-  unsigned gid = 0;   // index among all zones of the machine
+  unsigned gid = 0;  // index among all zones of the machine
   int nid = 0;
-  unsigned idx = 0;   // zone_idx
+  unsigned idx = 0;  // zone_idx
   ZoneKind kind = ZoneKind::kNormal;
   std::string_view name;  // zone_names[]
   Pfn start_pfn = 0;
@@ -139,8 +139,8 @@ class Zone {
   std::array<uint64_t, kNrWmark> watermark{};
   uint64_t watermark_boost = 0;
   std::array<int64_t, kMaxNrZones> lowmem_reserve{};
-  bool below_high = false;           // ZONE_BELOW_HIGH
-  bool boosted_watermark = false;    // ZONE_BOOSTED_WATERMARK
+  bool below_high = false;         // ZONE_BELOW_HIGH
+  bool boosted_watermark = false;  // ZONE_BOOSTED_WATERMARK
 
   // Per-cpu pagesets.
   int pageset_batch = 1;
@@ -171,9 +171,8 @@ class Zone {
   OptPfn rmqueue(unsigned order, unsigned mt, unsigned alloc_flags, RmqueueMode* mode);
   OptPfn rmqueue_claim(unsigned order, unsigned start_mt, unsigned alloc_flags);
   OptPfn rmqueue_steal(unsigned order, unsigned start_mt);
-  OptPfn try_to_claim_block(Pfn pfn, unsigned current_order, unsigned order,
-                                        unsigned start_type, unsigned block_type,
-                                        unsigned alloc_flags);
+  OptPfn try_to_claim_block(Pfn pfn, unsigned current_order, unsigned order, unsigned start_type,
+                            unsigned block_type, unsigned alloc_flags);
   int find_suitable_fallback(unsigned order, unsigned mt, bool claimable) const;
   bool boost_watermark();
   // Takes up to `count` blocks with one rmqueue mode, appending them to `list`.
@@ -204,8 +203,8 @@ class Zone {
 
   // --- watermarks ---
   int64_t watermark_unusable_free(unsigned order, unsigned alloc_flags) const;
-  bool watermark_ok(unsigned order, uint64_t mark, unsigned highest_zoneidx,
-                    unsigned alloc_flags, int64_t free_pages) const;  // __zone_watermark_ok
+  bool watermark_ok(unsigned order, uint64_t mark, unsigned highest_zoneidx, unsigned alloc_flags,
+                    int64_t free_pages) const;  // __zone_watermark_ok
   bool watermark_ok(unsigned order, uint64_t mark, unsigned highest_zoneidx,
                     unsigned alloc_flags) const {
     return watermark_ok(order, mark, highest_zoneidx, alloc_flags, nr_free_pages);

@@ -46,10 +46,12 @@ MachineConfig one_page_at(const char* page) {
 }
 
 TEST(Review, LastPfnBelow16TiBIsRefusedClearly) {
-  auto m = Machine::boot(one_page_at("BIOS-e820: [mem 0x00000ffffffff000-0x00000fffffffffff] usable\n"));
+  auto m =
+      Machine::boot(one_page_at("BIOS-e820: [mem 0x00000ffffffff000-0x00000fffffffffff] usable\n"));
   ASSERT_FALSE(m.ok());
-  EXPECT_EQ(m.error().message,
-            "memory above 0xfffffffefff is not supported: memd emulates up to 16 TiB minus one page");
+  EXPECT_EQ(
+      m.error().message,
+      "memory above 0xfffffffefff is not supported: memd emulates up to 16 TiB minus one page");
 }
 
 TEST(Review, PfnBelowTheLimitIsAnOrdinaryPage) {

@@ -27,7 +27,8 @@ std::vector<Pfn> workload(Machine* m, uint64_t seed, int steps) {
   for (int i = 0; i < steps; ++i) {
     if (live.empty() || rng() % 100 < 60) {
       unsigned order = rng() % 100 < 80 ? 0 : rng() % 11;
-      auto a = m->alloc({order, kinds[rng() % 5] | gfp::kNowarn, std::nullopt, static_cast<int>(rng() % 2)});
+      auto a = m->alloc(
+          {order, kinds[rng() % 5] | gfp::kNowarn, std::nullopt, static_cast<int>(rng() % 2)});
       if (a) live.push_back(a->pfn);
     } else {
       size_t k = rng() % live.size();
@@ -115,7 +116,8 @@ TEST(State, ForeignConfigurationIsRefused) {
   other.cpus = 4;
   auto b = Machine::restore_state(other, a.value()->save_state());
   ASSERT_FALSE(b.ok());
-  EXPECT_EQ(b.error().message, "state refused: it was saved from a machine with a different configuration");
+  EXPECT_EQ(b.error().message,
+            "state refused: it was saved from a machine with a different configuration");
 }
 
 TEST(State, DamagedDataIsRefused) {
