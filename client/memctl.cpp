@@ -205,11 +205,16 @@ int ReplayClient::run() {
     // Frames stay within kFrameBytes unless a single line is longer.
     const size_t want = pending.size() < kFrameBytes ? kFrameBytes - pending.size() : kFrameBytes;
     const int n = gzread(file_, buf.data(), static_cast<unsigned>(want));
-    if (n < 0) {
-      if (g_interrupted) return finish("abort", true);
-      int errnum = 0;
-      std::string why = gzerror(file_, &errnum);
+    int errnum = Z_OK;
+    std::string why;
+    if (n <= 0) {
+      why = gzerror(file_, &errnum);
       if (errnum == Z_ERRNO) why = std::strerror(errno);
+      // The end of the file in the middle of a gzip stream: a trace cut short.
+      if (n == 0 && errnum == Z_BUF_ERROR) why = "the file ends in the middle of its gzip stream";
+    }
+    if (n < 0 || errnum == Z_BUF_ERROR) {
+      if (g_interrupted) return finish("abort", true);
       clear_progress();
       Exchange x = ask(conn_, "replay abort", err_);
       if (!x.ok()) return x.status;

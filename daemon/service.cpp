@@ -1,7 +1,6 @@
 #include "daemon/service.h"
 
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <charconv>
@@ -10,6 +9,8 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+
+#include "daemon/trace_reader.h"
 
 namespace memd {
 namespace {
@@ -95,10 +96,6 @@ Reply report_reply(const ReplayReport& report) {
   counters["malformed"] = std::move(malformed);
   return success(Json{{"report", std::move(counters)}}, std::move(text));
 }
-
-struct GzCloser {
-  void operator()(gzFile f) const { gzclose(f); }
-};
 
 }  // namespace
 
@@ -665,31 +662,24 @@ Reply Service::replay_file(const std::string& path, Client* client) {
                         "replay file=: only root may make the daemon read a file; "
                         "stream the trace instead (replay begin / data / end)");
   }
-  std::unique_ptr<gzFile_s, GzCloser> in(gzopen(path.c_str(), "rb"));
-  if (!in) {
-    return Reply::error(Failure::kIo,
-                        fmt::format("replay: cannot open {}: {}", path, std::strerror(errno)));
-  }
-  gzbuffer(in.get(), 256 * 1024);
+  // The file is read (and inflated) on a thread of its own, a few MiB ahead.
+  auto reader = TraceReader::open(path);
+  if (!reader) return Reply::error(Failure::kIo, "replay: " + reader.error().message);
   uint64_t session = 0;
   {
     Lock lock(this);
     session = begin_replay_locked();
   }
   if (session == 0) return Reply::error(Failure::kBusy, "replay: another replay is running");
-  std::string buf(1 << 20, '\0');
   for (;;) {
-    int n = gzread(in.get(), buf.data(), static_cast<unsigned>(buf.size()));
-    if (n < 0) {
-      int errnum = 0;
-      std::string why = gzerror(in.get(), &errnum);
-      if (errnum == Z_ERRNO) why = std::strerror(errno);
+    auto chunk = (*reader)->next();
+    if (!chunk) {
       Lock lock(this);
       if (replay_session_ == session) end_replay_locked();
-      return Reply::error(Failure::kIo, fmt::format("replay: reading {}: {}", path, why));
+      return Reply::error(Failure::kIo, "replay: " + chunk.error().message);
     }
-    if (n == 0) break;
-    if (!feed_in_batches(session, std::string_view(buf.data(), static_cast<size_t>(n)))) {
+    if (chunk->empty()) break;
+    if (!feed_in_batches(session, *chunk)) {
       return bad_input(stopping_ ? "replay: memd is stopping; the replay ended"
                                  : "replay: the replay ended when the machine was reset");
     }

@@ -97,6 +97,11 @@ echo "replay file=$W/t.trace.gz" >&3 || fail "replay file=.gz"
 expect_contains "replay report (gz)" "$(cat <&3)" "lines: $(wc -l <"$W/t.trace")"
 echo "replay file=$W/nonexistent" >&3 2>/dev/null && fail "replay of a missing file succeeded"
 expect_contains "replay missing" "$(cat <&3)" "cannot open $W/nonexistent"
+# A .gz cut short is an error, not a shorter trace.
+head -c $(($(stat -c %s "$W/t.trace.gz") / 2)) "$W/t.trace.gz" >"$W/cut.trace.gz"
+echo "replay file=$W/cut.trace.gz" >&3 2>/dev/null && fail "replay of a truncated .gz succeeded"
+expect_contains "replay truncated" "$(cat <&3)" \
+  "replay: reading $W/cut.trace.gz: the file ends in the middle of its gzip stream"
 echo "reset" >&3 || fail "reset"
 expect_contains "reset" "$(cat <&3)" "machine reset: x86_64"
 exec 3<&-

@@ -202,6 +202,11 @@ expect_out_matches '^  applied +2$'
 expect_out_matches '^  line 2: mm_page_alloc: unknown GFP flag .__GFP_BOGUS.$'
 mc replay "$W/missing.trace"
 expect_rc 2 "replay of a missing file"; expect_err_line "missing.trace"
+# A .gz cut short: memctl says so and aborts the replay (memd keeps no half line).
+head -c $(($(stat -c %s "$SAMPLE") / 2)) "$SAMPLE" >"$W/cut.trace.gz"
+mc replay "$W/cut.trace.gz"
+expect_rc 2 "replay of a truncated .gz"
+expect_err_line "reading $W/cut.trace.gz: the file ends in the middle of its gzip stream (replay aborted after"
 
 # Ctrl-C: a long trace (the sample 20 times), interrupted; a second replay meanwhile is refused.
 for _ in $(seq 20); do cat "$SAMPLE"; done >"$W/long.trace.gz"

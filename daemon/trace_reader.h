@@ -1,0 +1,50 @@
+// A trace file read ahead on a thread of its own: `replay file=` inflates
+// the .gz (or reads the plain text) on this thread while the caller's thread
+// replays what came before, so that a compressed trace replays as fast as a
+// plain one on a machine with a second core.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/result.h"
+
+namespace memd {
+
+class TraceReader {
+ public:
+  // Opens `path` (gzip or plain: zlib reads both) and starts reading it.
+  // The error names the path and the reason.
+  static Result<std::unique_ptr<TraceReader>> open(const std::string& path);
+  ~TraceReader();  // stops the reading thread, wherever it is
+  TraceReader(const TraceReader&) = delete;
+  TraceReader& operator=(const TraceReader&) = delete;
+
+  // The next piece of the file, in order; empty at the end. The error names
+  // the path and the reason; after it, nothing more is read.
+  Result<std::string> next();
+
+  static constexpr size_t kChunkBytes = 1 << 20;
+  static constexpr size_t kChunksAhead = 4;  // what the reader may hold: 4 MiB
+
+ private:
+  TraceReader(std::string path, void* file);
+  void run();
+
+  const std::string path_;
+  void* const file_;  // gzFile, owned; used by the reading thread only
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> ready_;  // guarded by mu_
+  bool done_ = false;              // guarded by mu_: the reader has finished
+  bool stop_ = false;              // guarded by mu_: the consumer has gone
+  std::string error_;              // guarded by mu_: why the reader finished early
+  std::thread thread_;
+};
+
+}  // namespace memd
