@@ -160,6 +160,8 @@ class ReplayClient {
 
  private:
   int send_frame(std::string_view bytes);
+  int read_frame_reply();
+  int drain();
   int finish(std::string_view step, bool interrupted);
   void progress(bool force);
   void clear_progress();
@@ -173,6 +175,7 @@ class ReplayClient {
   gzFile file_ = nullptr;
   uint64_t total_bytes_ = 0;  // the file's size on disk (compressed), 0 if unknown
   uint64_t lines_ = 0;        // lines memd has taken so far
+  int in_flight_ = 0;         // frames sent whose reply is not read yet
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_progress_;
   bool progress_shown_ = false;
@@ -215,6 +218,7 @@ int ReplayClient::run() {
     }
     if (n < 0 || errnum == Z_BUF_ERROR) {
       if (g_interrupted) return finish("abort", true);
+      if (int rc = drain(); rc != kExitOk) return rc;
       clear_progress();
       Exchange x = ask(conn_, "replay abort", err_);
       if (!x.ok()) return x.status;
@@ -241,7 +245,11 @@ int ReplayClient::run() {
   return finish("end", false);
 }
 
-// "replay data bytes=N\n" and the N bytes, then its reply.
+// Frames sent before the reply to the first is read: memd replays one while
+// memctl reads and inflates the next, instead of each waiting for the other.
+constexpr int kFramesInFlight = 2;
+
+// "replay data bytes=N\n" and the N bytes; the reply of the frame before.
 int ReplayClient::send_frame(std::string_view bytes) {
   const std::string header = "replay data bytes=" + std::to_string(bytes.size()) + "\n";
   if (auto st = conn_->send(header); !st) {
@@ -252,6 +260,13 @@ int ReplayClient::send_frame(std::string_view bytes) {
     clear_progress();
     return fail(err_, kExitUnreachable, st.error().message);
   }
+  ++in_flight_;
+  return in_flight_ < kFramesInFlight ? kExitOk : read_frame_reply();
+}
+
+// The reply to the oldest frame in flight.
+int ReplayClient::read_frame_reply() {
+  --in_flight_;
   auto line = conn_->read_line();
   if (!line) {
     clear_progress();
@@ -274,8 +289,17 @@ int ReplayClient::send_frame(std::string_view bytes) {
   return kExitOk;
 }
 
+// The replies to every frame in flight.
+int ReplayClient::drain() {
+  while (in_flight_ > 0) {
+    if (int rc = read_frame_reply(); rc != kExitOk) return rc;
+  }
+  return kExitOk;
+}
+
 // Ends the replay with `replay end` or `replay abort` and prints the report.
 int ReplayClient::finish(std::string_view step, bool interrupted) {
+  if (int rc = drain(); rc != kExitOk) return rc;
   clear_progress();
   Exchange x = ask(conn_, "replay " + std::string(step), err_);
   if (!x.ok()) return x.status;

@@ -508,9 +508,12 @@ TEST(MemctlReplay, InterruptAbortsBetweenFramesAndExits130) {
   const std::string& path = file.path();
   Outcome r = memctl({"replay", path}, at(f.fake));
   EXPECT_EQ(r.status, client::kExitInterrupted);
+  // replay begin, the frames up to the interrupted one and the one in flight
+  // behind it (memctl keeps two frames in flight), then the abort.
   const auto lines = f.fake.lines();
-  ASSERT_EQ(lines.size(), 4u);
-  EXPECT_EQ(lines[3], "replay abort");
+  ASSERT_GE(lines.size(), 4u);
+  ASSERT_LE(lines.size(), 5u);
+  EXPECT_EQ(lines.back(), "replay abort");
   EXPECT_NE(r.out.find("interrupted after " + std::to_string(f.lines) + " lines"),
             std::string::npos)
       << r.out;
