@@ -106,6 +106,21 @@ done
 expect_out "the files work again after the restart" '^Node 0, zone +Normal' cat /run/memd/proc/buddyinfo
 expect_out "one mount, not two" '^1$' sh -c "awk '\$3 == \"fuse.memd\"' /proc/self/mounts | wc -l"
 
+# --- systemctl restart memd loses nothing (the state in /var/lib/memd) ----------
+expect "allocations to keep" memctl alloc --order 2 --reclaimable --count 5
+status_before=$(IN memctl --json status | sed 's/,"pid":[0-9]*//')
+files_before=$(IN cat /run/memd/proc/buddyinfo /run/memd/proc/pagetypeinfo)
+expect "systemctl restart memd" systemctl restart memd.service
+expect_out "the restarted memd says what it restored" 'restored [0-9]+ allocations from /var/lib/memd/memd.state' \
+  systemctl show -p StatusText --value memd.service
+[ "$(IN memctl --json status | sed 's/,"pid":[0-9]*//')" = "$status_before" ] &&
+  ok "memctl status is the same after the restart" ||
+  fail "status changed across the restart: $status_before -> $(IN memctl --json status)"
+[ "$(IN cat /run/memd/proc/buddyinfo /run/memd/proc/pagetypeinfo)" = "$files_before" ] &&
+  ok "buddyinfo and pagetypeinfo are the same after the restart" ||
+  fail "the files changed across the restart"
+expect "memctl free --all after the restart" memctl free --all
+
 # --- systemctl stop memd -------------------------------------------------------
 expect "systemctl stop memd" systemctl stop memd.service
 expect_out "inactive after stop" '^inactive$' systemctl is-active memd.service
