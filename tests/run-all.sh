@@ -5,7 +5,7 @@
 #            memd under a real systemd in a throw-away container
 #   asan     the same suite built with -DMEMD_SANITIZE=address,undefined
 #   tsan     the same suite built with -DMEMD_SANITIZE=thread
-#   fuzz     clang -DMEMD_FUZZ=ON: each fuzz target for MEMD_FUZZ_SECONDS (30) seconds
+#   fuzz     clang -DMEMD_FUZZ=ON: each fuzz target for MEMD_FUZZ_SECONDS (60) seconds
 # Installs the dependencies first (packaging/install-deps.sh, apt-get update).
 # Every stage runs even when an earlier one failed; the exit status is 0 only
 # when every stage built and every test passed (skipped tests are listed).
@@ -36,7 +36,7 @@ done
 export MEMD_LONG
 JOBS=${MEMD_JOBS:-2}
 OUT=${MEMD_CI_DIR:-$SRC/build-ci}
-FUZZ_SECONDS=30
+FUZZ_SECONDS=${MEMD_FUZZ_SECONDS:-60}
 [ "$MEMD_LONG" = 1 ] && FUZZ_SECONDS=${MEMD_LONG_FUZZ_SECONDS:-300}
 # Tests labelled `long` only with --long / MEMD_LONG=1.
 CTEST_FILTER=(-LE long)
