@@ -32,15 +32,8 @@ healthy() {
 # Waits for a process sent kill -9 to die, and for every process of that
 # memd to be gone (no child of it may outlive it holding its mount, socket or
 # lock); fails instead of hanging.
-reap() {  # $1: pid, $2: what
-  local st
-  for _ in $(seq 100); do
-    st=$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)
-    [ -z "$st" ] || [ "$st" = Z ] && break
-    sleep 0.1
-  done
-  [ -z "$st" ] || [ "$st" = Z ] || fail "$2: pid $1 survives kill -9 (waits in $(cat "/proc/$1/wchan"))"
-  wait "$1" 2>/dev/null
+reap_killed() {  # $1: pid, $2: what
+  reap "$1" || fail "$2: pid $1 survives kill -9 (waits in $(wchan "$1"))"
   for _ in $(seq 50); do
     pgrep -f -- "--socket $SOCK( |\$)" >/dev/null || return 0
     sleep 0.1
@@ -49,14 +42,7 @@ reap() {  # $1: pid, $2: what
 }
 term() {  # SIGTERM: memd exits within 10 s, or the test fails (never hangs)
   kill -TERM "$MEMD_PID"
-  for _ in $(seq 100); do
-    case "$(cut -d' ' -f3 "/proc/$MEMD_PID/stat" 2>/dev/null)" in "" | Z) break ;; esac
-    sleep 0.1
-  done
-  case "$(cut -d' ' -f3 "/proc/$MEMD_PID/stat" 2>/dev/null)" in
-    "" | Z) wait "$MEMD_PID" 2>/dev/null ;;
-    *) fail "memd hangs on SIGTERM (waits in $(cat "/proc/$MEMD_PID/wchan"))" ;;
-  esac
+  reap "$MEMD_PID" || fail "memd hangs on SIGTERM (waits in $(wchan "$MEMD_PID"))"
 }
 dead_mount() {
   local out
@@ -74,7 +60,7 @@ for i in $(seq "$ROUNDS"); do
   PIDS="$PIDS $WL"
   sleep "$((RANDOM % 2000 / 1000)).$(printf %03d $((RANDOM % 1000)))"
   kill -9 "$MEMD_PID"
-  reap "$MEMD_PID" "round $i"
+  reap_killed "$MEMD_PID" "round $i"
   kills=$((kills + 1))
   # Every thread of the workload notices by itself: nothing hangs on the dead mount or socket.
   for _ in $(seq 100); do kill -0 "$WL" 2>/dev/null || break; sleep 0.1; done
@@ -104,7 +90,7 @@ for i in 1 2 3; do
   PIDS="$PIDS $WL"
   sleep "0.$((RANDOM % 900 + 100))"
   kill -9 "$MEMD_PID"
-  reap "$MEMD_PID" "state round $i"
+  reap_killed "$MEMD_PID" "state round $i"
   kills=$((kills + 1))
   for _ in $(seq 100); do kill -0 "$WL" 2>/dev/null || break; sleep 0.1; done
   kill -0 "$WL" 2>/dev/null && fail "state round $i: the workload hangs after memd died"
@@ -127,7 +113,7 @@ for delay in 0 0.005 0.02 0.05 0.1 0.3; do
   PIDS="$PIDS $pid"
   sleep "$delay"
   kill -9 "$pid"
-  reap "$pid" "killed $delay s into start-up"
+  reap_killed "$pid" "killed $delay s into start-up"
   kills=$((kills + 1))
   restart
   healthy "killed $delay s into start-up"

@@ -24,20 +24,27 @@ printf '[daemon]\nstate_dir = ""\n' >"$CONFIG"
 PIDS=""
 MEMD_PID=""
 
+# reap PID: waits up to 10 s for a process sent a signal to exit, and reaps
+# it; false if it is still there (never hangs, unlike `wait`).
+reap() {
+  for _ in $(seq 100); do
+    case "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" in "" | Z) break ;; esac
+    sleep 0.1
+  done
+  case "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" in
+    "" | Z) wait "$1" 2>/dev/null; return 0 ;;
+    *) return 1 ;;
+  esac
+}
+wchan() { cat "/proc/$1/wchan" 2>/dev/null; }
+
 cleanup() {
   rc=$?
   for pid in $PIDS; do kill -9 "$pid" 2>/dev/null; done
   # Reap them, but never hang on one the kernel cannot kill (a process stuck
   # on a FUSE request nobody will answer): name it and fail instead.
   for pid in $PIDS; do
-    for _ in $(seq 100); do
-      case "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" in "" | Z) break ;; esac
-      sleep 0.1
-    done
-    case "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" in
-      "" | Z) wait "$pid" 2>/dev/null ;;
-      *) echo "FAIL: pid $pid survives kill -9 (waits in $(cat "/proc/$pid/wchan" 2>/dev/null))"; rc=1 ;;
-    esac
+    reap "$pid" || { echo "FAIL: pid $pid survives kill -9 (waits in $(wchan "$pid"))"; rc=1; }
   done
   # Lazy-unmount whatever is still mounted under the temp dir, deepest first.
   awk -v w="$W" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
