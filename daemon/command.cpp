@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <sstream>
 
 #include <fmt/format.h>
 
@@ -304,6 +305,21 @@ constexpr Verb kVerbs[] = {
 };
 
 }  // namespace
+
+bool announces_raw_bytes(std::string_view line) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+    line.remove_suffix(1);
+  std::string verb, op;
+  if (auto tokens = tokenize(line); tokens) {
+    if (tokens->size() < 2 || (*tokens)[0].has_key || (*tokens)[1].has_key) return false;
+    verb = (*tokens)[0].value;
+    op = (*tokens)[1].value;
+  } else {  // an unterminated quote further on: the first two blank-separated words
+    std::istringstream words{std::string(line)};
+    words >> verb >> op;
+  }
+  return (verb == "replay" && op == "data") || (verb == "snapshot" && op == "load");
+}
 
 Result<Command> parse_command(std::string_view line) {
   if (line.size() > kMaxCommandBytes) {

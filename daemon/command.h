@@ -75,6 +75,12 @@ using Command =
     std::variant<AllocCommand, FreeCommand, SysctlCommand, ShowCommand, ReplayCommand,
                  SnapshotCommand, ResetCommand, CheckCommand, StatusCommand, HelpCommand>;
 
+// Whether a line, well-formed or not, announces raw bytes after it
+// (`replay data ...`, `snapshot load ...`), judged by its first two words as
+// parse_command splits them. A socket reply to a bad such line must close
+// the connection: the bytes that follow cannot be told from commands.
+bool announces_raw_bytes(std::string_view line);
+
 // Parses one line (a trailing "\n" or "\r\n" is fine). Errors name the verb,
 // the key and the value, and say what was expected.
 Result<Command> parse_command(std::string_view line);

@@ -39,11 +39,18 @@ bool mount_answers(const std::string& path) {
     _exit(stat(path.c_str(), &st) == 0 ? 0 : 1);
   }
   if (pid < 0) return false;
+  // 10 s at most: a mount that takes longer does not answer.
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return false;
+  for (int i = 0; i < 1000; ++i) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid) return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (r < 0 && errno != EINTR) return false;
+    usleep(10'000);
   }
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  kill(pid, SIGKILL);  // a FUSE wait gives way to SIGKILL
+  for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; ++i)
+    usleep(10'000);
+  return false;
 }
 
 // --print FILE: the file as the mount would serve it, without mounting anything.

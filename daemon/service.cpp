@@ -580,19 +580,20 @@ void Service::end_replay_locked() {
 }
 
 bool Service::feed_in_batches(uint64_t session, std::string_view text) {
-  while (!text.empty()) {
+  for (;;) {  // at least once: an empty frame of an ended replay is refused too
     const size_t n = std::min(text.size(), kReplayBatchBytes);
     {
       Lock lock(this);
       if (stopping_ && replay_session_ == session) end_replay_locked();
       if (replay_session_ != session) return false;
+      if (n == 0) return true;
       replay_lines_ += replayer_->feed(text.substr(0, n));
       changed_locked();
     }
     text.remove_prefix(n);
+    if (text.empty()) return true;
     let_others_in();
   }
-  return true;
 }
 
 ReplayReport Service::finish_replay_locked() {
@@ -644,6 +645,12 @@ Reply Service::replay(const ReplayCommand& c, Client* client) {
   return report_reply(finish_replay_locked());
 }
 
+bool Service::owns_replay(const Client* client) {
+  if (client->replay_session == 0) return false;
+  Lock lock(this);
+  return client->replay_session == replay_session_;
+}
+
 Reply Service::replay_data(Client* client, std::string_view bytes) {
   const uint64_t session = client->replay_session;
   if (session == 0) return bad_input("replay data: no replay running on this connection");
@@ -671,13 +678,20 @@ Reply Service::replay_file(const std::string& path, Client* client) {
     session = begin_replay_locked();
   }
   if (session == 0) return Reply::error(Failure::kBusy, "replay: another replay is running");
+  // The session belongs to no client: whatever way this returns (an
+  // exception included), a session still open is ended, keeping what was
+  // applied, so that the next replay is not refused as "another is running".
+  struct EndUnfinished {
+    Service* s;
+    uint64_t session;
+    ~EndUnfinished() {
+      Lock lock(s);
+      if (s->replay_session_ == session) s->end_replay_locked();
+    }
+  } end_unfinished{this, session};
   for (;;) {
     auto chunk = (*reader)->next();
-    if (!chunk) {
-      Lock lock(this);
-      if (replay_session_ == session) end_replay_locked();
-      return Reply::error(Failure::kIo, "replay: " + chunk.error().message);
-    }
+    if (!chunk) return Reply::error(Failure::kIo, "replay: " + chunk.error().message);
     if (chunk->empty()) break;
     if (!feed_in_batches(session, *chunk)) {
       return bad_input(stopping_ ? "replay: memd is stopping; the replay ended"

@@ -87,6 +87,9 @@ class Service {
   Reply run(const Command& command, Client* client) EXCLUDES(mu_);
   // memd is stopping: a running replay ends at its next batch.
   void stop();
+  // Whether `client` runs the replay in progress (a replay ended by `reset`
+  // or `snapshot load` leaves its client's session behind, stale).
+  bool owns_replay(const Client* client) EXCLUDES(mu_);
   // The N bytes of a `replay data bytes=N` frame, once fully received.
   Reply replay_data(Client* client, std::string_view bytes) EXCLUDES(mu_);
   // A `snapshot load bytes=N` line, before its bytes are read: admits one

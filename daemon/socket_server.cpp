@@ -20,6 +20,11 @@ namespace {
 namespace asio = boost::asio;
 using Stream = asio::local::stream_protocol;
 
+// A held reply whose client took nothing of it for this long may be dropped
+// when replies held for slow clients exceed max_held_reply_bytes (a client
+// reading steadily takes some every few milliseconds).
+constexpr auto kStalled = std::chrono::milliseconds(100);
+
 // Whether the peer may talk to memd, and who it is.
 struct Peer {
   bool allowed = false;
@@ -89,9 +94,12 @@ struct SocketServer::Impl {
 
   void accept();
   // A reply of `bytes` that `connection` could not send at once, until release(id).
-  // Drops the connections whose replies have waited longest while the total is too high.
+  // Drops the connections that took nothing of their replies for longest while the total is too
+  // high.
   uint64_t hold(const std::shared_ptr<Connection>& connection, size_t bytes) EXCLUDES(held_mu);
   void release(uint64_t id) EXCLUDES(held_mu);
+  // The client of held reply `id` took some more of it.
+  void progress(uint64_t id) EXCLUDES(held_mu);
   void start() {
     accept();
     for (int i = 0; i < options.threads; ++i) {
@@ -122,6 +130,7 @@ struct SocketServer::Impl {
   struct Held {
     std::weak_ptr<Connection> connection;
     size_t bytes = 0;
+    std::chrono::steady_clock::time_point progress;  // when the client last took some of it
     bool dropping = false;  // its connection is asked to go: no longer counted
   };
 
@@ -212,7 +221,7 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     auto command = parse_command(line);
     if (!command) {
       // A bad `replay data` or `snapshot load` line announces bytes that cannot be skipped safely.
-      const bool frame = line.rfind("replay data", 0) == 0 || line.rfind("snapshot load", 0) == 0;
+      const bool frame = announces_raw_bytes(line);
       return send(Reply::error(Failure::kBadInput,
                                command.error().message + (frame ? "; closing the connection" : "")),
                   frame);
@@ -230,9 +239,10 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   // The N raw bytes after `replay data bytes=N`: what the line read already
   // buffered, then the rest. Applied only once complete.
   void read_frame(size_t bytes) {
-    // Without a replay of its own a client's frame is skipped, never buffered:
-    // connections cannot make memd hold 64 MiB each.
-    if (client_.replay_session == 0) return skip_frame(bytes);
+    // Without the running replay a client's frame is skipped, never buffered:
+    // connections cannot make memd hold 64 MiB each (a replay ended by
+    // `reset` or `snapshot load` leaves its client's session stale).
+    if (!server_->service->owns_replay(&client_)) return skip_frame(bytes);
     read_raw(bytes, [self = shared_from_this()] {  // disconnected mid-frame: nothing applied
       Reply r = self->server_->service->replay_data(&self->client_, self->frame_);
       self->frame_.clear();
@@ -314,21 +324,38 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     if (n == total) return sent(close_after);
     // All of it stays allocated until the client has read the rest.
     held_ = server_->hold(shared_from_this(), out_.capacity() + total - out_.size());
+    arm_reply_timer();
+    write_rest(n, total, close_after);
+  }
+
+  // The client has reply_timeout to take more of the held reply, each time.
+  void arm_reply_timer() {
     reply_timer_.expires_after(server_->options.reply_timeout);
     reply_timer_.async_wait([self = shared_from_this(), id = held_](boost::system::error_code tec) {
-      if (tec) return;  // the reply went out (or the connection closed) first
-      self->drop(id, fmt::format("it did not read its reply within {} ms",
+      if (tec) return;  // more went out, the reply went out, or the connection closed first
+      self->drop(id, fmt::format("it took nothing of its reply for {} ms",
                                  self->server_->options.reply_timeout.count()));
     });
-    asio::async_write(
-        socket_, unsent(n),
-        [self = shared_from_this(), close_after](boost::system::error_code wec, size_t) {
-          self->server_->release(self->held_);
-          self->held_ = 0;
-          self->reply_timer_.cancel();
-          if (wec) return self->payload_.reset();
-          self->sent(close_after);
-        });
+  }
+
+  // Writes what the client takes of the held reply, piece by piece; each
+  // piece taken counts as progress (a large reply to a client that reads is
+  // never cut off).
+  void write_rest(size_t done, size_t total, bool close_after) {
+    socket_.async_write_some(unsent(done), [self = shared_from_this(), done, total, close_after](
+                                               boost::system::error_code wec, size_t n) mutable {
+      done += n;
+      if (wec || done == total) {
+        self->server_->release(self->held_);
+        self->held_ = 0;
+        self->reply_timer_.cancel();
+        if (wec) return self->payload_.reset();
+        return self->sent(close_after);
+      }
+      self->server_->progress(self->held_);
+      self->arm_reply_timer();
+      self->write_rest(done, total, close_after);
+    });
   }
 
   // What is left to write of out_ and payload_ after the first `done` bytes.
@@ -395,26 +422,46 @@ uint64_t SocketServer::Impl::hold(const std::shared_ptr<Connection>& connection,
   size_t total = 0;
   {
     MutexLock lock(&held_mu);
+    const auto now = std::chrono::steady_clock::now();
     id = next_held++;
-    held.emplace(id, Held{connection, bytes, false});
+    held.emplace(id, Held{connection, bytes, now, false});
     held_bytes += bytes;
     total = held_bytes;
-    for (auto it = held.begin(); held_bytes > options.max_held_reply_bytes && it != held.end();
-         ++it) {
-      if (it->first == id || it->second.dropping) continue;
-      it->second.dropping = true;
-      held_bytes -= it->second.bytes;
-      if (auto c = it->second.connection.lock()) victims.emplace_back(std::move(c), it->first);
+    // Those that have taken nothing for longest first, and only clients idle
+    // for a while: one that reads a large reply as it goes is not dropped.
+    if (held_bytes > options.max_held_reply_bytes) {
+      std::vector<std::map<uint64_t, Held>::iterator> stalled;
+      for (auto it = held.begin(); it != held.end(); ++it) {
+        if (it->first != id && !it->second.dropping && now - it->second.progress >= kStalled) {
+          stalled.push_back(it);
+        }
+      }
+      std::sort(stalled.begin(), stalled.end(), [](const auto& a, const auto& b) {
+        return a->second.progress < b->second.progress;
+      });
+      for (auto it : stalled) {
+        if (held_bytes <= options.max_held_reply_bytes) break;
+        it->second.dropping = true;
+        held_bytes -= it->second.bytes;
+        if (auto c = it->second.connection.lock()) victims.emplace_back(std::move(c), it->first);
+      }
     }
   }
   for (auto& v : victims) {
     asio::post(v.first->executor(), [victim = v.first, victim_id = v.second, total, this] {
-      victim->drop(victim_id, fmt::format("{} MiB of replies wait for clients that do not read "
-                                          "them (limit {} MiB); its reply waited longest",
-                                          total >> 20, options.max_held_reply_bytes >> 20));
+      victim->drop(victim_id,
+                   fmt::format("{} MiB of replies wait for clients that do not read "
+                               "them (limit {} MiB); its client took nothing for longest",
+                               total >> 20, options.max_held_reply_bytes >> 20));
     });
   }
   return id;
+}
+
+void SocketServer::Impl::progress(uint64_t id) {
+  MutexLock lock(&held_mu);
+  if (auto it = held.find(id); it != held.end())
+    it->second.progress = std::chrono::steady_clock::now();
 }
 
 void SocketServer::Impl::release(uint64_t id) {

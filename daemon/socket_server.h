@@ -9,10 +9,11 @@
 // What a connection makes memd hold is bounded: one command line (64 KiB),
 // one reply (a connection reads its next command only once its reply is
 // out), one replay frame (the running replay's only). A reply the socket
-// cannot take at once waits for the client to read it, for reply_timeout at
-// most; and while more than max_held_reply_bytes of replies wait so, the
-// connections whose replies have waited longest are dropped. Clients that
-// read as they go hold a reply for moments only and are not affected.
+// cannot take at once waits for the client to read it; a client that takes
+// nothing of it for reply_timeout is dropped, and while more than
+// max_held_reply_bytes of replies wait so, the connections that have taken
+// nothing for longest are dropped. Clients that read as they go, however
+// large their reply, are not affected.
 #pragma once
 
 #include <sys/types.h>
@@ -34,9 +35,9 @@ struct SocketServerOptions {
   int max_clients = 8192;
   std::optional<gid_t> group;  // members may talk to memd
   std::string group_name;      // for messages
-  // A client that has not read its reply this long after it was ready is dropped.
+  // A client that takes nothing of its reply for this long is dropped.
   std::chrono::milliseconds reply_timeout{10'000};
-  // Replies waiting for slow readers, in all: above it, the oldest are dropped.
+  // Replies waiting for slow readers, in all: above it, the most stalled are dropped.
   size_t max_held_reply_bytes = 32 << 20;
 };
 

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "daemon/log.h"
 #include "daemon/system.h"
 
 namespace memd {
@@ -114,8 +115,12 @@ Status StateDir::write(std::string_view state) const {
   const int fd = std::exchange(out.fd, -1);
   if (::close(fd) != 0) return fail("close", errno);
   if (::rename(temp.c_str(), path_.c_str()) != 0) return fail("rename", errno);
-  // The rename is durable once the directory is.
-  if (::fsync(fd_) != 0) return errno_error(dir_, "fsync", errno);
+  // The rename is durable once the directory is. If that fails, the new
+  // state is in place all the same (only a crash could lose the rename).
+  if (::fsync(fd_) != 0) {
+    log::warning("{}: fsync: {}: the new state is in place but may not survive a crash", dir_,
+                 std::strerror(errno));
+  }
   return {};
 }
 

@@ -1,5 +1,8 @@
 #include "daemon/trace_reader.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <cerrno>
@@ -10,10 +13,28 @@
 namespace memd {
 
 Result<std::unique_ptr<TraceReader>> TraceReader::open(const std::string& path) {
-  gzFile file = gzopen(path.c_str(), "rb");
-  if (!file) return make_error(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  // O_NONBLOCK: opening a FIFO must not wait for a writer. Only regular files:
+  // a FIFO or a device could block the reading thread, and memd with it.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return make_error(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return make_error(fmt::format("cannot open {}: not a regular file", path));
+  }
+  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+  gzFile file = gzdopen(fd, "rb");
+  if (!file) {
+    ::close(fd);
+    return make_error(fmt::format("cannot open {}: out of memory", path));
+  }
   gzbuffer(file, 256 * 1024);
-  return std::unique_ptr<TraceReader>(new TraceReader(path, file));
+  try {
+    return std::unique_ptr<TraceReader>(new TraceReader(path, file));
+  } catch (const std::exception& e) {  // the thread could not start
+    gzclose(file);
+    return make_error(fmt::format("cannot read {}: {}", path, e.what()));
+  }
 }
 
 TraceReader::TraceReader(std::string path, void* file)
@@ -30,6 +51,17 @@ TraceReader::~TraceReader() {
 }
 
 void TraceReader::run() {
+  try {
+    read_all();
+  } catch (const std::exception& e) {  // out of memory: the consumer hears of it
+    std::lock_guard lock(mu_);
+    error_ = fmt::format("reading {}: {}", path_, e.what());
+    done_ = true;
+    cv_.notify_all();
+  }
+}
+
+void TraceReader::read_all() {
   auto* file = static_cast<gzFile>(file_);
   for (;;) {
     std::string chunk(kChunkBytes, '\0');

@@ -18,8 +18,8 @@ namespace memd {
 
 class TraceReader {
  public:
-  // Opens `path` (gzip or plain: zlib reads both) and starts reading it.
-  // The error names the path and the reason.
+  // Opens `path`, a regular file (gzip or plain: zlib reads both), and
+  // starts reading it. The error names the path and the reason.
   static Result<std::unique_ptr<TraceReader>> open(const std::string& path);
   ~TraceReader();  // stops the reading thread, wherever it is
   TraceReader(const TraceReader&) = delete;
@@ -30,11 +30,14 @@ class TraceReader {
   Result<std::string> next();
 
   static constexpr size_t kChunkBytes = 1 << 20;
-  static constexpr size_t kChunksAhead = 4;  // what the reader may hold: 4 MiB
+  // Chunks queued for the consumer; with the one being read and the one the
+  // consumer holds, about 6 MiB in all.
+  static constexpr size_t kChunksAhead = 4;
 
  private:
   TraceReader(std::string path, void* file);
   void run();
+  void read_all();
 
   const std::string path_;
   void* const file_;  // gzFile, owned; used by the reading thread only

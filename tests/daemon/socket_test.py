@@ -169,6 +169,26 @@ bad.send_raw(b"replay data bytes=lots\n")
 r = bad.reply()
 assert r["ok"] is False and "bytes=lots" in r["error"], r
 assert bad.closed()
+# However it is spelled (the parser's blanks), a bad data line drops the
+# connection; a line that only starts like one (`replay database`) does not.
+for line in (b"replay  data bytes=70000000\n", b" replay\tdata bytes=x\n", b'"replay" data bytes=-1\n',
+             b"snapshot  load bytes=lots\n"):
+    bad = Conn(SOCK)
+    bad.send_raw(line + b"reset\n")
+    r = bad.reply()
+    assert r["ok"] is False and "closing the connection" in r["error"], (line, r)
+    assert bad.closed(), line
+r = Conn(SOCK).cmd("replay database")
+assert r["ok"] is False and "closing" not in r["error"], r
+# A replay ended by a reset leaves its client's session stale: its next frame
+# is skipped unbuffered and refused, the connection stays in sync.
+assert r1.ok("replay begin") == {"ok": True}
+c.ok("reset")
+r1.send_raw(b"replay data bytes=3000000\n" + b"x" * 3000000 + b"status\n")
+r = r1.reply()
+assert r["ok"] is False and "the replay ended when the machine was reset" in r["error"], r
+assert r1.reply()["ok"] is True
+r1.error("replay data bytes=0", "no replay running")
 # replay data without begin: the bytes are consumed and refused.
 r2 = Conn(SOCK)
 r2.send_raw(b"replay data bytes=5\nhello")

@@ -4,6 +4,7 @@
 #include "daemon/trace_reader.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -83,6 +84,17 @@ TEST_F(TraceReaderTest, AMissingFileIsAnErrorNamingIt) {
   auto r = TraceReader::open(dir_ + "/absent.gz");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().message, "cannot open " + dir_ + "/absent.gz: No such file or directory");
+}
+
+TEST_F(TraceReaderTest, OnlyRegularFilesAndAFifoDoesNotBlock) {
+  const std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto r = TraceReader::open(fifo);  // without O_NONBLOCK this would wait for a writer
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "cannot open " + fifo + ": not a regular file");
+  auto d = TraceReader::open(dir_);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.error().message, "cannot open " + dir_ + ": not a regular file");
 }
 
 TEST_F(TraceReaderTest, ADamagedGzFileGivesItsGoodPartThenAnError) {

@@ -1,0 +1,148 @@
+// SocketServer's hold on replies a client has not taken yet, with short
+// timeouts: a client that reads a large reply steadily keeps it however long
+// the whole takes; one that takes nothing is dropped after reply_timeout; a
+// held reply that stalls is dropped first when the total is over the limit.
+#include "daemon/socket_server.h"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+namespace memd {
+namespace {
+
+using namespace std::chrono_literals;
+
+class SocketServerTest : public ::testing::Test {
+ protected:
+  void start(SocketServerOptions options) {
+    MachineConfig config;
+    config.size = 256ULL << 20;
+    config.cpus = 1024;  // `show zoneinfo` is then 360 KiB: far more than a socket buffer
+    auto s = Service::boot(config);
+    ASSERT_TRUE(s.ok());
+    service_ = std::move(*s);
+    addr_.sun_family = AF_UNIX;
+    const int n = std::snprintf(addr_.sun_path + 1, sizeof(addr_.sun_path) - 1,
+                                "memd-socket-server-test-%d", static_cast<int>(getpid()));
+    addr_len_ = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr_), addr_len_), 0);
+    ASSERT_EQ(listen(fd, 16), 0);
+    server_ = std::make_unique<SocketServer>(service_.get(), fd, options);
+    server_->start();
+  }
+  void TearDown() override {
+    server_.reset();
+    service_.reset();
+  }
+
+  // A connected client with a small receive buffer, so that memd holds most
+  // of a large reply.
+  int connect_client() {
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr_), addr_len_), 0);
+    return fd;
+  }
+  static void send_line(int fd, const std::string& line) {
+    ASSERT_EQ(write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));
+  }
+  // Reads until the reply line is complete, `chunk` bytes every `pause`;
+  // returns what came, or what came before memd hung up.
+  static std::string read_reply(int fd, size_t chunk, std::chrono::milliseconds pause) {
+    std::string got;
+    std::string buf(chunk, '\0');
+    while (got.empty() || got.back() != '\n') {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 20'000) != 1) break;
+      const ssize_t n = read(fd, buf.data(), buf.size());
+      if (n <= 0) break;
+      got.append(buf.data(), static_cast<size_t>(n));
+      std::this_thread::sleep_for(pause);
+    }
+    return got;
+  }
+  static bool hung_up(int fd) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 5'000) != 1) return false;
+    char c;
+    return read(fd, &c, 1) == 0;
+  }
+
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<SocketServer> server_;
+  sockaddr_un addr_{};
+  socklen_t addr_len_ = 0;
+};
+
+TEST_F(SocketServerTest, AClientReadingSteadilyKeepsALargeReplyPastTheTimeout) {
+  SocketServerOptions o;
+  o.threads = 2;
+  o.reply_timeout = 500ms;
+  start(o);
+  const int fd = connect_client();
+  send_line(fd, "show zoneinfo\nstatus\n");
+  // 360 KiB at 16 KiB every 40 ms: about 0.9 s in all, past reply_timeout.
+  // memd's side of the socket (about 200 KiB) wakes its writer once half of
+  // it is free, every 0.25 s at this pace: progress within the timeout.
+  const auto t0 = std::chrono::steady_clock::now();
+  std::string replies = read_reply(fd, 16 << 10, 40ms);
+  EXPECT_GT(std::chrono::steady_clock::now() - t0, o.reply_timeout);
+  const size_t end = replies.find('\n');
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_GT(end, 300'000u);
+  EXPECT_EQ(replies.rfind("{\"ok\":true,\"text\":\"Node 0, zone", 0), 0u);
+  // ... and the connection goes on: the reply to `status` follows.
+  replies.erase(0, end + 1);
+  if (replies.empty()) replies = read_reply(fd, 4096, 0ms);
+  EXPECT_EQ(replies.rfind("{\"ok\":true,", 0), 0u);
+  EXPECT_EQ(replies.back(), '\n');
+  close(fd);
+}
+
+TEST_F(SocketServerTest, AClientTakingNothingIsDroppedAfterTheTimeout) {
+  SocketServerOptions o;
+  o.threads = 2;
+  o.reply_timeout = 300ms;
+  start(o);
+  const int fd = connect_client();
+  send_line(fd, "show zoneinfo\n");
+  std::this_thread::sleep_for(1s);  // takes nothing
+  // What the socket took before memd gave up, then the end.
+  const std::string got = read_reply(fd, 1 << 20, 0ms);
+  EXPECT_LT(got.size(), 300'000u);
+  EXPECT_TRUE(got.empty() || got.back() != '\n');
+  close(fd);
+}
+
+TEST_F(SocketServerTest, OverTheLimitTheStalledClientGoesNotTheReadingOne) {
+  SocketServerOptions o;
+  o.threads = 2;
+  o.max_held_reply_bytes = 600 << 10;  // room for one held zoneinfo, not two
+  start(o);
+  const int stalled = connect_client();
+  send_line(stalled, "show zoneinfo\n");
+  std::this_thread::sleep_for(300ms);  // memd holds its reply; it stalls
+  const int reader = connect_client();
+  send_line(reader, "show zoneinfo\n");
+  const std::string reply = read_reply(reader, 16 << 10, 5ms);
+  EXPECT_EQ(reply.back(), '\n') << reply.size();
+  // The stalled one was dropped to make room.
+  const std::string got = read_reply(stalled, 1 << 20, 0ms);
+  EXPECT_TRUE(got.empty() || got.back() != '\n');
+  close(stalled);
+  close(reader);
+}
+
+}  // namespace
+}  // namespace memd
