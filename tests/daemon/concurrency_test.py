@@ -4,14 +4,13 @@ readers loop over the mount's files in small reads: no error, no torn file,
 `check` passes at the end. Then readers keep going while a long replay runs.
 usage: concurrency_test.py SOCKET MOUNT TRACE_SAMPLE [SCALE]"""
 import gzip
-import os
 import random
 import re
 import sys
 import threading
 import time
 
-from memdclient import Conn
+from memdclient import Conn, read_file
 
 SOCK, MNT, SAMPLE = sys.argv[1], sys.argv[2], sys.argv[3]
 SCALE = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
@@ -29,20 +28,6 @@ reads = [0] * READERS
 
 def err(msg):
     errors.append(msg)
-
-
-def read_file(name, chunk):
-    fd = os.open(os.path.join(MNT, name), os.O_RDONLY)
-    try:
-        parts = []
-        while True:
-            b = os.read(fd, chunk)
-            if not b:
-                break
-            parts.append(b)
-        return b"".join(parts).decode()
-    finally:
-        os.close(fd)
 
 
 def check_consistent(name, text, lines_wanted):
@@ -72,7 +57,7 @@ def check_consistent(name, text, lines_wanted):
     return None
 
 
-line_counts = {f: len(read_file(f, 1 << 20).split("\n")) for f in FILES}
+line_counts = {f: len(read_file(MNT, f, 1 << 20).split("\n")) for f in FILES}
 
 
 def reader(i):
@@ -81,7 +66,7 @@ def reader(i):
     try:
         while not done.is_set():
             name = FILES[n % len(FILES)]
-            text = read_file(name, rng.choice([7, 17, 64, 333, 4096, 1 << 17]) if name != "zoneinfo" or n % 3 else 7)
+            text = read_file(MNT, name, rng.choice([7, 17, 64, 333, 4096, 1 << 17]) if name != "zoneinfo" or n % 3 else 7)
             problem = check_consistent(name, text, line_counts[name])
             if problem:
                 err(f"reader {i}: {problem}")
@@ -153,7 +138,7 @@ done.clear()
 def timed_reader():
     while not done.is_set():
         t = time.monotonic()
-        read_file("buddyinfo", 4096)
+        read_file(MNT, "buddyinfo", 4096)
         latencies.append(time.monotonic() - t)
 
 

@@ -50,22 +50,29 @@ dead_mount() {
   expect_contains "$1: dead mount" "$out" "Transport endpoint is not connected"
 }
 
+# kill_during_workload WHAT SEED DELAY: runs fault_test.py's workload (seed
+# SEED) and kill -9s memd DELAY seconds into it; the workload must notice by
+# itself (nothing hangs on the dead mount or socket) with every reply it got
+# right.
+kill_during_workload() {
+  PYTHONPATH=$HERE "$PY" "$HERE/fault_test.py" workload "$SOCK" "$MNT" "$SAMPLE" "$2" \
+    >"$W/workload.out" 2>&1 &
+  local wl=$!
+  PIDS="$PIDS $wl"
+  sleep "$3"
+  kill -9 "$MEMD_PID"
+  reap_killed "$MEMD_PID" "$1"
+  kills=$((kills + 1))
+  for _ in $(seq 100); do kill -0 "$wl" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$wl" 2>/dev/null && fail "$1: the workload hangs after memd died: $(cat "$W/workload.out")"
+  wait "$wl" || fail "$1: wrong replies before memd died: $(cat "$W/workload.out")"
+}
+
 # --- kill -9 at random moments of a workload, then a restart on the same paths ---
 restart
 kills=0
 for i in $(seq "$ROUNDS"); do
-  PYTHONPATH=$HERE "$PY" "$HERE/fault_test.py" workload "$SOCK" "$MNT" "$SAMPLE" "$i" \
-    >"$W/workload.out" 2>&1 &
-  WL=$!
-  PIDS="$PIDS $WL"
-  sleep "$((RANDOM % 2000 / 1000)).$(printf %03d $((RANDOM % 1000)))"
-  kill -9 "$MEMD_PID"
-  reap_killed "$MEMD_PID" "round $i"
-  kills=$((kills + 1))
-  # Every thread of the workload notices by itself: nothing hangs on the dead mount or socket.
-  for _ in $(seq 100); do kill -0 "$WL" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$WL" 2>/dev/null && fail "round $i: the workload hangs after memd died: $(cat "$W/workload.out")"
-  wait "$WL" || fail "round $i: wrong replies before memd died: $(cat "$W/workload.out")"
+  kill_during_workload "round $i" "$i" "$((RANDOM % 2000 / 1000)).$(printf %03d $((RANDOM % 1000)))"
   mounted || fail "round $i: premise: kill -9 leaves the dead mount"
   dead_mount "round $i"
   restart
@@ -84,17 +91,7 @@ stop_memd  # saves the state
 restart --state-dir "$W/state"
 expect_eq "restored allocations" "$(json 'r["live_allocations"]' "$(send status)")" 7
 for i in 1 2 3; do
-  PYTHONPATH=$HERE "$PY" "$HERE/fault_test.py" workload "$SOCK" "$MNT" "$SAMPLE" "$((100 + i))" \
-    >"$W/workload.out" 2>&1 &
-  WL=$!
-  PIDS="$PIDS $WL"
-  sleep "0.$((RANDOM % 900 + 100))"
-  kill -9 "$MEMD_PID"
-  reap_killed "$MEMD_PID" "state round $i"
-  kills=$((kills + 1))
-  for _ in $(seq 100); do kill -0 "$WL" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$WL" 2>/dev/null && fail "state round $i: the workload hangs after memd died"
-  wait "$WL" || fail "state round $i: wrong replies before memd died: $(cat "$W/workload.out")"
+  kill_during_workload "state round $i" "$((100 + i))" "0.$((RANDOM % 900 + 100))"
   restart --state-dir "$W/state"
   healthy "state round $i"
   expect_eq "state round $i: allocations of the last clean stop" \

@@ -37,6 +37,8 @@ import sys
 import threading
 import time
 
+from memdclient import read_file
+
 GFPS = ["GFP_KERNEL", "GFP_HIGHUSER_MOVABLE", "GFP_KERNEL|__GFP_RECLAIMABLE", "GFP_ATOMIC",
         "GFP_DMA32", "GFP_KERNEL|__GFP_ZERO", "GFP_NOWAIT"]
 FILES = ["buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "meminfo", "extfrag_index",
@@ -53,19 +55,6 @@ def percentile(values, p):
 
 
 # --- helper processes: mount readers and the latency probe ---------------------------------
-
-
-def read_file(mnt, name, chunk):
-    fd = os.open(os.path.join(mnt, name), os.O_RDONLY)
-    try:
-        parts = []
-        while True:
-            b = os.read(fd, chunk)
-            if not b:
-                return b"".join(parts).decode()
-            parts.append(b)
-    finally:
-        os.close(fd)
 
 
 def run_readers(mnt, seconds, nthreads):

@@ -1,5 +1,6 @@
 """A small client of memd's socket for the integration tests: one JSON reply per command line."""
 import json
+import os
 import socket
 
 
@@ -52,3 +53,17 @@ class Conn:
             return self.sock.recv(1) == b""
         except (ConnectionResetError, BrokenPipeError):
             return True
+
+
+def read_file(mnt, name, chunk):
+    """One open of a file of the mount, read `chunk` bytes at a time to the end."""
+    fd = os.open(os.path.join(mnt, name), os.O_RDONLY)
+    try:
+        parts = []
+        while True:
+            b = os.read(fd, chunk)
+            if not b:
+                return b"".join(parts).decode()
+            parts.append(b)
+    finally:
+        os.close(fd)

@@ -4,42 +4,15 @@
 # always cleans up (kill by pid, lazy unmount, rm the directory), whatever the
 # outcome. Exit 77: skipped.
 #   usage: integration_test.sh path/to/memd path/to/memctl path/to/build-sample.trace.gz
-set -u
-MEMD=$(readlink -f "${1:?usage: $0 MEMD MEMCTL SAMPLE_TRACE}")
 MEMCTL=$(readlink -f "${2:?usage: $0 MEMD MEMCTL SAMPLE_TRACE}")
 SAMPLE=$(readlink -f "${3:?usage: $0 MEMD MEMCTL SAMPLE_TRACE}")
-if [ "$(id -u)" != 0 ]; then echo "SKIP: memctl's integration test runs memd as root"; exit 77; fi
-if [ ! -c /dev/fuse ]; then echo "SKIP: no /dev/fuse"; exit 77; fi
-[ -f "$SAMPLE" ] || { echo "FAIL: no sample trace at $SAMPLE"; exit 1; }
+# The daemon tests' harness: $W, $MNT, $SOCK, $LOG, a $CONFIG of the default
+# machine without a state directory, start_memd/stop_memd, and the cleanup
+# (kill by pid without hanging, lazy unmount, rm) whatever the outcome.
+. "$(dirname "$0")/../daemon/lib.sh" "$@"
+[ -f "$SAMPLE" ] || fail "no sample trace at $SAMPLE"
 
-W=$(mktemp -d /tmp/memctl-test.XXXXXX)
-MNT=$W/mnt
-SOCK=$W/memd.sock
-LOG=$W/memd.log
-CONFIG=$W/memd.toml
-# The default machine (one node, 4 GiB, 2 CPUs); no state directory: nothing
-# read or written in /var/lib/memd.
-printf '[daemon]\nstate_dir = ""\n' >"$CONFIG"
-mkdir "$MNT"
-MEMD_PID=""
-OTHER_PID=""
-
-cleanup() {
-  rc=$?
-  for pid in $MEMD_PID $OTHER_PID; do
-    kill -9 "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-  done
-  awk -v w="$W" 'index($2, w) == 1 {print $2}' /proc/mounts | sort -r | while read -r m; do
-    umount -l "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null
-  done
-  rm -rf "$W"
-  if [ $rc = 0 ]; then echo "PASS: $(basename "$0")"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
+# A failure shows what memctl printed, then memd's log.
 fail() {
   echo "FAIL: $*"
   echo "  memctl stdout: $(head -c 2000 "$W/out" 2>/dev/null)"
@@ -69,14 +42,7 @@ expect_err_line() {
 json() { printf '%s' "$OUT" | python3 -c "import json,sys; r=json.load(sys.stdin); print($1)"; }
 
 # --- start memd ---------------------------------------------------------------------------------
-"$MEMD" --config "$CONFIG" --foreground --mount "$MNT" --socket "$SOCK" 2>>"$LOG" &
-MEMD_PID=$!
-for _ in $(seq 200); do
-  [ -S "$SOCK" ] && [ -e "$MNT/buddyinfo" ] && break
-  kill -0 "$MEMD_PID" 2>/dev/null || fail "memd exited before it was ready"
-  sleep 0.05
-done
-[ -S "$SOCK" ] || fail "memd not ready after 10 s"
+start_memd
 
 # --- status, reset, check -----------------------------------------------------------------------
 mc status
@@ -275,10 +241,10 @@ expect_err_line "snapshot load: state refused: checksum mismatch (damaged)"
 "$MEMD" --config "$CONFIG" --foreground --mount "$W/other.mnt" --socket "$W/other.sock" --cpus 4 \
   2>>"$W/other.log" &
 OTHER_PID=$!
+PIDS="$PIDS $OTHER_PID"
 for _ in $(seq 200); do grep -q Emulating "$W/other.log" 2>/dev/null && break; sleep 0.05; done
 "$MEMCTL" --socket "$W/other.sock" snapshot save "$W/foreign.state" >/dev/null || fail "save on the other memd"
 kill -TERM "$OTHER_PID"; wait "$OTHER_PID" || fail "the other memd exited non-zero"
-OTHER_PID=""
 mc snapshot load "$W/foreign.state"
 expect_rc 1 "snapshot load of a foreign file"
 expect_err_line "snapshot load: state refused: it was saved from a machine with a different configuration"
@@ -301,9 +267,5 @@ mc frobnicate
 expect_rc 2 frobnicate; expect_err_line "frobnicate"
 
 # --- memd stops cleanly ---------------------------------------------------------------------------
-kill -TERM "$MEMD_PID"
-wait "$MEMD_PID"
-rc=$?
-MEMD_PID=""
-[ $rc = 0 ] || fail "memd exited with $rc after SIGTERM"
+stop_memd
 exit 0
