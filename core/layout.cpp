@@ -1,9 +1,9 @@
 #include "core/layout.h"
 
+#include "core/format.h"
 #include "core/memmap.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <numeric>
 
 namespace memd {
@@ -17,12 +17,6 @@ constexpr uint64_t kI386MaxLowMem = 896 * kMiB;  // lowmem limit of a 3G/1G spli
 constexpr uint64_t kI386MaxPhys = 4 * kGiB;      // MAX_NONPAE_PFN: 6.18 has no HIGHMEM64G
 // memd's own limit: pfns are 32 bits and 0xffffffff marks the end of a list.
 constexpr uint64_t kX86_64MaxPhys = static_cast<uint64_t>(kNilPfn) << kPageShift;
-
-std::string hex(uint64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%#llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // Subtracts [cut.start, cut.end) from every range.
 std::vector<PhysRange> subtract(const std::vector<PhysRange>& ranges, PhysRange cut) {
@@ -234,49 +228,57 @@ bool Layout::pfn_online(Pfn pfn) const {
   return section_present[pfn >> kSectionShift] != 0;
 }
 
-Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& params) {
-  Layout L;
-  L.arch = ArchLayout::for_arch(cfg.arch);
-  const unsigned nr_zones = L.arch.nr_zones();
+namespace {
 
-  // --- Firmware map to usable RAM -------------------------------------------------------
-  std::vector<E820Entry> e820;
-  uint64_t total_size = 0;
+// What compute_layout() carries from the firmware map to the zones.
+struct FirmwareMemory {
+  std::vector<PhysRange> usable;  // RAM after e820__update_table() and trimming, bytes
+  Pfn e820_max_pfn = 0;           // e820__end_of_ram_pfn()
+  uint64_t total_size = 0;        // qemu's RAM size, 0 when the map is given
+};
+
+// The machine's RAM size when no e820 map is given: machine.size, or the sum
+// of the node sizes, or 0 when nodes are given by start/end (memory is then
+// the union of the node ranges), or qemu's default 4 GiB.
+Result<uint64_t> qemu_ram_size(const MachineConfig& cfg) {
+  uint64_t node_sum = 0;
+  for (const NodeConfig& n : cfg.nodes)
+    node_sum += n.size.value_or(0);
+  const bool by_size = !cfg.nodes.empty() && cfg.nodes[0].size;
+  if (by_size && cfg.size && node_sum != *cfg.size) {
+    return make_error("machine.node: node sizes add up to " + std::to_string(node_sum >> 20) +
+                      " MiB but machine.size is " + std::to_string(*cfg.size >> 20) + " MiB");
+  }
+  if (cfg.size) return *cfg.size;
+  if (by_size) return node_sum;
+  if (!cfg.nodes.empty() && cfg.nodes[0].range) return uint64_t{0};
+  return 4 * kGiB;
+}
+
+// e820__memory_setup() (arch/x86/kernel/e820.c): the firmware's map, here the
+// configured one or the map qemu's pc machine would hand the guest.
+Result<std::vector<E820Entry>> e820_memory_setup(const MachineConfig& cfg, FirmwareMemory* fw,
+                                                 std::vector<std::string>* warnings) {
   if (cfg.e820) {
     auto parsed = parse_e820(*cfg.e820);
     if (!parsed) return make_error("machine.e820: " + parsed.error().message);
-    e820 = std::move(*parsed);
-    if (cfg.size)
-      L.warnings.push_back("machine.size is ignored: machine.e820 gives the memory map");
-  } else {
-    if (cfg.size) {
-      total_size = *cfg.size;
-    } else if (!cfg.nodes.empty() && cfg.nodes[0].size) {
-      for (const NodeConfig& n : cfg.nodes)
-        total_size += n.size.value_or(0);
-    } else if (!cfg.nodes.empty() && cfg.nodes[0].range) {
-      total_size = 0;  // memory is the union of the node ranges
-    } else {
-      total_size = 4 * kGiB;
-    }
-    if (!cfg.nodes.empty() && cfg.nodes[0].size && cfg.size) {
-      uint64_t sum = 0;
-      for (const NodeConfig& n : cfg.nodes)
-        sum += n.size.value_or(0);
-      if (sum != *cfg.size) {
-        return make_error("machine.node: node sizes add up to " + std::to_string(sum >> 20) +
-                          " MiB but machine.size is " + std::to_string(*cfg.size >> 20) + " MiB");
-      }
-    }
-    if (total_size) {
-      e820 = qemu_pc_e820(total_size);
-    } else {
-      for (const NodeConfig& n : cfg.nodes)
-        e820.push_back({*n.range, "usable"});
-    }
+    if (cfg.size) warnings->push_back("machine.size is ignored: machine.e820 gives the memory map");
+    return std::move(*parsed);
   }
-  // e820__update_table(): where entries overlap the higher type wins, so any
-  // other type takes precedence over "usable" (E820_TYPE_RAM is 1).
+  auto size = qemu_ram_size(cfg);
+  if (!size) return size.error();
+  fw->total_size = *size;
+  if (*size) return qemu_pc_e820(*size);
+  std::vector<E820Entry> e820;
+  for (const NodeConfig& n : cfg.nodes)
+    e820.push_back({*n.range, "usable"});
+  return e820;
+}
+
+// e820__update_table(): where entries overlap the higher type wins, so any
+// other type takes precedence over "usable" (E820_TYPE_RAM is 1). Returns the
+// RAM ranges, sorted and merged.
+std::vector<PhysRange> e820_update_table(const std::vector<E820Entry>& e820) {
   std::vector<PhysRange> usable, other;
   for (const E820Entry& e : e820) {
     (e.type == "usable" ? usable : other).push_back(e.range);
@@ -284,89 +286,132 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
   usable = merge(usable);
   for (const PhysRange& o : merge(other))
     usable = subtract(usable, o);
-  // e820__end_of_ram_pfn(): the end of the last RAM or "ACPI data" entry.
-  Pfn e820_max_pfn = 0;
+  return usable;
+}
+
+// e820__end_of_ram_pfn(): the end of the last RAM or "ACPI data" entry.
+Pfn e820_end_of_ram_pfn(const std::vector<E820Entry>& e820) {
+  Pfn max_pfn = 0;
   for (const E820Entry& e : e820) {
     if (e.type == "usable" || e.type == "ACPI data")
-      e820_max_pfn = std::max(e820_max_pfn, pfn_down(e.range.end));
+      max_pfn = std::max(max_pfn, pfn_down(e.range.end));
   }
-  // trim_bios_range(): page 0 is reserved, 640 KiB - 1 MiB is not RAM.
-  usable = subtract(usable, {0, kPageSize});
-  usable = subtract(usable, {kBiosBegin, kBiosEnd});
-  if (cfg.arch == Arch::kI386) {
-    // highmem_pfn_init(): "Warning: only 4GB will be used. Support for
-    // CONFIG_HIGHMEM64G was removed!", then memblock_remove() above max_pfn.
-    bool trimmed = false;
-    for (const PhysRange& r : usable)
-      trimmed |= r.end > kI386MaxPhys;
-    if (trimmed) {
-      L.warnings.push_back(
-          "only 4GB will be used: i386 kernels since 6.15 have no PAE highmem "
-          "(CONFIG_HIGHMEM64G was removed)");
-      usable = subtract(usable, {kI386MaxPhys, ~0ULL});
-      e820_max_pfn = std::min<Pfn>(e820_max_pfn, kI386MaxPhys >> kPageShift);
-    }
-  } else {
-    for (const PhysRange& r : usable) {
-      if (r.end > kX86_64MaxPhys) {
-        return make_error("memory above " + hex(kX86_64MaxPhys - 1) +
-                          " is not supported: memd emulates up to 16 TiB minus one page");
-      }
-    }
-  }
+  return max_pfn;
+}
 
-  // --- NUMA node ownership, memblock.memory regions ------------------------------------
-  auto own = node_ownership(cfg, total_size, usable);
-  if (!own) return own.error();
-  const int nr_nodes = static_cast<int>(own->ranges.size());
-  std::vector<PhysRange> mirrored = merge(cfg.mirrored);
+// trim_bios_range() (arch/x86/kernel/setup.c): page 0 is reserved, 640 KiB -
+// 1 MiB is not RAM.
+void trim_bios_range(std::vector<PhysRange>* usable) {
+  *usable = subtract(*usable, {0, kPageSize});
+  *usable = subtract(*usable, {kBiosBegin, kBiosEnd});
+}
+
+// highmem_pfn_init() (arch/x86/mm/init_32.c): "Warning: only 4GB will be
+// used. Support for CONFIG_HIGHMEM64G was removed!", then memblock_remove()
+// above max_pfn. On x86_64, memd's own limit of 32-bit pfns.
+Status limit_physical_memory(Arch arch, FirmwareMemory* fw, std::vector<std::string>* warnings) {
+  if (arch == Arch::kI386) {
+    bool trimmed = false;
+    for (const PhysRange& r : fw->usable)
+      trimmed |= r.end > kI386MaxPhys;
+    if (!trimmed) return {};
+    warnings->push_back(
+        "only 4GB will be used: i386 kernels since 6.15 have no PAE highmem "
+        "(CONFIG_HIGHMEM64G was removed)");
+    fw->usable = subtract(fw->usable, {kI386MaxPhys, ~0ULL});
+    fw->e820_max_pfn = std::min<Pfn>(fw->e820_max_pfn, kI386MaxPhys >> kPageShift);
+    return {};
+  }
+  for (const PhysRange& r : fw->usable) {
+    if (r.end > kX86_64MaxPhys) {
+      return make_error("memory above " + hex(kX86_64MaxPhys - 1) +
+                        " is not supported: memd emulates up to 16 TiB minus one page");
+    }
+  }
+  return {};
+}
+
+// The firmware map to usable RAM: e820__memory_setup(), e820__update_table(),
+// e820__end_of_ram_pfn(), trim_bios_range(), highmem_pfn_init().
+Result<FirmwareMemory> e820_usable_ram(const MachineConfig& cfg, Layout* L) {
+  FirmwareMemory fw;
+  auto e820 = e820_memory_setup(cfg, &fw, &L->warnings);
+  if (!e820) return e820.error();
+  fw.usable = e820_update_table(*e820);
+  fw.e820_max_pfn = e820_end_of_ram_pfn(*e820);
+  trim_bios_range(&fw.usable);
+  if (auto st = limit_physical_memory(cfg.arch, &fw, &L->warnings); !st) return st.error();
+  return fw;
+}
+
+// Adds the part of usable range `r` inside node range `o` to memblock.memory,
+// split at mirror boundaries (memblock keeps MEMBLOCK_MIRROR regions apart).
+// Returns the bytes covered.
+uint64_t memblock_add_node(PhysRange r, PhysRange o, int nid,
+                           const std::vector<PhysRange>& mirrored, Layout* L) {
+  const uint64_t a = std::max(r.start, o.start), b = std::min(r.end, o.end);
+  if (a >= b) return 0;
+  std::vector<uint64_t> cuts = {a, b};
+  for (const PhysRange& m : mirrored) {
+    if (m.start > a && m.start < b) cuts.push_back(m.start);
+    if (m.end > a && m.end < b) cuts.push_back(m.end);
+  }
+  std::sort(cuts.begin(), cuts.end());
+  for (size_t k = 0; k + 1 < cuts.size(); ++k) {
+    const Pfn s = pfn_up(cuts[k]), e = pfn_down(cuts[k + 1]);
+    if (s >= e) continue;
+    bool mir = false;
+    for (const PhysRange& m : mirrored) {
+      if (m.start <= cuts[k] && cuts[k + 1] <= m.end) mir = true;
+    }
+    L->memory.push_back({s, e, nid, mir});
+  }
+  return b - a;
+}
+
+// memblock's region merging: neighbours of the same node and flags become one.
+void memblock_merge_regions(std::vector<MemRegion>* memory) {
+  std::sort(memory->begin(), memory->end(),
+            [](const MemRegion& a, const MemRegion& b) { return a.start < b.start; });
+  std::vector<MemRegion> merged;
+  for (const MemRegion& r : *memory) {
+    if (!merged.empty() && merged.back().end == r.start && merged.back().nid == r.nid &&
+        merged.back().mirror == r.mirror) {
+      merged.back().end = r.end;
+    } else {
+      merged.push_back(r);
+    }
+  }
+  *memory = std::move(merged);
+}
+
+// e820__memblock_setup() + numa_register_nodes()/memblock_set_node(): the
+// usable RAM as memblock.memory regions, each tagged with its node.
+Status e820_memblock_setup(const MachineConfig& cfg, const std::vector<PhysRange>& usable,
+                           const NodeOwnership& own, Layout* L) {
+  const int nr_nodes = static_cast<int>(own.ranges.size());
+  const std::vector<PhysRange> mirrored = merge(cfg.mirrored);
   for (const PhysRange& r : usable) {
     uint64_t covered = 0;
     for (int nid = 0; nid < nr_nodes; ++nid) {
-      for (const PhysRange& o : own->ranges[nid]) {
-        uint64_t a = std::max(r.start, o.start), b = std::min(r.end, o.end);
-        if (a >= b) continue;
-        covered += b - a;
-        // Split at mirror boundaries; memblock keeps mirrored regions apart.
-        std::vector<uint64_t> cuts = {a, b};
-        for (const PhysRange& m : mirrored) {
-          if (m.start > a && m.start < b) cuts.push_back(m.start);
-          if (m.end > a && m.end < b) cuts.push_back(m.end);
-        }
-        std::sort(cuts.begin(), cuts.end());
-        for (size_t k = 0; k + 1 < cuts.size(); ++k) {
-          Pfn s = pfn_up(cuts[k]), e = pfn_down(cuts[k + 1]);
-          if (s >= e) continue;
-          bool mir = false;
-          for (const PhysRange& m : mirrored) {
-            if (m.start <= cuts[k] && cuts[k + 1] <= m.end) mir = true;
-          }
-          L.memory.push_back({s, e, nid, mir});
-        }
-      }
+      for (const PhysRange& o : own.ranges[nid])
+        covered += memblock_add_node(r, o, nid, mirrored, L);
     }
     if (covered != r.end - r.start) {
       return make_error("usable memory " + hex(r.start) + "-" + hex(r.end - 1) +
                         " is not (entirely) inside any machine.node range");
     }
   }
-  std::sort(L.memory.begin(), L.memory.end(),
-            [](const MemRegion& a, const MemRegion& b) { return a.start < b.start; });
-  {
-    std::vector<MemRegion> merged;
-    for (const MemRegion& r : L.memory) {
-      if (!merged.empty() && merged.back().end == r.start && merged.back().nid == r.nid &&
-          merged.back().mirror == r.mirror) {
-        merged.back().end = r.end;
-      } else {
-        merged.push_back(r);
-      }
-    }
-    L.memory = std::move(merged);
-  }
-  if (L.memory.empty()) return make_error("the machine has no usable memory");
+  memblock_merge_regions(&L->memory);
+  if (L->memory.empty()) return make_error("the machine has no usable memory");
+  return {};
+}
 
-  // memblock.reserved: the first 1 MiB (x86 always reserves it) and the configured ranges.
+// memblock.reserved: the first 1 MiB (reserve_real_mode() in
+// arch/x86/realmode/init.c reserves it unconditionally) and the configured
+// ranges; then what memblock_free_all() hands to the buddy allocator
+// (for_each_free_mem_range: memory minus reserved), in pfns.
+Status memblock_reserve(const MachineConfig& cfg, Layout* L) {
   std::vector<PhysRange> reserved = cfg.reserved;
   for (size_t i = 0; i < reserved.size(); ++i) {
     if (reserved[i].end < reserved[i].start) {
@@ -374,103 +419,133 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
     }
   }
   reserved.push_back({0, kMiB});
-  L.reserved = merge(reserved);
-  for (const MemRegion& r : L.memory) {
+  L->reserved = merge(reserved);
+  for (const MemRegion& r : L->memory) {
     std::vector<PhysRange> free = {{r.start << kPageShift, r.end << kPageShift}};
-    for (const PhysRange& res : L.reserved)
+    for (const PhysRange& res : L->reserved)
       free = subtract(free, res);
     for (const PhysRange& f : free) {
-      Pfn s = pfn_up(f.start), e = pfn_down(f.end);
-      if (s < e) L.free_ranges.emplace_back(s, e);
+      const Pfn s = pfn_up(f.start), e = pfn_down(f.end);
+      if (s < e) L->free_ranges.emplace_back(s, e);
     }
   }
-  if (L.free_ranges.empty()) return make_error("all of the machine's memory is reserved");
+  if (L->free_ranges.empty()) return make_error("all of the machine's memory is reserved");
+  return {};
+}
 
-  // --- CPUs and distances ----------------------------------------------------------------
+// The CPUs listed per node: numbered 0..N-1, each in one node.
+Status cpus_from_node_lists(const MachineConfig& cfg, int nr_nodes, Layout* L) {
+  int max_cpu = -1;
+  for (const NodeConfig& n : cfg.nodes) {
+    for (int c : n.cpus)
+      max_cpu = std::max(max_cpu, c);
+  }
+  L->nr_cpus = max_cpu + 1;
+  L->cpu_node.assign(L->nr_cpus, -1);
+  for (int nid = 0; nid < nr_nodes; ++nid) {
+    for (int c : cfg.nodes[nid].cpus) {
+      if (c < 0)
+        return make_error("machine.node[" + std::to_string(nid) + "].cpus: negative CPU number");
+      if (L->cpu_node[c] != -1) {
+        return make_error("CPU " + std::to_string(c) + " is listed in node " +
+                          std::to_string(L->cpu_node[c]) + " and node " + std::to_string(nid));
+      }
+      L->cpu_node[c] = nid;
+    }
+  }
+  for (int c = 0; c < L->nr_cpus; ++c) {
+    if (L->cpu_node[c] == -1) {
+      return make_error("CPUs must be numbered 0..N-1: CPU " + std::to_string(c) +
+                        " is in no node");
+    }
+  }
+  return {};
+}
+
+// init_cpu_to_node() (arch/x86/mm/numa.c): every CPU's node, from the node
+// lists, or machine.cpus spread round-robin over the nodes.
+Status init_cpu_to_node(const MachineConfig& cfg, int nr_nodes, Layout* L) {
   bool cpus_listed = false;
   for (const NodeConfig& n : cfg.nodes)
     cpus_listed |= !n.cpus.empty();
   if (cpus_listed) {
-    int max_cpu = -1;
-    for (const NodeConfig& n : cfg.nodes) {
-      for (int c : n.cpus)
-        max_cpu = std::max(max_cpu, c);
-    }
-    L.nr_cpus = max_cpu + 1;
-    L.cpu_node.assign(L.nr_cpus, -1);
-    for (int nid = 0; nid < nr_nodes; ++nid) {
-      for (int c : cfg.nodes[nid].cpus) {
-        if (c < 0)
-          return make_error("machine.node[" + std::to_string(nid) + "].cpus: negative CPU number");
-        if (L.cpu_node[c] != -1) {
-          return make_error("CPU " + std::to_string(c) + " is listed in node " +
-                            std::to_string(L.cpu_node[c]) + " and node " + std::to_string(nid));
-        }
-        L.cpu_node[c] = nid;
-      }
-    }
-    for (int c = 0; c < L.nr_cpus; ++c) {
-      if (L.cpu_node[c] == -1) {
-        return make_error("CPUs must be numbered 0..N-1: CPU " + std::to_string(c) +
-                          " is in no node");
-      }
-    }
+    if (auto st = cpus_from_node_lists(cfg, nr_nodes, L); !st) return st;
   } else {
-    L.nr_cpus = cfg.cpus;
-    if (L.nr_cpus < 1) return make_error("machine.cpus must be at least 1");
-    for (int c = 0; c < L.nr_cpus; ++c)
-      L.cpu_node.push_back(c % nr_nodes);
+    L->nr_cpus = cfg.cpus;
+    if (L->nr_cpus < 1) return make_error("machine.cpus must be at least 1");
+    for (int c = 0; c < L->nr_cpus; ++c)
+      L->cpu_node.push_back(c % nr_nodes);
   }
-  if (L.nr_cpus > 1024) return make_error("at most 1024 CPUs are supported");
+  if (L->nr_cpus > 1024) return make_error("at most 1024 CPUs are supported");
+  return {};
+}
 
-  L.nodes.resize(nr_nodes);
+// numa_set_distance() (mm/numa_memblks.c): the configured SLIT row of a node,
+// or LOCAL_DISTANCE to itself and REMOTE_DISTANCE to the others.
+Status numa_set_distance(const MachineConfig& cfg, int nr_nodes, NodeLayout* n) {
+  const int nid = n->id;
+  const std::vector<int>* dist = cfg.nodes.empty() ? nullptr : &cfg.nodes[nid].distance;
+  if (!dist || dist->empty()) {
+    for (int j = 0; j < nr_nodes; ++j)
+      n->distance.push_back(j == nid ? kLocalDistance : kRemoteDistance);
+    return {};
+  }
+  if (static_cast<int>(dist->size()) != nr_nodes) {
+    return make_error("machine.node[" + std::to_string(nid) + "].distance: needs " +
+                      std::to_string(nr_nodes) + " entries, one per node");
+  }
+  for (int d : *dist) {
+    if (d < kLocalDistance || d > 254) {
+      return make_error("machine.node[" + std::to_string(nid) +
+                        "].distance: distances must be in 10..254");
+    }
+  }
+  n->distance = *dist;
+  return {};
+}
+
+// get_pfn_range_for_nid(): a node's span over its memblock regions; a node
+// with neither memory nor CPUs is a configuration error.
+Status get_pfn_range_for_nid(const Layout& L, NodeLayout* n) {
+  Pfn s = ~0ULL, e = 0;
+  for (const MemRegion& r : L.memory) {
+    if (r.nid != n->id) continue;
+    s = std::min(s, r.start);
+    e = std::max(e, r.end);
+  }
+  if (s == ~0ULL) s = 0;
+  n->start = s;
+  n->end = e;
+  if (!n->has_memory() && n->cpus.empty()) {
+    return make_error("machine.node[" + std::to_string(n->id) + "] has neither memory nor CPUs");
+  }
+  return {};
+}
+
+// The nodes: CPUs, distances and pfn ranges.
+Status setup_nodes(const MachineConfig& cfg, int nr_nodes, Layout* L) {
+  if (auto st = init_cpu_to_node(cfg, nr_nodes, L); !st) return st;
+  L->nodes.resize(nr_nodes);
   for (int nid = 0; nid < nr_nodes; ++nid) {
-    NodeLayout& n = L.nodes[nid];
+    NodeLayout& n = L->nodes[nid];
     n.id = nid;
-    for (int c = 0; c < L.nr_cpus; ++c) {
-      if (L.cpu_node[c] == nid) n.cpus.push_back(c);
+    for (int c = 0; c < L->nr_cpus; ++c) {
+      if (L->cpu_node[c] == nid) n.cpus.push_back(c);
     }
-    const std::vector<int>* dist = cfg.nodes.empty() ? nullptr : &cfg.nodes[nid].distance;
-    if (dist && !dist->empty()) {
-      if (static_cast<int>(dist->size()) != nr_nodes) {
-        return make_error("machine.node[" + std::to_string(nid) + "].distance: needs " +
-                          std::to_string(nr_nodes) + " entries, one per node");
-      }
-      for (int d : *dist) {
-        if (d < kLocalDistance || d > 254) {
-          return make_error("machine.node[" + std::to_string(nid) +
-                            "].distance: distances must be in 10..254");
-        }
-      }
-      n.distance = *dist;
-    } else {
-      for (int j = 0; j < nr_nodes; ++j)
-        n.distance.push_back(j == nid ? kLocalDistance : kRemoteDistance);
-    }
+    if (auto st = numa_set_distance(cfg, nr_nodes, &n); !st) return st;
   }
-
-  // --- Node ranges (get_pfn_range_for_nid) ----------------------------------------------
-  for (NodeLayout& n : L.nodes) {
-    Pfn s = ~0ULL, e = 0;
-    for (const MemRegion& r : L.memory) {
-      if (r.nid != n.id) continue;
-      s = std::min(s, r.start);
-      e = std::max(e, r.end);
-    }
-    if (s == ~0ULL) s = 0;
-    n.start = s;
-    n.end = e;
-    if (!n.has_memory() && n.cpus.empty()) {
-      return make_error("machine.node[" + std::to_string(n.id) + "] has neither memory nor CPUs");
-    }
+  for (NodeLayout& n : L->nodes) {
+    if (auto st = get_pfn_range_for_nid(*L, &n); !st) return st;
   }
+  return {};
+}
 
-  // --- Arch zone ranges (zone_sizes_init, free_area_init) --------------------------------
-  const Pfn max_pfn = std::max(e820_max_pfn, L.memory.back().end);
+// zone_sizes_init() (arch/x86/mm/init.c): max_zone_pfn[] per zone type.
+std::vector<Pfn> zone_sizes_init(const Layout& L, Pfn max_pfn) {
   Pfn max_low_pfn = max_pfn;
-  if (cfg.arch == Arch::kI386) max_low_pfn = std::min(max_pfn, kI386MaxLowMem >> kPageShift);
-  std::vector<Pfn> max_zone_pfn(nr_zones, 0);
-  for (unsigned z = 0; z < nr_zones; ++z) {
+  if (L.arch.arch == Arch::kI386) max_low_pfn = std::min(max_pfn, kI386MaxLowMem >> kPageShift);
+  std::vector<Pfn> max_zone_pfn(L.arch.nr_zones(), 0);
+  for (unsigned z = 0; z < L.arch.nr_zones(); ++z) {
     switch (L.arch.zones[z]) {
       case ZoneKind::kDma:
         max_zone_pfn[z] = std::min<Pfn>(16 * kMiB >> kPageShift, max_low_pfn);
@@ -488,214 +563,305 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
         break;
     }
   }
-  L.arch_zone_lowest.assign(nr_zones, 0);
-  L.arch_zone_highest.assign(nr_zones, 0);
-  const unsigned movable = L.arch.movable_idx();
-  {
-    Pfn start = pfn_down(L.memory.front().start << kPageShift);
-    for (unsigned z = 0; z < nr_zones; ++z) {
-      if (z == movable) continue;
-      Pfn end = std::max(max_zone_pfn[z], start);
-      L.arch_zone_lowest[z] = start;
-      L.arch_zone_highest[z] = end;
-      start = end;
-    }
-  }
+  return max_zone_pfn;
+}
 
-  // --- ZONE_MOVABLE (find_zone_movable_pfns_for_nodes) -----------------------------------
-  L.zone_movable_pfn.assign(nr_nodes, 0);
-  {
-    // early_calculate_totalpages(), N_MEMORY
-    std::vector<bool> has_mem(nr_nodes, false);
-    for (const MemRegion& r : L.memory) {
-      L.totalpages += r.end - r.start;
-      has_mem[r.nid] = true;
-    }
-    int usable_nodes = static_cast<int>(std::count(has_mem.begin(), has_mem.end(), true));
-    // find_usable_zone_for_movable()
-    int zi = static_cast<int>(nr_zones) - 1;
-    for (; zi >= 0; --zi) {
-      if (static_cast<unsigned>(zi) == movable) continue;
-      if (L.arch_zone_highest[zi] > L.arch_zone_lowest[zi]) break;
-    }
-    L.movable_zone = zi;
+// free_area_init(): arch_zone_lowest/highest_possible_pfn[], each zone
+// starting where the previous one ends; ZONE_MOVABLE has no arch range.
+void free_area_init_zone_limits(const std::vector<Pfn>& max_zone_pfn, Layout* L) {
+  const unsigned nr_zones = L->arch.nr_zones();
+  const unsigned movable = L->arch.movable_idx();
+  L->arch_zone_lowest.assign(nr_zones, 0);
+  L->arch_zone_highest.assign(nr_zones, 0);
+  Pfn start = pfn_down(L->memory.front().start << kPageShift);
+  for (unsigned z = 0; z < nr_zones; ++z) {
+    if (z == movable) continue;
+    const Pfn end = std::max(max_zone_pfn[z], start);
+    L->arch_zone_lowest[z] = start;
+    L->arch_zone_highest[z] = end;
+    start = end;
+  }
+}
 
-    auto node_ranges = [&](int nid) {
-      std::vector<std::pair<Pfn, Pfn>> v;
-      for (const MemRegion& r : L.memory) {
-        if (r.nid == nid) v.emplace_back(r.start, r.end);
-      }
-      return v;
-    };
-    bool do_align = false;
-    if (params.kernelcore_mirror) {
-      bool any_mirror = false;
-      for (const MemRegion& r : L.memory)
-        any_mirror |= r.mirror;
-      if (!any_mirror) {
-        L.warnings.push_back("The system has no mirror memory, ignore kernelcore=mirror.");
-      } else {
-        L.mirrored_kernelcore = true;
-        bool below_4g_not_mirrored = false;
-        for (const MemRegion& r : L.memory) {
-          if (r.mirror) continue;
-          if (r.start < (4 * kGiB >> kPageShift)) {
-            below_4g_not_mirrored = true;
-            continue;
-          }
-          Pfn& z = L.zone_movable_pfn[r.nid];
-          z = z ? std::min(r.start, z) : r.start;
-        }
-        if (below_4g_not_mirrored) {
-          L.warnings.push_back("This configuration results in unmirrored kernel memory.");
-        }
-        do_align = true;
-      }
-    } else {
-      uint64_t required_kernelcore = params.kernelcore_pages;
-      uint64_t required_movablecore = params.movablecore_pages;
-      if (params.kernelcore_percent) {
-        required_kernelcore = (L.totalpages * 100 * params.kernelcore_percent) / 10000;
-      }
-      if (params.movablecore_percent) {
-        required_movablecore = (L.totalpages * 100 * params.movablecore_percent) / 10000;
-      }
-      if (required_movablecore) {
-        required_movablecore =
-            (required_movablecore + kMaxOrderNrPages - 1) & ~(kMaxOrderNrPages - 1);
-        required_movablecore = std::min(L.totalpages, required_movablecore);
-        uint64_t corepages = L.totalpages - required_movablecore;
-        required_kernelcore = std::max(required_kernelcore, corepages);
-      }
-      if (required_kernelcore && required_kernelcore < L.totalpages) {
-        const Pfn usable_startpfn = L.arch_zone_lowest[L.movable_zone];
-        do {
-          uint64_t kernelcore_node = required_kernelcore / usable_nodes;
-          for (int nid = 0; nid < nr_nodes; ++nid) {
-            if (!has_mem[nid]) continue;
-            if (required_kernelcore < kernelcore_node) {
-              kernelcore_node = required_kernelcore / usable_nodes;
-            }
-            uint64_t kernelcore_remaining = kernelcore_node;
-            for (auto [start_pfn, end_pfn] : node_ranges(nid)) {
-              start_pfn = std::max(start_pfn, L.zone_movable_pfn[nid]);
-              if (start_pfn >= end_pfn) continue;
-              if (start_pfn < usable_startpfn) {
-                uint64_t kernel_pages = std::min(end_pfn, usable_startpfn) - start_pfn;
-                kernelcore_remaining -= std::min(kernel_pages, kernelcore_remaining);
-                required_kernelcore -= std::min(kernel_pages, required_kernelcore);
-                if (end_pfn <= usable_startpfn) {
-                  L.zone_movable_pfn[nid] = end_pfn;
-                  continue;
-                }
-                start_pfn = usable_startpfn;
-              }
-              uint64_t size_pages = end_pfn - start_pfn;
-              if (size_pages > kernelcore_remaining) size_pages = kernelcore_remaining;
-              L.zone_movable_pfn[nid] = start_pfn + size_pages;
-              required_kernelcore -= std::min(required_kernelcore, size_pages);
-              kernelcore_remaining -= size_pages;
-              if (!kernelcore_remaining) break;
-            }
-          }
-          usable_nodes--;
-        } while (usable_nodes && required_kernelcore > static_cast<uint64_t>(usable_nodes));
-        do_align = true;
-      }
-    }
-    if (do_align) {
-      for (NodeLayout& n : L.nodes) {
-        if (!has_mem[n.id]) continue;
-        Pfn& z = L.zone_movable_pfn[n.id];
-        z = (z + kMaxOrderNrPages - 1) & ~(kMaxOrderNrPages - 1);
-        if (z >= n.end) z = 0;
-      }
-    } else {
-      std::fill(L.zone_movable_pfn.begin(), L.zone_movable_pfn.end(), 0);
-    }
+// early_calculate_totalpages(): the pages in memblock.memory; also marks the
+// nodes with memory (N_MEMORY).
+uint64_t early_calculate_totalpages(const Layout& L, std::vector<bool>* has_mem) {
+  uint64_t totalpages = 0;
+  for (const MemRegion& r : L.memory) {
+    totalpages += r.end - r.start;
+    (*has_mem)[r.nid] = true;
   }
+  return totalpages;
+}
 
-  // --- Zone spans and present pages (calculate_node_totalpages) --------------------------
-  for (NodeLayout& n : L.nodes) {
-    n.zones.assign(nr_zones, {});
-    if (!n.has_memory()) continue;  // reset_memoryless_node_totalpages
-    const Pfn zmp = L.zone_movable_pfn[n.id];
-    for (unsigned z = 0; z < nr_zones; ++z) {
-      Pfn low = L.arch_zone_lowest[z], high = L.arch_zone_highest[z];
-      Pfn zs = kclamp(n.start, low, high);
-      Pfn ze = kclamp(n.end, low, high);
-      // adjust_zone_range_for_zone_movable()
-      if (zmp) {
-        if (z == movable) {
-          zs = zmp;
-          ze = std::min(n.end, L.arch_zone_highest[L.movable_zone]);
-        } else if (!L.mirrored_kernelcore && zs < zmp && ze > zmp) {
-          ze = zmp;
-        } else if (zs >= zmp) {
-          zs = ze;
-        }
-      }
-      uint64_t spanned = 0;
-      if (!(ze < n.start || zs > n.end)) {
-        ze = std::min(ze, n.end);
-        zs = std::max(zs, n.start);
-        spanned = ze - zs;
-      }
-      ZoneSpan& span = n.zones[z];
-      span.spanned = spanned;
-      span.start = spanned ? zs : 0;
-      if (!spanned) continue;
-      // zone_absent_pages_in_node()
-      uint64_t absent = spanned;
-      for (const MemRegion& r : L.memory) {
-        if (r.nid != n.id) continue;
-        Pfn a = kclamp(r.start, zs, ze), b = kclamp(r.end, zs, ze);
-        absent -= b - a;
-      }
-      if (L.mirrored_kernelcore && zmp) {
-        for (const MemRegion& r : L.memory) {
-          Pfn a = kclamp(r.start, zs, ze), b = kclamp(r.end, zs, ze);
-          if (z == movable && r.mirror) absent += b - a;
-          if (L.arch.zones[z] == ZoneKind::kNormal && !r.mirror) absent += b - a;
-        }
-      }
-      span.present = spanned - absent;
-    }
+// find_usable_zone_for_movable(): the highest zone with an arch range below
+// ZONE_MOVABLE; ZONE_MOVABLE is carved from it.
+int find_usable_zone_for_movable(const Layout& L) {
+  int zi = static_cast<int>(L.arch.nr_zones()) - 1;
+  for (; zi >= 0; --zi) {
+    if (static_cast<unsigned>(zi) == L.arch.movable_idx()) continue;
+    if (L.arch_zone_highest[zi] > L.arch_zone_lowest[zi]) break;
   }
+  return zi;
+}
 
-  // --- Sections with a memmap, and the zone of every pfn (memmap_init) -------------------
-  const Pfn round = cfg.arch == Arch::kI386 ? kMaxOrderNrPages : kPagesPerSection;
-  L.memmap_end = (L.memory.back().end + round - 1) / round * round;
-  if (cfg.arch == Arch::kX86_64) {
-    L.section_present.assign(L.memmap_end >> kSectionShift, 0);
-    for (const MemRegion& r : L.memory) {
-      for (Pfn s = r.start >> kSectionShift; s <= (r.end - 1) >> kSectionShift; ++s) {
-        L.section_present[s] = 1;
+// The kernelcore=mirror branch of find_zone_movable_pfns_for_nodes(): every
+// node's ZONE_MOVABLE starts at its lowest non-mirrored pfn above 4 GiB.
+// Returns whether zone_movable_pfn[] was set (and must be aligned).
+bool zone_movable_for_mirror(Layout* L) {
+  bool any_mirror = false;
+  for (const MemRegion& r : L->memory)
+    any_mirror |= r.mirror;
+  if (!any_mirror) {
+    L->warnings.push_back("The system has no mirror memory, ignore kernelcore=mirror.");
+    return false;
+  }
+  L->mirrored_kernelcore = true;
+  bool below_4g_not_mirrored = false;
+  for (const MemRegion& r : L->memory) {
+    if (r.mirror) continue;
+    if (r.start < (4 * kGiB >> kPageShift)) {
+      below_4g_not_mirrored = true;
+      continue;
+    }
+    Pfn& z = L->zone_movable_pfn[r.nid];
+    z = z ? std::min(r.start, z) : r.start;
+  }
+  if (below_4g_not_mirrored) {
+    L->warnings.push_back("This configuration results in unmirrored kernel memory.");
+  }
+  return true;
+}
+
+// kernelcore= and movablecore= (pages or percent) as the kernel pages the
+// machine must keep: movablecore rounded up to MAX_ORDER_NR_PAGES wins.
+uint64_t required_kernelcore_pages(const KernelParams& params, uint64_t totalpages) {
+  uint64_t required_kernelcore = params.kernelcore_pages;
+  uint64_t required_movablecore = params.movablecore_pages;
+  if (params.kernelcore_percent) {
+    required_kernelcore = (totalpages * 100 * params.kernelcore_percent) / 10000;
+  }
+  if (params.movablecore_percent) {
+    required_movablecore = (totalpages * 100 * params.movablecore_percent) / 10000;
+  }
+  if (required_movablecore) {
+    required_movablecore = (required_movablecore + kMaxOrderNrPages - 1) & ~(kMaxOrderNrPages - 1);
+    required_movablecore = std::min(totalpages, required_movablecore);
+    const uint64_t corepages = totalpages - required_movablecore;
+    required_kernelcore = std::max(required_kernelcore, corepages);
+  }
+  return required_kernelcore;
+}
+
+// One node's share of the kernelcore spread (the body of the kernel's
+// for_each_node_state(nid, N_MEMORY) loop): kernel pages below
+// usable_startpfn count but do not move ZONE_MOVABLE past them.
+void spread_kernelcore_on_node(Layout* L, int nid, Pfn usable_startpfn,
+                               uint64_t kernelcore_remaining, uint64_t* required_kernelcore) {
+  for (const MemRegion& r : L->memory) {
+    if (r.nid != nid) continue;
+    Pfn start_pfn = std::max(r.start, L->zone_movable_pfn[nid]);
+    const Pfn end_pfn = r.end;
+    if (start_pfn >= end_pfn) continue;
+    if (start_pfn < usable_startpfn) {
+      const uint64_t kernel_pages = std::min(end_pfn, usable_startpfn) - start_pfn;
+      kernelcore_remaining -= std::min(kernel_pages, kernelcore_remaining);
+      *required_kernelcore -= std::min(kernel_pages, *required_kernelcore);
+      if (end_pfn <= usable_startpfn) {
+        L->zone_movable_pfn[nid] = end_pfn;
+        continue;
       }
+      start_pfn = usable_startpfn;
+    }
+    uint64_t size_pages = end_pfn - start_pfn;
+    if (size_pages > kernelcore_remaining) size_pages = kernelcore_remaining;
+    L->zone_movable_pfn[nid] = start_pfn + size_pages;
+    *required_kernelcore -= std::min(*required_kernelcore, size_pages);
+    kernelcore_remaining -= size_pages;
+    if (!kernelcore_remaining) break;
+  }
+}
+
+// The kernelcore spread of find_zone_movable_pfns_for_nodes(): kernel pages
+// shared evenly over the nodes with memory, repeated over fewer nodes while
+// some remain. Returns whether zone_movable_pfn[] was set.
+bool zone_movable_for_kernelcore(const KernelParams& params, const std::vector<bool>& has_mem,
+                                 Layout* L) {
+  uint64_t required_kernelcore = required_kernelcore_pages(params, L->totalpages);
+  if (!required_kernelcore || required_kernelcore >= L->totalpages) return false;
+  int usable_nodes = static_cast<int>(std::count(has_mem.begin(), has_mem.end(), true));
+  const Pfn usable_startpfn = L->arch_zone_lowest[L->movable_zone];
+  do {
+    uint64_t kernelcore_node = required_kernelcore / usable_nodes;
+    for (int nid = 0; nid < static_cast<int>(L->nodes.size()); ++nid) {
+      if (!has_mem[nid]) continue;
+      if (required_kernelcore < kernelcore_node) {
+        kernelcore_node = required_kernelcore / usable_nodes;
+      }
+      spread_kernelcore_on_node(L, nid, usable_startpfn, kernelcore_node, &required_kernelcore);
+    }
+    usable_nodes--;
+  } while (usable_nodes && required_kernelcore > static_cast<uint64_t>(usable_nodes));
+  return true;
+}
+
+// find_zone_movable_pfns_for_nodes() (mm/mm_init.c): where ZONE_MOVABLE
+// starts on every node, from kernelcore=mirror, kernelcore= or movablecore=;
+// each start is aligned up to MAX_ORDER_NR_PAGES and dropped when it falls
+// past the node's end. movable_node (hotpluggable memory) is not modelled.
+void find_zone_movable_pfns_for_nodes(const KernelParams& params, Layout* L) {
+  const int nr_nodes = static_cast<int>(L->nodes.size());
+  L->zone_movable_pfn.assign(nr_nodes, 0);
+  std::vector<bool> has_mem(nr_nodes, false);
+  L->totalpages = early_calculate_totalpages(*L, &has_mem);
+  L->movable_zone = find_usable_zone_for_movable(*L);
+  const bool found = params.kernelcore_mirror ? zone_movable_for_mirror(L)
+                                              : zone_movable_for_kernelcore(params, has_mem, L);
+  if (!found) {
+    std::fill(L->zone_movable_pfn.begin(), L->zone_movable_pfn.end(), 0);
+    return;
+  }
+  for (NodeLayout& n : L->nodes) {
+    if (!has_mem[n.id]) continue;
+    Pfn& z = L->zone_movable_pfn[n.id];
+    z = (z + kMaxOrderNrPages - 1) & ~(kMaxOrderNrPages - 1);
+    if (z >= n.end) z = 0;
+  }
+}
+
+// adjust_zone_range_for_zone_movable(): ZONE_MOVABLE takes the node's pages
+// from zone_movable_pfn up to the end of the zone it is carved from; the
+// other zones stop where it starts (not with kernelcore=mirror, where the
+// zones overlap).
+void adjust_zone_range_for_zone_movable(const Layout& L, const NodeLayout& n, unsigned zone_type,
+                                        Pfn* zone_start_pfn, Pfn* zone_end_pfn) {
+  const Pfn zmp = L.zone_movable_pfn[n.id];
+  if (!zmp) return;
+  if (zone_type == L.arch.movable_idx()) {
+    *zone_start_pfn = zmp;
+    *zone_end_pfn = std::min(n.end, L.arch_zone_highest[L.movable_zone]);
+  } else if (!L.mirrored_kernelcore && *zone_start_pfn<zmp&& * zone_end_pfn> zmp) {
+    *zone_end_pfn = zmp;
+  } else if (*zone_start_pfn >= zmp) {
+    *zone_start_pfn = *zone_end_pfn;
+  }
+}
+
+// zone_spanned_pages_in_node(): the zone's arch range clamped to the node,
+// adjusted for ZONE_MOVABLE; [*zone_start_pfn, *zone_end_pfn) on return.
+uint64_t zone_spanned_pages_in_node(const Layout& L, const NodeLayout& n, unsigned zone_type,
+                                    Pfn* zone_start_pfn, Pfn* zone_end_pfn) {
+  const Pfn low = L.arch_zone_lowest[zone_type], high = L.arch_zone_highest[zone_type];
+  *zone_start_pfn = kclamp(n.start, low, high);
+  *zone_end_pfn = kclamp(n.end, low, high);
+  adjust_zone_range_for_zone_movable(L, n, zone_type, zone_start_pfn, zone_end_pfn);
+  if (*zone_end_pfn < n.start || *zone_start_pfn > n.end) return 0;
+  *zone_end_pfn = std::min(*zone_end_pfn, n.end);
+  *zone_start_pfn = std::max(*zone_start_pfn, n.start);
+  return *zone_end_pfn - *zone_start_pfn;
+}
+
+// zone_absent_pages_in_node(): the holes of [zs, ze) in the node's memory
+// (__absent_pages_in_range); with kernelcore=mirror, mirrored memory is absent
+// from ZONE_MOVABLE and non-mirrored memory from ZONE_NORMAL.
+uint64_t zone_absent_pages_in_node(const Layout& L, const NodeLayout& n, unsigned zone_type, Pfn zs,
+                                   Pfn ze) {
+  uint64_t absent = ze - zs;
+  for (const MemRegion& r : L.memory) {
+    if (r.nid != n.id) continue;
+    absent -= kclamp(r.end, zs, ze) - kclamp(r.start, zs, ze);
+  }
+  if (!L.mirrored_kernelcore || !L.zone_movable_pfn[n.id]) return absent;
+  for (const MemRegion& r : L.memory) {
+    const uint64_t pages = kclamp(r.end, zs, ze) - kclamp(r.start, zs, ze);
+    if (zone_type == L.arch.movable_idx() && r.mirror) absent += pages;
+    if (L.arch.zones[zone_type] == ZoneKind::kNormal && !r.mirror) absent += pages;
+  }
+  return absent;
+}
+
+// calculate_node_totalpages(): every zone's start, spanned and present pages.
+// A node without memory keeps zeroes (reset_memoryless_node_totalpages).
+void calculate_node_totalpages(const Layout& L, NodeLayout* n) {
+  n->zones.assign(L.arch.nr_zones(), {});
+  if (!n->has_memory()) return;
+  for (unsigned z = 0; z < L.arch.nr_zones(); ++z) {
+    Pfn zs = 0, ze = 0;
+    const uint64_t spanned = zone_spanned_pages_in_node(L, *n, z, &zs, &ze);
+    ZoneSpan& span = n->zones[z];
+    span.spanned = spanned;
+    span.start = spanned ? zs : 0;
+    if (!spanned) continue;
+    span.present = spanned - zone_absent_pages_in_node(L, *n, z, zs, ze);
+  }
+}
+
+// memblocks_present() (mm/sparse.c): the sections with memory get a memmap
+// (x86_64, SPARSEMEM); i386 is FLATMEM, with a memmap up to memmap_end.
+void memblocks_present(Layout* L) {
+  const Pfn round = L->arch.arch == Arch::kI386 ? kMaxOrderNrPages : kPagesPerSection;
+  L->memmap_end = (L->memory.back().end + round - 1) / round * round;
+  if (L->arch.arch != Arch::kX86_64) return;
+  L->section_present.assign(L->memmap_end >> kSectionShift, 0);
+  for (const MemRegion& r : L->memory) {
+    for (Pfn s = r.start >> kSectionShift; s <= (r.end - 1) >> kSectionShift; ++s) {
+      L->section_present[s] = 1;
     }
   }
-  {
-    Pfn hole_pfn = 0;
-    unsigned last_zone = 0;
-    int last_nid = 0;
-    for (const MemRegion& r : L.memory) {
-      const NodeLayout& n = L.nodes[r.nid];
-      for (unsigned z = 0; z < nr_zones; ++z) {
-        const ZoneSpan& span = n.zones[z];
-        if (span.present == 0) continue;
-        last_zone = z;  // memmap_init() records every populated zone it visits
-        Pfn s = kclamp(r.start, span.start, span.end());
-        Pfn e = kclamp(r.end, span.start, span.end());
-        if (s >= e) continue;
-        bool skip = L.mirrored_kernelcore && z == movable && r.mirror;  // overlap_memmap_init
-        if (!skip) assign(&L.memmap, {s, e, r.nid, z});
-        if (hole_pfn < s) assign(&L.memmap, {hole_pfn, s, r.nid, z});
-        hole_pfn = e;
-      }
-      last_nid = r.nid;
+}
+
+// memmap_init(): the zone of every pfn with a memmap. Memory gets the zone it
+// is in (memmap_init_zone_range; with kernelcore=mirror the mirrored part of
+// ZONE_MOVABLE is skipped, overlap_memmap_init); holes between regions get the
+// zone that follows them, and the tail hole the last populated zone
+// (init_unavailable_range).
+void memmap_init(Layout* L) {
+  Pfn hole_pfn = 0;
+  unsigned last_zone = 0;
+  int last_nid = 0;
+  for (const MemRegion& r : L->memory) {
+    const NodeLayout& n = L->nodes[r.nid];
+    for (unsigned z = 0; z < L->arch.nr_zones(); ++z) {
+      const ZoneSpan& span = n.zones[z];
+      if (span.present == 0) continue;
+      last_zone = z;  // memmap_init() records every populated zone it visits
+      const Pfn s = kclamp(r.start, span.start, span.end());
+      const Pfn e = kclamp(r.end, span.start, span.end());
+      if (s >= e) continue;
+      const bool skip = L->mirrored_kernelcore && z == L->arch.movable_idx() && r.mirror;
+      if (!skip) assign(&L->memmap, {s, e, r.nid, z});
+      if (hole_pfn < s) assign(&L->memmap, {hole_pfn, s, r.nid, z});
+      hole_pfn = e;
     }
-    if (hole_pfn < L.memmap_end) assign(&L.memmap, {hole_pfn, L.memmap_end, last_nid, last_zone});
+    last_nid = r.nid;
   }
+  if (hole_pfn < L->memmap_end) assign(&L->memmap, {hole_pfn, L->memmap_end, last_nid, last_zone});
+}
+
+}  // namespace
+
+// setup_arch() and free_area_init() in the order the kernel runs them: the
+// firmware map, memblock, the NUMA nodes, the arch zone limits, ZONE_MOVABLE,
+// the zone sizes and the memmap.
+Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& params) {
+  Layout L;
+  L.arch = ArchLayout::for_arch(cfg.arch);
+  auto fw = e820_usable_ram(cfg, &L);
+  if (!fw) return fw.error();
+  auto own = node_ownership(cfg, fw->total_size, fw->usable);
+  if (!own) return own.error();
+  const int nr_nodes = static_cast<int>(own->ranges.size());
+  if (auto st = e820_memblock_setup(cfg, fw->usable, *own, &L); !st) return st.error();
+  if (auto st = memblock_reserve(cfg, &L); !st) return st.error();
+  if (auto st = setup_nodes(cfg, nr_nodes, &L); !st) return st.error();
+
+  const Pfn max_pfn = std::max(fw->e820_max_pfn, L.memory.back().end);
+  free_area_init_zone_limits(zone_sizes_init(L, max_pfn), &L);
+  find_zone_movable_pfns_for_nodes(params, &L);
+  for (NodeLayout& n : L.nodes)
+    calculate_node_totalpages(L, &n);
+  memblocks_present(&L);
+  memmap_init(&L);
   return L;
 }
 
