@@ -130,10 +130,17 @@ class Machine {
     int cpu = 0;
   };
 
+  struct Checker;  // core/machine_check.cpp
+  struct Sysctl;   // core/machine_sysctl.cpp: one row of the sysctl table
+
   explicit Machine(MachineConfig config, Layout layout);
   Status init(const KernelParams& params);
 
-  // boot
+  // boot (core/machine_boot.cpp)
+  Status free_area_init_core();
+  void init_pageblock_block_counts();
+  void hugepage_init(const KernelParams& params);
+  Status apply_cmdline_sysctls(const KernelParams& params);
   void init_memmap();
   void build_all_zonelists();
   void build_zonelists(int nid, std::vector<int>* node_load);
@@ -141,18 +148,19 @@ class Machine {
   void setup_per_cpu_pageset();
   void refresh_zone_stat_thresholds();
 
-  // watermarks and reserves
+  // watermarks, reserves and pagesets (core/machine_watermarks.cpp)
   uint64_t nr_free_zone_pages(unsigned offset) const;
   void calculate_min_free_kbytes();
   void set_recommended_min_free_kbytes();
   void setup_per_zone_wmarks();
   void setup_per_zone_lowmem_reserve();
   void calculate_totalreserve_pages();
+  static uint64_t node_totalreserve_pages(const std::vector<std::unique_ptr<Zone>>& node);
   void zone_pcp_update(Zone* zone);
   int zone_batchsize(const Zone& zone) const;
   int zone_highsize(const Zone& zone, int batch, int fraction) const;
 
-  // allocation
+  // allocation (core/machine_alloc.cpp)
   std::optional<size_t> first_zone(const std::vector<unsigned>& zl, unsigned highest) const;
   unsigned alloc_flags_nofragment(const Zone* zone, Gfp gfp) const;
   unsigned gfp_to_alloc_flags(Gfp gfp, unsigned order) const;
@@ -172,17 +180,24 @@ class Machine {
   void wake_all_kswapds(const AllocContext& ac);
   void wakeup_kswapd(const Zone& zone, unsigned highest_zoneidx);
 
-  // state
+  // sysctls (core/machine_sysctl.cpp)
+  static const std::vector<Sysctl>& sysctl_table();
+  static const Sysctl* find_sysctl(std::string_view name);
+
+  // stats (core/machine_stats.cpp)
+  NodeStats node_stats(int nid, uint64_t* totalram_pages) const;
+
+  // state (core/state.cpp)
   struct SavedState;
   void clear_dynamic_state();
   Status apply_state(const SavedState& st);
 
-  // freeing
+  // freeing (core/machine_free.cpp)
   Allocation describe(Pfn pfn, const Frame& f) const;
   void free_block(Pfn pfn, int cpu);
 
-  Zone* zone_by_gid(unsigned gid) { return ctx_.zones[gid]; }
-  const Zone* zone_by_gid(unsigned gid) const { return ctx_.zones[gid]; }
+  Zone* zone_by_global_idx(unsigned global_idx) { return ctx_.zones[global_idx]; }
+  const Zone* zone_by_global_idx(unsigned global_idx) const { return ctx_.zones[global_idx]; }
 
   MachineConfig config_;
   Layout layout_;

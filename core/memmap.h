@@ -81,7 +81,7 @@ struct Frame {
   FrameState state() const { return static_cast<FrameState>((info & kStateMask) >> kStateShift); }
   unsigned order() const { return info & kOrderMask; }
   unsigned alloc_mt() const { return (info & kMtMask) >> kMtShift; }
-  unsigned zone_gid() const { return info >> kZoneShift; }
+  unsigned zone_global_idx() const { return info >> kZoneShift; }
   // The id is stored and loaded as one 8-byte access (no split store to forward).
   AllocId alloc_id() const {
     AllocId id;
@@ -89,9 +89,9 @@ struct Frame {
     return id;
   }
 
-  void set(FrameState s, unsigned order, unsigned mt = 0, unsigned zone_gid = 0) {
+  void set(FrameState s, unsigned order, unsigned mt = 0, unsigned zone_global_idx = 0) {
     info = order | (static_cast<uint32_t>(s) << kStateShift) | (mt << kMtShift) |
-           (zone_gid << kZoneShift);
+           (zone_global_idx << kZoneShift);
   }
   void clear() { next = prev = info = 0; }
   void set_alloc_id(AllocId id) { std::memcpy(this, &id, sizeof id); }

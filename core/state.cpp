@@ -129,7 +129,7 @@ struct Machine::SavedState {
     uint32_t pfn;
     uint64_t id;
     uint8_t order, mt;
-    uint16_t gid;
+    uint16_t zone_global_idx;
   };
   uint64_t next_id, pgfree, claims, steals;
   int32_t min_free_kbytes, user_min_free_kbytes, watermark_scale_factor, boost_factor, pcp_fraction;
@@ -207,7 +207,7 @@ std::string Machine::save_state() const {
     w.put<uint64_t>(id);
     w.put<uint8_t>(static_cast<uint8_t>(f.order()));
     w.put<uint8_t>(static_cast<uint8_t>(f.alloc_mt()));
-    w.put<uint16_t>(static_cast<uint16_t>(f.zone_gid()));
+    w.put<uint16_t>(static_cast<uint16_t>(f.zone_global_idx()));
   }
 
   return state_header(config_, w.out) + w.out;
@@ -336,9 +336,9 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
     r.get(&a.id);
     r.get(&a.order);
     r.get(&a.mt);
-    r.get(&a.gid);
+    r.get(&a.zone_global_idx);
     if (a.pfn >= frames_end || a.order > kMaxPageOrder || a.mt > 2 ||
-        a.gid >= m->ctx_.zones.size() || a.id <= prev_id || a.id >= st.next_id) {
+        a.zone_global_idx >= m->ctx_.zones.size() || a.id <= prev_id || a.id >= st.next_id) {
       return refuse("damaged allocation entry");
     }
     prev_id = a.id;
@@ -408,7 +408,7 @@ Status Machine::apply_state(const SavedState& st) {
         for (uint32_t pfn : s.free_lists[o][mt]) {
           if (ctx_.frames[pfn].state() != FrameState::kNone)
             return make_error("a block is listed twice");
-          z->add_to_free_list(pfn, o, mt, /*tail=*/true);
+          z->load_free_block(pfn, o, mt, /*tail=*/true);
           z->account_freepages(1LL << o, mt);
         }
       }
@@ -428,7 +428,7 @@ Status Machine::apply_state(const SavedState& st) {
         for (uint32_t pfn : sp.lists[pi]) {
           if (ctx_.frames[pfn].state() != FrameState::kNone)
             return make_error("a block is listed twice");
-          ctx_.frames[pfn].set(FrameState::kPcp, z->pindex_to_order(pi), 0, z->gid);
+          ctx_.frames[pfn].set(FrameState::kPcp, z->pindex_to_order(pi), 0, z->global_idx);
           ctx_.frames.push_back(&p.lists[pi], pfn);
         }
       }
@@ -437,7 +437,7 @@ Status Machine::apply_state(const SavedState& st) {
   for (const SavedState::AllocState& a : st.allocs) {
     Frame& f = ctx_.frames[a.pfn];
     if (f.state() != FrameState::kNone) return make_error("an allocation overlaps another block");
-    f.set(FrameState::kAllocated, a.order, a.mt, a.gid);
+    f.set(FrameState::kAllocated, a.order, a.mt, a.zone_global_idx);
     f.set_alloc_id(a.id);
     ids_->insert(a.id, a.pfn);
   }

@@ -1,7 +1,9 @@
 #include "core/zone.h"
 
+#include "core/assert.h"
+#include "core/kernel_math.h"
+
 #include <algorithm>
-#include <cassert>
 
 namespace memd {
 namespace {
@@ -13,11 +15,6 @@ constexpr unsigned kFallbacks[kMigratePcpTypes][kMigratePcpTypes - 1] = {
     {kUnmovable, kMovable},      // Reclaimable
 };
 
-// mult_frac(x, n, d) without intermediate overflow
-uint64_t mult_frac(uint64_t x, uint64_t n, uint64_t d) {
-  return (x / d) * n + ((x % d) * n) / d;
-}
-
 }  // namespace
 
 // --- MemContext ----------------------------------------------------------------------------
@@ -28,21 +25,21 @@ void MemContext::write_pageblock(Pfn pfn, uint8_t raw) {
   const unsigned new_mt = pageblocks.get(pfn);
   if (old_mt == new_mt) return;
   const uint64_t block = pfn >> kPageblockOrder;
-  if (block < pb_counted_by.size() && pb_counted_by[block]) {
-    Zone* z = zones[pb_counted_by[block] - 1];
+  if (block < pb_block_count_zone.size() && pb_block_count_zone[block]) {
+    Zone* z = zones[pb_block_count_zone[block] - 1];
     z->block_count[old_mt]--;
     z->block_count[new_mt]++;
   }
-  for (const auto& [b, gid1] : pb_counted_extra) {
+  for (const auto& [b, counter] : pb_block_count_second_zone) {
     if (b != block) continue;
-    Zone* z = zones[gid1 - 1];
+    Zone* z = zones[counter - 1];
     z->block_count[old_mt]--;
     z->block_count[new_mt]++;
   }
 }
 
 void MemContext::set_pageblock_migratetype(Pfn pfn, unsigned mt) {
-  assert(mt != kIsolate);
+  MEMD_ASSERT(mt != kIsolate);
   if (mobility_disabled && mt < kMigratePcpTypes) mt = kUnmovable;
   uint8_t raw = pageblocks.raw(pfn);
   raw = static_cast<uint8_t>((raw & ~(PageblockTable::kMigrateMask | PageblockTable::kIsolateBit)) |
@@ -68,10 +65,24 @@ void Zone::account_freepages(int64_t nr_pages, unsigned mt) {
   if (mt == kHighAtomic) nr_free_highatomic += nr_pages;
 }
 
-// __add_to_free_list() + set_buddy_order()
+// __add_to_free_list() + set_buddy_order(). Asserts the kernel's
+// VM_WARN_ONCE (the block's pageblock has the list's type) and what
+// set_buddy_order() assumes: an aligned block of this zone, in no list yet.
 void Zone::add_to_free_list(Pfn pfn, unsigned order, unsigned mt, bool tail) {
+  MEMD_ASSERT(order < kNrPageOrders && mt < kMigrateTypes);
+  MEMD_ASSERT((pfn & ((1ULL << order) - 1)) == 0);
+  MEMD_ASSERT(spans(pfn) && spans(pfn + (1ULL << order) - 1));
+  MEMD_ASSERT(frames()[pfn].state() == FrameState::kNone);
+  MEMD_ASSERT(block_mt(pfn) == mt);
+  load_free_block(pfn, order, mt, tail);
+}
+
+// The list insertion and counters of __add_to_free_list(), without its
+// preconditions: restoring saved state loads blocks that Machine::check()
+// verifies afterwards, and a damaged file must be refused, not abort.
+void Zone::load_free_block(Pfn pfn, unsigned order, unsigned mt, bool tail) {
   FreeArea& area = free_area[order];
-  frames()[pfn].set(FrameState::kBuddy, order, 0, gid);
+  frames()[pfn].set(FrameState::kBuddy, order, 0, global_idx);
   if (tail) {
     frames().push_back(&area.free_list[mt], pfn);
   } else {
@@ -82,8 +93,13 @@ void Zone::add_to_free_list(Pfn pfn, unsigned order, unsigned mt, bool tail) {
   if (order >= kPageblockOrder && mt != kIsolate) nr_free_pages_blocks += 1LL << order;
 }
 
-// __del_page_from_free_list()
-void Zone::del_from_free_list(Pfn pfn, unsigned order, unsigned mt) {
+// __del_page_from_free_list(). Asserts the kernel's VM_WARN_ONCE (the
+// pageblock has the list's type) and that the block is a free block of this
+// order in this zone (buddy_order() == order).
+void Zone::del_page_from_free_list(Pfn pfn, unsigned order, unsigned mt) {
+  MEMD_ASSERT(frames()[pfn].state() == FrameState::kBuddy);
+  MEMD_ASSERT(frames()[pfn].order() == order && frames()[pfn].zone_global_idx() == global_idx);
+  MEMD_ASSERT(block_mt(pfn) == mt && area_nr_positive(order, mt));
   FreeArea& area = free_area[order];
   frames().remove(&area.free_list[mt], pfn);
   frames()[pfn].clear();
@@ -107,12 +123,15 @@ void Zone::move_to_free_list(Pfn pfn, unsigned order, unsigned old_mt, unsigned 
 }
 
 // expand(): the upper halves go to the list heads; the caller keeps the lowest pfns.
+// VM_BUG_ON_PAGE(bad_range()) is asserted for every half.
 uint64_t Zone::expand(Pfn pfn, unsigned low, unsigned high, unsigned mt) {
+  MEMD_ASSERT(low <= high && high < kNrPageOrders);
   uint64_t size = 1ULL << high;
   uint64_t nr_added = 0;
   while (high > low) {
     high--;
     size >>= 1;
+    MEMD_ASSERT(spans(pfn + size));
     add_to_free_list(pfn + size, high, mt, false);
     nr_added += size;
   }
@@ -122,7 +141,7 @@ uint64_t Zone::expand(Pfn pfn, unsigned low, unsigned high, unsigned mt) {
 // page_del_and_expand()
 void Zone::page_del_and_expand(Pfn pfn, unsigned low, unsigned high, unsigned mt) {
   int64_t nr_pages = 1LL << high;
-  del_from_free_list(pfn, high, mt);
+  del_page_from_free_list(pfn, high, mt);
   nr_pages -= static_cast<int64_t>(expand(pfn, low, high, mt));
   account_freepages(-nr_pages, mt);
 }
@@ -243,7 +262,7 @@ void Zone::change_pageblock_range(Pfn pfn, unsigned order, unsigned mt) {
 OptPfn Zone::try_to_claim_block(Pfn pfn, unsigned current_order, unsigned order,
                                 unsigned start_type, unsigned block_type, unsigned alloc_flags) {
   if (current_order >= kPageblockOrder) {
-    del_from_free_list(pfn, current_order, block_type);
+    del_page_from_free_list(pfn, current_order, block_type);
     account_freepages(-(1LL << current_order), block_type);
     change_pageblock_range(pfn, current_order, start_type);
     uint64_t nr_added = expand(pfn, order, current_order, start_type);
@@ -304,7 +323,7 @@ OptPfn Zone::rmqueue_steal(unsigned order, unsigned start_mt) {
 }
 
 // __rmqueue() (no CMA)
-OptPfn Zone::rmqueue(unsigned order, unsigned mt, unsigned alloc_flags, RmqueueMode* mode) {
+OptPfn Zone::rmqueue_inner(unsigned order, unsigned mt, unsigned alloc_flags, RmqueueMode* mode) {
   OptPfn page;
   switch (*mode) {
     case RmqueueMode::kNormal:
@@ -338,9 +357,9 @@ int Zone::rmqueue_bulk(unsigned order, int count, PageList* list, unsigned mt,
   RmqueueMode mode = RmqueueMode::kNormal;
   int i = 0;
   for (; i < count; ++i) {
-    auto page = rmqueue(order, mt, alloc_flags, &mode);
+    auto page = rmqueue_inner(order, mt, alloc_flags, &mode);
     if (!page) break;
-    frames()[*page].set(FrameState::kPcp, order, 0, gid);
+    frames()[*page].set(FrameState::kPcp, order, 0, global_idx);
     frames().push_back(list, *page);
   }
   return i;
@@ -364,13 +383,21 @@ void Zone::reserve_highatomic_pageblock(Pfn pfn, unsigned order) {
 
 // --- freeing ------------------------------------------------------------------------------
 
-bool Zone::page_is_buddy(Pfn buddy, unsigned order, unsigned zone_gid) const {
+bool Zone::page_is_buddy(Pfn buddy, unsigned order, unsigned zone_global_idx) const {
   const Frame& f = frames()[buddy];
-  return f.state() == FrameState::kBuddy && f.order() == order && f.zone_gid() == zone_gid;
+  return f.state() == FrameState::kBuddy && f.order() == order &&
+         f.zone_global_idx() == zone_global_idx;
 }
 
-// __free_one_page()
-void Zone::free_one_page_locked(Pfn pfn, unsigned order, unsigned mt, bool to_tail) {
+// __free_one_page(). Asserts the kernel's VM_BUG_ONs: a valid migratetype,
+// pfn aligned to the order, the block inside this zone (bad_range), and that
+// the block is not already free or on a pcp list (PAGE_FLAGS_CHECK_AT_PREP).
+void Zone::free_one_page_inner(Pfn pfn, unsigned order, unsigned mt, bool to_tail) {
+  MEMD_ASSERT(mt < kMigrateTypes && order < kNrPageOrders);
+  MEMD_ASSERT((pfn & ((1ULL << order) - 1)) == 0);
+  MEMD_ASSERT(spans(pfn) && spans(pfn + (1ULL << order) - 1));
+  MEMD_ASSERT(ctx->zone_global_idx_of(pfn) == global_idx);
+  MEMD_ASSERT(frames()[pfn].state() == FrameState::kNone);
   account_freepages(1LL << order, mt);
   Pfn buddy_pfn = 0;
   while (order < kMaxPageOrder) {
@@ -384,7 +411,7 @@ void Zone::free_one_page_locked(Pfn pfn, unsigned order, unsigned mt, bool to_ta
         break;
       }
     }
-    del_from_free_list(buddy_pfn, order, buddy_mt);
+    del_page_from_free_list(buddy_pfn, order, buddy_mt);
     if (buddy_mt != mt) change_pageblock_range(buddy_pfn, order, mt);
     pfn &= buddy_pfn;
     order++;
@@ -394,8 +421,9 @@ void Zone::free_one_page_locked(Pfn pfn, unsigned order, unsigned mt, bool to_ta
     // page_is_buddy() compares with the parent page's zone, which is not ours
     // when the parent is our (unmerged) buddy across a zone boundary.
     const Pfn higher_page_pfn = buddy_pfn & pfn;
-    const unsigned higher_gid = higher_page_pfn == pfn ? gid : ctx->zone_gid_of(higher_page_pfn);
-    to_tail = page_is_buddy(higher_page_pfn ^ (1ULL << (order + 1)), order + 1, higher_gid);
+    const unsigned higher_zone =
+        higher_page_pfn == pfn ? global_idx : ctx->zone_global_idx_of(higher_page_pfn);
+    to_tail = page_is_buddy(higher_page_pfn ^ (1ULL << (order + 1)), order + 1, higher_zone);
   }
   add_to_free_list(pfn, order, mt, to_tail);
 }
@@ -406,7 +434,7 @@ void Zone::free_one_page(Pfn pfn, unsigned order, bool to_tail) {
   ctx->pgfree += 1ULL << order;
   const unsigned piece = std::min(order, kPageblockOrder);
   do {
-    free_one_page_locked(pfn, piece, block_mt(pfn), to_tail);
+    free_one_page_inner(pfn, piece, block_mt(pfn), to_tail);
     pfn += 1ULL << piece;
   } while (pfn != end);
 }
@@ -490,21 +518,27 @@ void Zone::free_pcppages_bulk(PerCpuPages* pcp, int count, unsigned pindex_start
     do {
       const Pfn pfn = list->tail;
       const unsigned mt = block_mt(pfn);
+      MEMD_ASSERT(frames()[pfn].state() == FrameState::kPcp && frames()[pfn].order() == order);
       frames().remove(list, pfn);
       frames()[pfn].clear();
       count -= nr_pages;
       pcp->count -= nr_pages;
-      free_one_page_locked(pfn, order, mt, false);
+      free_one_page_inner(pfn, order, mt, false);
     } while (count > 0 && !list->empty());
   }
 }
 
-// free_frozen_page_commit()
+// free_frozen_page_commit(). Asserts what free_frozen_pages() checked
+// before: an order the pcp lists take, a pcp migratetype, an aligned block of
+// this zone that is in no list.
 void Zone::free_pcp_commit(PerCpuPages* pcp, Pfn pfn, unsigned mt, unsigned order) {
+  MEMD_ASSERT(pcp_allowed_order(order) && mt < kMigratePcpTypes);
+  MEMD_ASSERT((pfn & ((1ULL << order) - 1)) == 0 && spans(pfn));
+  MEMD_ASSERT(frames()[pfn].state() == FrameState::kNone);
   pcp->alloc_factor >>= 1;
   ctx->pgfree += 1ULL << order;
   const unsigned pindex = order_to_pindex(mt, order);
-  frames()[pfn].set(FrameState::kPcp, order, 0, gid);
+  frames()[pfn].set(FrameState::kPcp, order, 0, global_idx);
   frames().push_front(&pcp->lists[pindex], pfn);
   pcp->count += 1 << order;
 
@@ -550,8 +584,8 @@ int64_t Zone::watermark_unusable_free(unsigned order, unsigned alloc_flags) cons
 }
 
 // __zone_watermark_ok()
-bool Zone::watermark_ok(unsigned order, uint64_t mark, unsigned highest_zoneidx,
-                        unsigned alloc_flags, int64_t free_pages) const {
+bool Zone::watermark_ok_inner(unsigned order, uint64_t mark, unsigned highest_zoneidx,
+                              unsigned alloc_flags, int64_t free_pages) const {
   int64_t min = static_cast<int64_t>(mark);
   free_pages -= watermark_unusable_free(order, alloc_flags);
   if (alloc_flags & alloc::kReserves) {
@@ -587,10 +621,11 @@ bool Zone::watermark_fast(unsigned order, uint64_t mark, unsigned highest_zoneid
     usable_free -= std::min(usable_free, reserved);
     if (usable_free > static_cast<int64_t>(mark) + lowmem_reserve[highest_zoneidx]) return true;
   }
-  if (watermark_ok(order, mark, highest_zoneidx, alloc_flags, free_pages)) return true;
+  if (watermark_ok_inner(order, mark, highest_zoneidx, alloc_flags, free_pages)) return true;
   if (!order && (alloc_flags & alloc::kMinReserve) && watermark_boost &&
       (alloc_flags & alloc::kWmarkMask) == alloc::kWmarkMin) {
-    return watermark_ok(order, watermark[kWmarkMin], highest_zoneidx, alloc_flags, free_pages);
+    return watermark_ok_inner(order, watermark[kWmarkMin], highest_zoneidx, alloc_flags,
+                              free_pages);
   }
   return false;
 }

@@ -1,9 +1,28 @@
 // A zone: its buddy free lists, counters, watermarks and per-cpu page lists,
 // and the buddy allocator's steps on them, each a member function named after
 // the mm/page_alloc.c function it mirrors (Zone::rmqueue_smallest is
-// __rmqueue_smallest, Zone::free_one_page_locked is __free_one_page, ...).
+// __rmqueue_smallest, Zone::free_one_page_inner is __free_one_page, ...).
 //
-// Invariants (verified by Machine::check): every free block is aligned to its
+// Naming rule (all of core/):
+// - A function that mirrors a kernel function has the kernel's name, in
+//   snake_case, without the prefix its class already says: the kernel's
+//   zone_watermark_ok() is Zone::watermark_ok().
+// - C++ reserves names with a double underscore, so the kernel's __name is
+//   memd's `name` when memd does not also mirror the plain `name`
+//   (__rmqueue_smallest is Zone::rmqueue_smallest, __del_page_from_free_list
+//   is Zone::del_page_from_free_list), and `name_inner` when it does
+//   (__free_one_page is Zone::free_one_page_inner beside Zone::free_one_page,
+//   __rmqueue is Zone::rmqueue_inner beside Machine::rmqueue,
+//   __zone_watermark_ok is Zone::watermark_ok_inner).
+// - The suffix _locked is not used in core/: the kernel's zone->lock has no
+//   counterpart here (core/ is single-threaded). In the daemon, _locked means
+//   "the Service mutex is held".
+// - A zone's position among all zones of the machine is its global_idx
+//   (Frame::zone_global_idx() stores it per frame); zone_idx/idx is its
+//   zone_type within its node, as in the kernel.
+//
+// Invariants (verified by Machine::check, asserted at the preconditions with
+// MEMD_ASSERT in debug and test builds): every free block is aligned to its
 // order, inside the zone, marked kBuddy with that order, and on the free list
 // of its pageblock's migrate type; free_area[o].nr_free and the per-type
 // counts equal the list lengths; nr_free_pages equals the free pages outside
@@ -65,14 +84,15 @@ class ExtfragListener {
 struct MemContext {
   FrameTable frames;
   PageblockTable pageblocks;
-  // Per pageblock, the global index + 1 of the zone whose pagetypeinfo
-  // "Number of blocks" row counts it (0: none); a few blocks straddling zone
-  // boundaries are counted twice, those are in pb_counted_extra.
-  std::vector<uint16_t> pb_counted_by;
-  std::vector<std::pair<uint64_t, uint16_t>> pb_counted_extra;
+  // Per pageblock, global_idx + 1 of the zone whose pagetypeinfo "Number of
+  // blocks" row counts the block (0: none).
+  std::vector<uint16_t> pb_block_count_zone;
+  // (pageblock, global_idx + 1) of a second zone that also counts a block
+  // straddling a zone boundary (the kernel counts such blocks in both rows).
+  std::vector<std::pair<uint64_t, uint16_t>> pb_block_count_second_zone;
   std::vector<Zone*> zones;  // by global index
   // page_zone() of any pfn with a memmap, as a global zone index (~0u: none).
-  std::function<unsigned(Pfn)> zone_gid_of;
+  std::function<unsigned(Pfn)> zone_global_idx_of;
   bool mobility_disabled = false;  // page_group_by_mobility_disabled
   int watermark_boost_factor = kWatermarkBoostFactor;
   bool thp_configured = true;
@@ -117,7 +137,7 @@ class Zone {
  public:
   // Identity and size.
   MemContext* ctx = nullptr;
-  unsigned gid = 0;  // index among all zones of the machine
+  unsigned global_idx = 0;  // index among all zones of the machine (MemContext::zones)
   int nid = 0;
   unsigned idx = 0;  // zone_idx
   ZoneKind kind = ZoneKind::kNormal;
@@ -161,14 +181,15 @@ class Zone {
   // --- free list primitives (__add_to_free_list and friends) ---
   void account_freepages(int64_t nr_pages, unsigned mt);
   void add_to_free_list(Pfn pfn, unsigned order, unsigned mt, bool tail);
-  void del_from_free_list(Pfn pfn, unsigned order, unsigned mt);  // __del_page_from_free_list
+  void load_free_block(Pfn pfn, unsigned order, unsigned mt, bool tail);  // restore_state
+  void del_page_from_free_list(Pfn pfn, unsigned order, unsigned mt);  // __del_page_from_free_list
   void move_to_free_list(Pfn pfn, unsigned order, unsigned old_mt, unsigned new_mt);
   uint64_t expand(Pfn pfn, unsigned low, unsigned high, unsigned mt);
   void page_del_and_expand(Pfn pfn, unsigned low, unsigned high, unsigned mt);
 
   // --- allocation from the buddy lists ---
   OptPfn rmqueue_smallest(unsigned order, unsigned mt);
-  OptPfn rmqueue(unsigned order, unsigned mt, unsigned alloc_flags, RmqueueMode* mode);
+  OptPfn rmqueue_inner(unsigned order, unsigned mt, unsigned alloc_flags, RmqueueMode* mode);
   OptPfn rmqueue_claim(unsigned order, unsigned start_mt, unsigned alloc_flags);
   OptPfn rmqueue_steal(unsigned order, unsigned start_mt);
   OptPfn try_to_claim_block(Pfn pfn, unsigned current_order, unsigned order, unsigned start_type,
@@ -187,7 +208,7 @@ class Zone {
 
   // --- freeing into the buddy lists ---
   // __free_one_page(): merges with free buddies; FPI_TO_TAIL when to_tail.
-  void free_one_page_locked(Pfn pfn, unsigned order, unsigned mt, bool to_tail);
+  void free_one_page_inner(Pfn pfn, unsigned order, unsigned mt, bool to_tail);
   // free_one_page() / split_large_buddy(): frees pageblock by pageblock with
   // each block's own type. Counts PGFREE.
   void free_one_page(Pfn pfn, unsigned order, bool to_tail);
@@ -203,11 +224,11 @@ class Zone {
 
   // --- watermarks ---
   int64_t watermark_unusable_free(unsigned order, unsigned alloc_flags) const;
-  bool watermark_ok(unsigned order, uint64_t mark, unsigned highest_zoneidx, unsigned alloc_flags,
-                    int64_t free_pages) const;  // __zone_watermark_ok
+  bool watermark_ok_inner(unsigned order, uint64_t mark, unsigned highest_zoneidx,
+                          unsigned alloc_flags, int64_t free_pages) const;  // __zone_watermark_ok
   bool watermark_ok(unsigned order, uint64_t mark, unsigned highest_zoneidx,
                     unsigned alloc_flags) const {
-    return watermark_ok(order, mark, highest_zoneidx, alloc_flags, nr_free_pages);
+    return watermark_ok_inner(order, mark, highest_zoneidx, alloc_flags, nr_free_pages);
   }
   bool watermark_fast(unsigned order, uint64_t mark, unsigned highest_zoneidx,
                       unsigned alloc_flags) const;
@@ -221,9 +242,12 @@ class Zone {
   FrameTable& frames() { return ctx->frames; }
   const FrameTable& frames() const { return ctx->frames; }
   unsigned block_mt(Pfn pfn) const { return ctx->pageblocks.get(pfn); }
-  // page_is_buddy(): `buddy` is a free block of `order` in the zone `zone_gid`.
-  bool page_is_buddy(Pfn buddy, unsigned order, unsigned zone_gid) const;
-  bool page_is_buddy(Pfn buddy, unsigned order) const { return page_is_buddy(buddy, order, gid); }
+  bool area_nr_positive(unsigned order, unsigned mt) const { return free_area[order].nr[mt] > 0; }
+  // page_is_buddy(): `buddy` is a free block of `order` in the zone `zone_global_idx`.
+  bool page_is_buddy(Pfn buddy, unsigned order, unsigned zone_global_idx) const;
+  bool page_is_buddy(Pfn buddy, unsigned order) const {
+    return page_is_buddy(buddy, order, global_idx);
+  }
 };
 
 }  // namespace memd

@@ -950,7 +950,7 @@ std::vector<std::pair<int, unsigned>> zonelist_pairs(const Machine& m, int nid) 
   for (unsigned gid : m.zonelist(nid)) {
     for (int n = 0; n < m.nr_nodes(); ++n) {
       for (unsigned i = 0; i < m.layout().arch.nr_zones(); ++i) {
-        if (m.zone(n, i).gid == gid) out.push_back({n, i});
+        if (m.zone(n, i).global_idx == gid) out.push_back({n, i});
       }
     }
   }
