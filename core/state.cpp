@@ -138,6 +138,11 @@ struct Machine::SavedState {
   std::string_view pageblocks;
   std::vector<ZoneState> zones;
   std::vector<AllocState> allocs;
+
+  std::string read(std::string_view body, const Machine& m);
+  std::string read_globals(Reader* r, const Machine& m);
+  static std::string read_zone(Reader* r, const Zone& zone, Pfn frames_end, ZoneState* z);
+  std::string read_allocs(Reader* r, Pfn frames_end, size_t nr_zones);
 };
 
 std::string Machine::save_state() const {
@@ -223,9 +228,15 @@ std::string state_header(const MachineConfig& config, std::string_view body) {
   return h.out;
 }
 
-Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& config,
-                                                        std::string_view data) {
-  auto refuse = [](const std::string& why) { return make_error("state refused: " + why); };
+namespace {
+
+Error refuse(const std::string& why) {
+  return make_error("state refused: " + why);
+}
+
+// The header: magic, version, configuration digest, body length and checksum.
+// Returns the body.
+Result<std::string_view> check_state_header(const MachineConfig& config, std::string_view data) {
   if (data.size() < kHeaderSize || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) {
     return refuse("not a memd state file (bad magic)");
   }
@@ -247,104 +258,140 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
     return refuse("truncated or padded (" + std::to_string(body.size()) + " of " +
                   std::to_string(body_len) + " bytes)");
   if (fnv1a(body) != checksum) return refuse("checksum mismatch (damaged)");
+  return body;
+}
 
+// A list of pfns, each below frames_end.
+bool get_list(Reader* r, Pfn frames_end, std::vector<uint32_t>* out) {
+  uint64_t len = 0;
+  if (!r->get(&len) || len > frames_end) return false;
+  out->resize(len);
+  for (auto& p : *out) {
+    if (!r->get(&p) || p >= frames_end) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+// Globals, tunables and the pageblock bitmap. Returns why they are refused,
+// or an empty string.
+std::string Machine::SavedState::read_globals(Reader* r, const Machine& m) {
+  uint64_t n = 0;
+  r->get(&next_id);
+  r->get(&pgfree);
+  r->get(&claims);
+  r->get(&steals);
+  r->get(&min_free_kbytes);
+  r->get(&user_min_free_kbytes);
+  r->get(&watermark_scale_factor);
+  r->get(&boost_factor);
+  r->get(&pcp_fraction);
+  r->get(&thp_enabled);
+  r->get(&mobility_disabled);
+  if (!r->get(&n) || n != m.lowmem_reserve_ratio_.size())
+    return "wrong number of lowmem_reserve_ratio entries";
+  ratios.resize(n);
+  for (auto& v : ratios)
+    r->get(&v);
+  if (!r->get(&n) || n != m.ctx_.pageblocks.size() || !r->bytes(n, &pageblocks)) {
+    return "wrong pageblock count";
+  }
+  for (char b : pageblocks) {
+    // Bits 0-2 hold Unmovable..HighAtomic, bit 3 the skip hint, bit 4 isolation.
+    const auto raw = static_cast<uint8_t>(b);
+    if ((raw & PageblockTable::kMigrateMask) >= kIsolate || (raw & 0xe0))
+      return "damaged pageblock bitmap";
+  }
+  return {};
+}
+
+// One zone: counters, tunables, free lists and per-cpu lists.
+std::string Machine::SavedState::read_zone(Reader* r, const Zone& zone, Pfn frames_end,
+                                           ZoneState* z) {
+  for (auto& v : z->watermark)
+    r->get(&v);
+  r->get(&z->boost);
+  r->get(&z->nr_reserved_highatomic);
+  r->get(&z->pgalloc);
+  for (auto& v : z->lowmem_reserve)
+    r->get(&v);
+  r->get(&z->below_high);
+  r->get(&z->boosted);
+  for (auto& v : z->numa)
+    r->get(&v);
+  r->get(&z->pageset_batch);
+  r->get(&z->pageset_high_min);
+  r->get(&z->pageset_high_max);
+  for (auto& area : z->free_lists) {
+    for (auto& list : area) {
+      if (!get_list(r, frames_end, &list)) return "damaged free list";
+    }
+  }
+  uint64_t ncpu = 0;
+  if (!r->get(&ncpu) || ncpu != zone.pcp.size()) return "wrong number of per-cpu lists";
+  z->pcp.resize(ncpu);
+  for (auto& p : z->pcp) {
+    for (int32_t* v :
+         {&p.count, &p.high, &p.high_min, &p.high_max, &p.batch, &p.alloc_factor, &p.free_count}) {
+      r->get(v);
+    }
+    r->get(&p.prev_free_high_order);
+    for (auto& list : p.lists) {
+      if (!get_list(r, frames_end, &list)) return "damaged per-cpu list";
+    }
+  }
+  return {};
+}
+
+// The live allocations, in increasing id order.
+std::string Machine::SavedState::read_allocs(Reader* r, Pfn frames_end, size_t nr_zones) {
+  uint64_t n = 0;
+  if (!r->get(&n) || n > frames_end) return "damaged allocation table";
+  allocs.resize(n);
+  uint64_t prev_id = 0;
+  for (auto& a : allocs) {
+    r->get(&a.pfn);
+    r->get(&a.id);
+    r->get(&a.order);
+    r->get(&a.mt);
+    r->get(&a.zone_global_idx);
+    if (a.pfn >= frames_end || a.order > kMaxPageOrder || a.mt > 2 ||
+        a.zone_global_idx >= nr_zones || a.id <= prev_id || a.id >= next_id) {
+      return "damaged allocation entry";
+    }
+    prev_id = a.id;
+  }
+  return {};
+}
+
+// The whole body, checked entry by entry against the booted machine `m`.
+std::string Machine::SavedState::read(std::string_view body, const Machine& m) {
+  Reader r(body);
+  if (std::string why = read_globals(&r, m); !why.empty()) return why;
+  const Pfn frames_end = m.ctx_.frames.end();
+  uint64_t n = 0;
+  if (!r.get(&n) || n != m.ctx_.zones.size()) return "wrong number of zones";
+  zones.resize(n);
+  for (size_t zi = 0; zi < n; ++zi) {
+    if (std::string why = read_zone(&r, *m.ctx_.zones[zi], frames_end, &zones[zi]); !why.empty())
+      return why;
+  }
+  if (std::string why = read_allocs(&r, frames_end, m.ctx_.zones.size()); !why.empty()) return why;
+  if (r.failed() || !r.done()) return "damaged body";
+  return {};
+}
+
+Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& config,
+                                                        std::string_view data) {
+  auto body = check_state_header(config, data);
+  if (!body) return body.error();
   auto booted = Machine::boot(config);
   if (!booted) return booted.error();
   std::unique_ptr<Machine> m = std::move(*booted);
 
   SavedState st;
-  Reader r(body);
-  uint64_t n = 0;
-  r.get(&st.next_id);
-  r.get(&st.pgfree);
-  r.get(&st.claims);
-  r.get(&st.steals);
-  r.get(&st.min_free_kbytes);
-  r.get(&st.user_min_free_kbytes);
-  r.get(&st.watermark_scale_factor);
-  r.get(&st.boost_factor);
-  r.get(&st.pcp_fraction);
-  r.get(&st.thp_enabled);
-  r.get(&st.mobility_disabled);
-  if (!r.get(&n) || n != m->lowmem_reserve_ratio_.size())
-    return refuse("wrong number of lowmem_reserve_ratio entries");
-  st.ratios.resize(n);
-  for (auto& v : st.ratios)
-    r.get(&v);
-  if (!r.get(&n) || n != m->ctx_.pageblocks.size() || !r.bytes(n, &st.pageblocks)) {
-    return refuse("wrong pageblock count");
-  }
-  for (char b : st.pageblocks) {
-    // Bits 0-2 hold Unmovable..HighAtomic, bit 3 the skip hint, bit 4 isolation.
-    const auto raw = static_cast<uint8_t>(b);
-    if ((raw & PageblockTable::kMigrateMask) >= kIsolate || (raw & 0xe0))
-      return refuse("damaged pageblock bitmap");
-  }
-  const Pfn frames_end = m->ctx_.frames.end();
-  auto get_list = [&](std::vector<uint32_t>* out) {
-    uint64_t len = 0;
-    if (!r.get(&len) || len > frames_end) return false;
-    out->resize(len);
-    for (auto& p : *out) {
-      if (!r.get(&p) || p >= frames_end) return false;
-    }
-    return true;
-  };
-  if (!r.get(&n) || n != m->ctx_.zones.size()) return refuse("wrong number of zones");
-  st.zones.resize(n);
-  for (size_t zi = 0; zi < n; ++zi) {
-    SavedState::ZoneState& z = st.zones[zi];
-    for (auto& v : z.watermark)
-      r.get(&v);
-    r.get(&z.boost);
-    r.get(&z.nr_reserved_highatomic);
-    r.get(&z.pgalloc);
-    for (auto& v : z.lowmem_reserve)
-      r.get(&v);
-    r.get(&z.below_high);
-    r.get(&z.boosted);
-    for (auto& v : z.numa)
-      r.get(&v);
-    r.get(&z.pageset_batch);
-    r.get(&z.pageset_high_min);
-    r.get(&z.pageset_high_max);
-    for (auto& area : z.free_lists) {
-      for (auto& list : area) {
-        if (!get_list(&list)) return refuse("damaged free list");
-      }
-    }
-    uint64_t ncpu = 0;
-    if (!r.get(&ncpu) || ncpu != m->ctx_.zones[zi]->pcp.size())
-      return refuse("wrong number of per-cpu lists");
-    z.pcp.resize(ncpu);
-    for (auto& p : z.pcp) {
-      for (int32_t* v : {&p.count, &p.high, &p.high_min, &p.high_max, &p.batch, &p.alloc_factor,
-                         &p.free_count}) {
-        r.get(v);
-      }
-      r.get(&p.prev_free_high_order);
-      for (auto& list : p.lists) {
-        if (!get_list(&list)) return refuse("damaged per-cpu list");
-      }
-    }
-  }
-  if (!r.get(&n) || n > frames_end) return refuse("damaged allocation table");
-  st.allocs.resize(n);
-  uint64_t prev_id = 0;
-  for (auto& a : st.allocs) {
-    r.get(&a.pfn);
-    r.get(&a.id);
-    r.get(&a.order);
-    r.get(&a.mt);
-    r.get(&a.zone_global_idx);
-    if (a.pfn >= frames_end || a.order > kMaxPageOrder || a.mt > 2 ||
-        a.zone_global_idx >= m->ctx_.zones.size() || a.id <= prev_id || a.id >= st.next_id) {
-      return refuse("damaged allocation entry");
-    }
-    prev_id = a.id;
-  }
-  if (r.failed() || !r.done()) return refuse("damaged body");
-
+  if (std::string why = st.read(*body, *m); !why.empty()) return refuse(why);
   m->clear_dynamic_state();
   if (auto s = m->apply_state(st); !s) return refuse(s.error().message);
   CheckReport report = m->check();

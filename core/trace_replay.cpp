@@ -1,217 +1,33 @@
+// Trace replay: maps trace pfns to the emulated machine's allocations and
+// applies each event line (parsed by core/trace_line.h) to the machine.
 #include "core/trace.h"
 
-#include <array>
+#include "core/trace_line.h"
+
 #include <bit>
-#include <cctype>
-#include <charconv>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
 
 namespace memd {
+
+using trace_line::at_line_end;
+using trace_line::bad;
+using trace_line::Cursor;
+using trace_line::event_kind;
+using trace_line::EventHead;
+using trace_line::EventKind;
+using trace_line::field;
+using trace_line::is_space;
+using trace_line::match_event;
+using trace_line::match_lost;
+using trace_line::missing;
+using trace_line::parse_dec;
+using trace_line::parse_pfn;
+using trace_line::printable;
+using trace_line::trailing;
+
 namespace {
-
-// --- scanning helpers ---------------------------------------------------------------------------
-
-bool is_space(char c) {
-  return c == ' ' || c == '\t';
-}
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-bool is_name_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
-}
-
-// Part of a line for an error message: printable ASCII kept, other bytes as
-// \xNN, cut at `max` bytes.
-std::string printable(std::string_view s, size_t max = 64) {
-  std::string out;
-  const bool cut = s.size() > max;
-  if (cut) s = s.substr(0, max);
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f && c != '\\') {
-      out += static_cast<char>(c);
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  if (cut) out += "...";
-  return out;
-}
-
-// A position in a line, moving forward. Fields are separated by blanks; a
-// token runs to the next space (the kernel never prints tabs inside a line).
-struct Cursor {
-  const char* p;
-  const char* end;
-
-  bool at_end() const { return p == end; }
-  void skip_spaces() {
-    while (p != end && is_space(*p))
-      ++p;
-  }
-  bool consume(std::string_view lit) {
-    if (static_cast<size_t>(end - p) < lit.size() || std::memcmp(p, lit.data(), lit.size()) != 0) {
-      return false;
-    }
-    p += lit.size();
-    return true;
-  }
-  // The same for a literal: a compare of known length, inlined.
-  template <size_t N>
-  [[gnu::always_inline]] bool consume(const char (&lit)[N]) {
-    if (static_cast<size_t>(end - p) < N - 1 || std::memcmp(p, lit, N - 1) != 0) return false;
-    p += N - 1;
-    return true;
-  }
-  std::string_view token() {
-    const char* s = p;
-    // Most tokens are short: a loop beats a call to memchr for those.
-    const char* stop = end - p > 24 ? p + 24 : end;
-    while (p != stop && *p != ' ')
-      ++p;
-    if (p == stop && p != end) {
-      const void* sp = std::memchr(p, ' ', static_cast<size_t>(end - p));
-      p = sp ? static_cast<const char*>(sp) : end;
-    }
-    return {s, static_cast<size_t>(p - s)};
-  }
-  std::string_view rest() const { return {p, static_cast<size_t>(end - p)}; }
-};
-
-// Hex digit values; -1 for other bytes.
-constexpr std::array<int8_t, 256> kHexValue = [] {
-  std::array<int8_t, 256> t{};
-  for (size_t i = 0; i < 256; ++i)
-    t[i] = -1;
-  for (int i = 0; i < 10; ++i)
-    t['0' + i] = static_cast<int8_t>(i);
-  for (int i = 0; i < 6; ++i) {
-    t['a' + i] = static_cast<int8_t>(10 + i);
-    t['A' + i] = static_cast<int8_t>(10 + i);
-  }
-  return t;
-}();
-
-// "0x" and 1 to 16 hex digits.
-bool parse_pfn(std::string_view s, Pfn* out) {
-  if (s.size() < 3 || s.size() > 18 || s[0] != '0' || s[1] != 'x') return false;
-  uint64_t v = 0;
-  for (size_t i = 2; i < s.size(); ++i) {
-    const int d = kHexValue[static_cast<unsigned char>(s[i])];
-    if (d < 0) return false;
-    v = (v << 4) | static_cast<unsigned>(d);
-  }
-  *out = v;
-  return true;
-}
-
-// A decimal number that fits T (a leading '-' only for signed T).
-template <typename T>
-bool parse_dec(std::string_view s, T* out) {
-  if (s.empty() || s[0] == '+') return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out, 10);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-// "NNN.NNN:" (or "NNN:" for counter clocks): the timestamp and its colon.
-bool is_timestamp(std::string_view t) {
-  if (t.size() < 2 || t.back() != ':') return false;
-  t.remove_suffix(1);
-  size_t i = 0;
-  while (i < t.size() && is_digit(t[i]))
-    ++i;
-  if (i == 0) return false;
-  if (i == t.size()) return true;
-  if (t[i] != '.') return false;
-  size_t j = ++i;
-  while (j < t.size() && is_digit(t[j]))
-    ++j;
-  return j > i && j == t.size();
-}
-
-// The irq-info flags ("d..2.", "....."): a short token of letters, digits and dots.
-bool is_flags(std::string_view t) {
-  if (t.empty() || t.size() > 8) return false;
-  for (char c : t) {
-    if (!(is_name_char(c) || c == '.') || c == '_') return false;
-  }
-  return true;
-}
-
-// The head of an event line: "<task>-<pid> [CPU] <flags> <timestamp>: <event>: <fields>".
-struct EventHead {
-  uint32_t cpu = 0;
-  std::string_view name;
-  Cursor fields{nullptr, nullptr};
-};
-
-// Finds the first "[N]" followed by optional flags, a timestamp and "EVENT:"
-// then a blank or the end of the line. Task names may hold spaces and
-// brackets: a bracket that is not followed by that shape is part of the name.
-bool match_event(std::string_view line, EventHead* head) {
-  const char* const end = line.data() + line.size();
-  const char* s = line.data();
-  while (s != end) {
-    const void* found = std::memchr(s, '[', static_cast<size_t>(end - s));
-    if (!found) return false;
-    s = static_cast<const char*>(found) + 1;
-    Cursor c{s, end};
-    const char* digits = c.p;
-    while (!c.at_end() && is_digit(*c.p))
-      ++c.p;
-    if (c.p == digits || c.p - digits > 9 || c.at_end() || *c.p != ']') continue;
-    uint32_t cpu = 0;
-    std::from_chars(digits, c.p, cpu, 10);
-    ++c.p;
-    if (c.at_end() || !is_space(*c.p)) continue;
-    c.skip_spaces();
-    std::string_view t = c.token();
-    if (!is_timestamp(t)) {
-      if (!is_flags(t)) continue;
-      c.skip_spaces();
-      if (!is_timestamp(c.token())) continue;
-    }
-    if (c.at_end() || !is_space(*c.p)) continue;
-    c.skip_spaces();
-    const char* name = c.p;
-    while (!c.at_end() && is_name_char(*c.p))
-      ++c.p;
-    if (c.p == name || c.at_end() || *c.p != ':') continue;
-    head->name = {name, static_cast<size_t>(c.p - name)};
-    ++c.p;
-    if (!c.at_end() && !is_space(*c.p)) continue;
-    head->cpu = cpu;
-    head->fields = c;
-    return true;
-  }
-  return false;
-}
-
-// "CPU:N [LOST M EVENTS]" (trace and trace_pipe print it when a buffer overran).
-bool match_lost(std::string_view line, uint64_t* lost) {
-  Cursor c{line.data(), line.data() + line.size()};
-  if (!c.consume("CPU:")) return false;
-  c.skip_spaces();
-  uint32_t cpu = 0;
-  const char* d = c.p;
-  while (!c.at_end() && is_digit(*c.p))
-    ++c.p;
-  if (!parse_dec(std::string_view(d, static_cast<size_t>(c.p - d)), &cpu)) return false;
-  c.skip_spaces();
-  if (!c.consume("[LOST ")) return false;
-  d = c.p;
-  while (!c.at_end() && is_digit(*c.p))
-    ++c.p;
-  if (!parse_dec(std::string_view(d, static_cast<size_t>(c.p - d)), lost)) return false;
-  if (!c.consume(" EVENTS]")) return false;
-  c.skip_spaces();
-  return c.at_end();
-}
 
 // --- trace pfn -> emulated allocation ------------------------------------------------------------
 
@@ -348,111 +164,7 @@ class GfpCache {
   GfpInfo scratch_;
 };
 
-// The events the replay knows, by name.
-enum class EventKind : uint8_t { kAlloc, kFree, kFreeBatched, kExtfrag, kOther };
-
-EventKind event_kind(std::string_view name) {
-  switch (name.size()) {
-    case 13:
-      if (name == "mm_page_alloc") return EventKind::kAlloc;
-      break;
-    case 12:
-      if (name == "mm_page_free") return EventKind::kFree;
-      break;
-    case 20:
-      if (name == "mm_page_free_batched") return EventKind::kFreeBatched;
-      break;
-    case 21:
-      if (name == "mm_page_alloc_extfrag") return EventKind::kExtfrag;
-      break;
-    default:
-      break;
-  }
-  return EventKind::kOther;
-}
-
 }  // namespace
-
-// --- report -------------------------------------------------------------------------------------
-
-void ExtfragCounts::add(const ExtfragKind& kind) {
-  ++events;
-  if (kind.change_ownership) {
-    ++claims;
-  } else {
-    ++steals;
-  }
-  if (kind.fragmenting) ++fragmenting;
-  ++by_kind[kind];
-}
-
-namespace {
-
-std::string migratetype_name(int mt) {
-  if (mt >= 0 && mt < static_cast<int>(kMigrateTypes)) {
-    std::string name(kMigrateTypeNames[mt]);
-    for (char& ch : name)
-      ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return name;
-  }
-  return "mt" + std::to_string(mt);
-}
-
-// PREFIX, _claims, _steals, _fragmenting, then one counter per pair of
-// migrate types that occurred: PREFIX_unmovable_from_movable (what was
-// allocated, from which type's free list), in the pairs' order.
-void add_extfrag_counters(const std::string& prefix, const ExtfragCounts& e,
-                          std::vector<std::pair<std::string, uint64_t>>* out) {
-  out->emplace_back(prefix, e.events);
-  out->emplace_back(prefix + "_claims", e.claims);
-  out->emplace_back(prefix + "_steals", e.steals);
-  out->emplace_back(prefix + "_fragmenting", e.fragmenting);
-  std::map<std::pair<int, int>, uint64_t> pairs;
-  for (const auto& [kind, n] : e.by_kind) {
-    pairs[{kind.alloc_migratetype, kind.fallback_migratetype}] += n;
-  }
-  for (const auto& [pair, n] : pairs) {
-    out->emplace_back(
-        prefix + "_" + migratetype_name(pair.first) + "_from_" + migratetype_name(pair.second), n);
-  }
-}
-
-}  // namespace
-
-std::vector<std::pair<std::string, uint64_t>> ReplayReport::counters() const {
-  std::vector<std::pair<std::string, uint64_t>> c = {
-      {"lines", lines},
-      {"events", events()},
-      {"events_alloc", alloc_events},
-      {"events_free", free_events},
-      {"events_free_batched", free_batched_events},
-      {"applied", applied()},
-      {"applied_allocs", applied_allocs},
-      {"applied_frees", applied_frees},
-      {"applied_batched_frees", applied_batched_frees},
-      {"failed_allocs", failed_allocs},
-      {"skipped", skipped()},
-      {"skipped_alloc_failed_in_trace", skipped_alloc_failed_in_trace},
-      {"skipped_alloc_refused", skipped_alloc_refused},
-      {"skipped_free_before_trace", skipped_free_before_trace},
-      {"skipped_free_of_failed_alloc", skipped_free_of_failed_alloc},
-      {"skipped_free_not_live", skipped_free_not_live},
-      {"skipped_batched", skipped_batched},
-      {"realloc_without_free", realloc_without_free},
-      {"free_order_mismatch", free_order_mismatch},
-      {"malformed_lines", malformed},
-      {"ignored", ignored()},
-      {"ignored_blank", ignored_blank},
-      {"ignored_header", ignored_header},
-      {"ignored_lost", ignored_lost},
-      {"lost_events", lost_events},
-      {"ignored_other_events", ignored_other_events},
-      {"ignored_unrecognised", ignored_unrecognised},
-  };
-  add_extfrag_counters("trace_extfrag", trace_extfrag, &c);
-  add_extfrag_counters("emulator_extfrag", emulator_extfrag, &c);
-  return c;
-}
 
 // --- the replayer --------------------------------------------------------------------------------
 
@@ -583,42 +295,6 @@ void Replayer::Impl::event(const EventHead& head) {
       break;
   }
 }
-
-namespace {
-
-// Reads "key=value" at the cursor (after blanks); false when the key is not there.
-template <typename Key>
-[[gnu::always_inline]] inline bool field(Cursor* c, const Key& key, std::string_view* value) {
-  c->skip_spaces();
-  if (!c->consume(key)) return false;
-  *value = c->token();
-  return true;
-}
-
-// Why "key=" was not found at the cursor.
-std::string missing(std::string_view event, const Cursor& c, std::string_view key) {
-  Cursor t = c;
-  t.skip_spaces();
-  if (t.at_end()) return std::string(event) + ": truncated before " + std::string(key);
-  return std::string(event) + ": expected " + std::string(key) + " at '" + printable(t.rest()) +
-         "'";
-}
-
-std::string bad(std::string_view event, std::string_view key, std::string_view value) {
-  return std::string(event) + ": bad " + std::string(key) + "'" + printable(value) + "'";
-}
-
-std::string trailing(std::string_view event, const Cursor& c) {
-  return std::string(event) + ": unexpected text at the end: '" + printable(c.rest()) + "'";
-}
-
-// Blanks, then the end of the line.
-bool at_line_end(Cursor* c) {
-  c->skip_spaces();
-  return c->at_end();
-}
-
-}  // namespace
 
 // mm_page_alloc: "page=%p pfn=0x%lx order=%d migratetype=%d gfp_flags=%s"
 void Replayer::Impl::alloc(const EventHead& head) {
