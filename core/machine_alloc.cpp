@@ -65,7 +65,9 @@ void Machine::zone_statistics(Zone* preferred, Zone* z, int cpu) {
   z->numa[local_stat]++;
 }
 
-// rmqueue_pcplist()
+// rmqueue_pcplist(). The kernel takes the pcp lock with a trylock and falls
+// back to the buddy lists when it fails; core/ is single-threaded, so the
+// lock always succeeds and memd has no such fallback.
 OptPfn Machine::rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, unsigned mt,
                                 unsigned alloc_flags, int cpu) {
   PerCpuPages* pcp = &zone->pcp[cpu];
@@ -86,7 +88,10 @@ OptPfn Machine::rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, uns
   return pfn;
 }
 
-// rmqueue_buddy()
+// rmqueue_buddy(): the zone-lock half of rmqueue(). The kernel's
+// check_new_pages() (bad-page checks under CONFIG_DEBUG_VM) has nothing to
+// check in memd: a block leaving the free lists is asserted in
+// Zone::del_page_from_free_list() instead.
 OptPfn Machine::rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
                               unsigned mt, int cpu) {
   OptPfn page;
@@ -104,7 +109,9 @@ OptPfn Machine::rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order, unsig
   return page;
 }
 
-// rmqueue()
+// rmqueue(): the per-cpu lists for small orders, else (or when they are
+// empty and cannot be refilled) the buddy lists; then kswapd is woken for a
+// zone whose watermark a fallback boosted (ZONE_BOOSTED_WATERMARK).
 OptPfn Machine::rmqueue(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
                         unsigned mt, int cpu) {
   OptPfn page;
@@ -139,7 +146,16 @@ void Machine::wake_all_kswapds(const AllocContext& ac) {
   }
 }
 
-// get_page_from_freelist()
+// get_page_from_freelist(): walks the zonelist from the preferred zone and
+// takes the first zone whose watermark allows the allocation. Steps of the
+// kernel's walk memd leaves out, because memd has nothing they act on:
+// - cpusets (__cpuset_zone_allowed, ALLOC_CPUSET): one cpuset holds all nodes;
+// - dirty limits (ac->spread_dirty_pages, node_dirty_ok): there is no page
+//   cache, so no dirty pages;
+// - node reclaim (node_reclaim_mode, zone_allows_reclaim): nothing is
+//   reclaimable (linux-mm.md §15), so a zone below its watermark is skipped;
+// - deferred struct page init (_deferred_grow_zone): every memmap is
+//   initialised at boot.
 OptPfn Machine::get_page_from_freelist(Gfp gfp, unsigned order, unsigned alloc_flags,
                                        const AllocContext& ac, Zone** zone_out) {
   const std::vector<unsigned>& zl = *ac.zonelist;
@@ -237,7 +253,11 @@ bool Machine::should_reclaim_retry(unsigned order, const AllocContext& ac, unsig
 }
 
 // __alloc_pages_slowpath() as linux-mm.md §15.4 fixes it for a machine with
-// nothing to reclaim and no compaction.
+// nothing to reclaim and no compaction: kswapd is the instant one of
+// wakeup_kswapd(); direct reclaim makes no progress and drains no pcp lists;
+// direct compaction is skipped (COMPACT_SKIPPED); there is no OOM killer, so
+// __alloc_pages_may_oom() is its last high-watermark attempt only. Memory
+// cgroups, cpuset retries and __GFP_NOFAIL's endless loop are left out.
 OptPfn Machine::alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone** zone_out) {
   const bool can_direct_reclaim = gfp & gfp::kDirectReclaim;
   const bool can_compact = gfp & gfp::kIo;  // gfp_compaction_allowed()
@@ -279,6 +299,12 @@ OptPfn Machine::alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone**
                                 alloc::kWmarkHigh | alloc::kCpuset, *ac, zone_out);
 }
 
+// __alloc_pages(): checks the request as the kernel's callers must (order,
+// zone modifiers, mobility flags; memd also checks the CPU and node, which
+// the kernel takes from the running task), prepares the alloc context, then
+// the fast path with ALLOC_WMARK_LOW and the slow path. Left out: memcg
+// charging, the task's cpuset and mempolicy (the preferred node is the
+// request's or the CPU's), and page_owner/KASAN hooks.
 Result<Allocation> Machine::alloc(const AllocRequest& req) {
   if (req.order > kMaxPageOrder) {
     return make_error("order " + std::to_string(req.order) + " is above MAX_PAGE_ORDER (10)");

@@ -20,7 +20,12 @@ Allocation Machine::describe(Pfn pfn, const Frame& f) const {
   return a;
 }
 
-// __free_frozen_pages() / __free_pages_ok()
+// __free_frozen_pages() / __free_pages_ok(): orders the pcp lists take go
+// there (Isolate blocks straight to the buddy lists, HighAtomic and CMA
+// blocks as Movable); larger orders to the buddy lists. Left out:
+// free_pages_prepare()'s bad-page checks, poisoning and KASAN (Machine::free_pfn
+// refuses what is not a live allocation's head), and the pcp trylock failure
+// path (core/ is single-threaded).
 void Machine::free_block(Pfn pfn, int cpu) {
   Frame& f = ctx_.frames[pfn];
   const unsigned order = f.order();

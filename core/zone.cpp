@@ -428,7 +428,8 @@ void Zone::free_one_page_inner(Pfn pfn, unsigned order, unsigned mt, bool to_tai
   add_to_free_list(pfn, order, mt, to_tail);
 }
 
-// free_one_page() + split_large_buddy()
+// free_one_page() + split_large_buddy(). The kernel takes zone->lock here;
+// core/ is single-threaded and has no lock (see the naming rule in zone.h).
 void Zone::free_one_page(Pfn pfn, unsigned order, bool to_tail) {
   const Pfn end = pfn + (1ULL << order);
   ctx->pgfree += 1ULL << order;

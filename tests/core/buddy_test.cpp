@@ -31,11 +31,13 @@
 
 #include "core/gfp.h"
 #include "core/machine.h"
+#include "tests/core/machines.h"
 #include "tests/core/test_util.h"
 
 namespace memd {
 namespace {
 
+namespace machines = test::machines;
 using test::alloc_ok;
 using test::expect_check;
 using test::expect_extfrag;
@@ -58,26 +60,6 @@ constexpr Gfp kDmaMovable = gfp::kKernel | gfp::kDma | gfp::kMovable;  // -> ZON
 constexpr Gfp kDma32Movable = gfp::kKernel | gfp::kDma32 | gfp::kMovable;
 constexpr Gfp kKernelNoKswapd = gfp::kKernel & ~gfp::kKswapdReclaim;  // 0x4c0
 
-MachineConfig m64() {
-  return test::pc_machine(64 * kMiB, 1, true);
-}
-MachineConfig m256() {
-  return test::pc_machine(256 * kMiB, 1, true);
-}
-
-MachineConfig mn() {
-  MachineConfig cfg;
-  cfg.e820 =
-      "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
-      "BIOS-e820: [mem 0x000000000009fc00-0x000000000009ffff] reserved\n"
-      "BIOS-e820: [mem 0x00000000000f0000-0x00000000000fffff] reserved\n"
-      "BIOS-e820: [mem 0x0000000000100000-0x0000000003ffffff] usable\n"
-      "BIOS-e820: [mem 0x0000000100000000-0x0000000103ffffff] usable\n";
-  cfg.cpus = 1;
-  cfg.thp = true;
-  return cfg;
-}
-
 // ===========================================================================
 // Boot
 // ===========================================================================
@@ -90,7 +72,7 @@ MachineConfig mn() {
 // Unmovable list (§6.4, §7.5). DMA32's tail: 15360 o9, 15872 o8, 16128 o7,
 // 16256 o6, 16320 o5 (16352 - 15360 = 992 = 512+256+128+64+32).
 TEST(BuddyBoot, FreeListsAscendingAndTyped) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   const Zone& dma = m.zone(0, kZoneDma);
   EXPECT_EQ(free_list(dma, 8, kUnmovable), (std::vector<Pfn>{256}));
   EXPECT_EQ(free_list(dma, 9, kMovable), (std::vector<Pfn>{512}));
@@ -124,7 +106,7 @@ TEST(BuddyBoot, FreeListsAscendingAndTyped) {
 // pfn 1 sees blocks 0..7 (block 0 Unmovable), DMA32 from 4096 sees 24 blocks,
 // the last (15872) starts in memory and so is Movable.
 TEST(BuddyBoot, PageblockCounts) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   MachineStats st = m.stats();
   const ZoneStats& dma = st.nodes[0].zones[kZoneDma];
   EXPECT_EQ(dma.block_count[kUnmovable], 1u);
@@ -138,7 +120,7 @@ TEST(BuddyBoot, PageblockCounts) {
 }
 
 TEST(BuddyBoot, SmallMachineWatermarksAndPagesets) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   EXPECT_FALSE(m.mobility_disabled());
   EXPECT_EQ(m.min_free_kbytes(), 1014);
   const Zone& dma = m.zone(0, kZoneDma);
@@ -197,7 +179,7 @@ TEST(BuddyBoot, MobilityGroupingDisabledOnTinyMachine) {
 // __rmqueue_smallest takes the smallest order that has a block, keeps the
 // lowest pfns and expand()s the upper halves onto the lists of their orders.
 TEST(BuddySplit, SmallestOrderFirstLowerHalfReturned) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   // GFP_HIGHUSER_MOVABLE: highest zone Movable (empty), so DMA32 is preferred.
   Allocation a = alloc_ok(m, 4, gfp::kHighuserMovable);
   EXPECT_EQ(a.pfn, 16320u);  // o5@16320 split: keep 16320, 16336 -> o4 list
@@ -228,7 +210,7 @@ TEST(BuddySplit, SmallestOrderFirstLowerHalfReturned) {
 // tail when buddy_merge_likely() sees the parent's buddy free at order+1,
 // else to the head.
 TEST(BuddyMerge, HeadOrTailByMergeLikely) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   const Zone& d32 = m.zone(0, kZoneDma32);
   Pfn a = alloc_ok(m, 4, gfp::kHighuserMovable).pfn;  // 16320 (o4@16336 free)
   Pfn b = alloc_ok(m, 4, gfp::kHighuserMovable).pfn;  // 16336
@@ -271,7 +253,7 @@ TEST(BuddyMerge, HeadOrTailByMergeLikely) {
 // (split_large_buddy), which merge back into one order-10 block. It goes to
 // the head (order >= MAX_PAGE_ORDER - 1: no merge_likely, no FPI_TO_TAIL).
 TEST(BuddyMerge, Order10FreeGoesToHead) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   Pfn p = alloc_ok(m, 10, gfp::kHighuserMovable).pfn;
   ASSERT_EQ(p, 4096u);
   Pfn q = alloc_ok(m, 10, gfp::kHighuserMovable).pfn;
@@ -290,6 +272,40 @@ TEST(BuddyMerge, Order10FreeGoesToHead) {
   expect_check(m);
 }
 
+// buddy_merge_likely() checks the parent's buddy against the zone of the
+// *parent* page, not of the freed page (mm/page_alloc.c):
+//     higher_page_pfn = buddy_pfn & pfn;
+//     higher_page = page + (higher_page_pfn - pfn);
+//     return find_buddy_page_pfn(higher_page, higher_page_pfn, order + 1, NULL)
+// and page_is_buddy(higher_page, buddy, order + 1) compares
+// page_zone_id(higher_page) with page_zone_id(buddy) (mm/internal.h).
+//
+// Machine: node 0 = 33 MiB, node 1 = 31 MiB; CPU 1 is on node 1. Node 1's
+// DMA32 starts at pfn 8448 (not 512-aligned). Boot frees node 1's [8448,
+// 16352) ascending: o8@8448, o9@8704, o10@9216..14336, o9@15360, o8@15872,
+// o7, o6, o5 (8448's order-8 buddy 8192 belongs to node 0: no merge).
+//  * GFP_HIGHUSER_MOVABLE order 8 on CPU 1: not a pcp order; preferred zone
+//    node 1 DMA32; __rmqueue_smallest(8, MOVABLE) takes the head, 8448.
+//  * free on CPU 1: __free_one_page(8448, order 8): buddy 8192 is PageBuddy
+//    of order 8 but in node 0's zone -> done_merging, buddy_pfn = 8192.
+//    buddy_merge_likely(8448, 8192, page, 8): higher_page_pfn = 8192 (node 0),
+//    its order-9 buddy 8704 is a free order-9 block of node 1: zone ids differ
+//    -> false -> list_add at the HEAD. Order-8 list: 8448, 15872.
+TEST(BuddyMerge, MergeLikelyUsesTheParentsZone) {
+  MEMD_BOOT(m, machines::nodes_33m_31m());
+  const Zone& b = m.zone(1, kZoneDma32);
+  ASSERT_EQ(b.start_pfn, 8448u);
+  ASSERT_EQ(free_list(b, 8, kMovable), (std::vector<Pfn>{8448, 15872}));
+  ASSERT_EQ(free_list(b, 9, kMovable), (std::vector<Pfn>{8704, 15360}));
+  Allocation x = alloc_ok(m, 8, gfp::kHighuserMovable, 1);
+  ASSERT_EQ(x.pfn, 8448u);
+  ASSERT_EQ(x.nid, 1);
+  free_ok(m, x.pfn, 1);
+  EXPECT_EQ(free_list(b, 8, kMovable), (std::vector<Pfn>{8448, 15872}));
+  // Observable: the next order-8 request gets 8448 back, not 15872.
+  EXPECT_EQ(alloc_ok(m, 8, gfp::kHighuserMovable, 1).pfn, 8448u);
+}
+
 // ===========================================================================
 // Per-cpu lists
 // ===========================================================================
@@ -305,7 +321,7 @@ TEST(BuddyMerge, Order10FreeGoesToHead) {
 //  refill 2: batch 30, high 643, alloc_factor 2: 4111..4140.
 //  refill 3: batch 60, high 703, alloc_factor 3: 4141..4200.
 TEST(Pcp, RefillAppendsToTailAndBatchGrows) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   ExtfragRecorder rec;
   m.set_extfrag_listener(&rec);
   const Zone& d32 = m.zone(0, kZoneDma32);
@@ -381,7 +397,7 @@ TEST(Pcp, UnusedCpuKeepsHighZero) {
 //  free #48 (4143): count 61, free_count 48 -> 46 leave: 4208..4196, then
 //                   4096..4128 (the oldest frees).
 TEST(Pcp, FreeDrainsFromTailByFreeCount) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   test::set_sysctl_ok(m, "percpu_pagelist_high_fraction", "1000");
   const Zone& d32 = m.zone(0, kZoneDma32);
   const PerCpuPages& pcp = d32.pcp[0];
@@ -434,7 +450,7 @@ TEST(Pcp, FreeDrainsFromTailByFreeCount) {
 //  leave: all 16 of the M list (pindex 1), then 19 from the U list's tail
 //  (pindex 0, after wrapping past the empty lists 2..13): 4140..4122.
 TEST(Pcp, DrainRoundRobinAcrossLists) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   test::set_sysctl_ok(m, "percpu_pagelist_high_fraction", "1000");
   const Zone& d32 = m.zone(0, kZoneDma32);
   const PerCpuPages& pcp = d32.pcp[0];
@@ -473,7 +489,7 @@ TEST(Pcp, DrainRoundRobinAcrossLists) {
 // the whole block (both pageblocks) becomes Unmovable and expand() puts the
 // remainders on the Unmovable lists. The pcp batch is 1, so only 4096 leaves.
 TEST(Fallback, WholeBlockClaimForLargeOrder) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   ExtfragRecorder rec;
   m.set_extfrag_listener(&rec);
   Allocation a = alloc_ok(m, 0, gfp::kKernel);
@@ -533,7 +549,7 @@ void leave_half_block(Machine& m) {
 // GFP_KERNEL has ALLOC_KSWAPD, so ZONE_BOOSTED_WATERMARK is set and rmqueue
 // wakes kswapd afterwards: memd drops the boost at once (§15.3).
 TEST(Fallback, HalfBlockClaimSucceeds) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   leave_half_block(m);
   ExtfragRecorder rec;
   m.set_extfrag_listener(&rec);
@@ -555,7 +571,7 @@ TEST(Fallback, HalfBlockClaimSucceeds) {
 // The same claim without __GFP_KSWAPD_RECLAIM: no ZONE_BOOSTED_WATERMARK, no
 // kswapd wake in rmqueue, so the boost stays (and is added to every mark).
 TEST(Boost, StaysWithoutKswapdFlag) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   leave_half_block(m);
   Allocation a = alloc_ok(m, 0, kKernelNoKswapd);
   EXPECT_EQ(a.pfn, 4864u);
@@ -579,7 +595,7 @@ TEST(Boost, StaysWithoutKswapdFlag) {
 // boost stayed, DMA32 would fail (255 <= 704) and DMA would serve the request
 // (112 > 60 + 47). DMA32's pcp: alloc_factor 1 -> 2 pages, 4865 and 4866.
 TEST(Boost, DropsAtSlowPathKswapdWake) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   leave_half_block(m);
   ASSERT_EQ(alloc_ok(m, 0, kKernelNoKswapd).pfn, 4864u);
   ASSERT_EQ(m.zone(0, kZoneDma32).watermark_boost, 512u);
@@ -606,7 +622,7 @@ TEST(Boost, DropsAtSlowPathKswapdWake) {
 // refill keeps STEAL mode: the second page is stolen from o1@4866 (4867 stays
 // on the Movable list). Block 9 stays Movable.
 TEST(Fallback, HalfBlockClaimFailsThenSteals) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   leave_half_block(m);
   EXPECT_EQ(alloc_ok(m, 0, gfp::kHighuserMovable).pfn, 4864u);
   ExtfragRecorder rec;
@@ -637,7 +653,7 @@ TEST(Fallback, HalfBlockClaimFailsThenSteals) {
 // zone: prep_move_freepages_block), orders 7..4 are empty, order 3 stops the
 // loop; __rmqueue_steal splits o8@256 keeping Unmovable: 256.
 TEST(Fallback, MovableBelowOrder4StealsWithoutClaim) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   EXPECT_EQ(alloc_ok(m, 10, kDmaMovable).pfn, 1024u);
   EXPECT_EQ(alloc_ok(m, 10, kDmaMovable).pfn, 2048u);
   EXPECT_EQ(alloc_ok(m, 10, kDmaMovable).pfn, 3072u);
@@ -661,7 +677,7 @@ TEST(Fallback, MovableBelowOrder4StealsWithoutClaim) {
 // Reclaimable request re-types the block and keeps the remainders on the
 // Reclaimable lists.
 TEST(Fallback, ReclaimableClaimsWholeBlock) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   ExtfragRecorder rec;
   m.set_extfrag_listener(&rec);
   // GFP_KERNEL | __GFP_RECLAIMABLE order 4: nothing Reclaimable; the claim
@@ -709,7 +725,7 @@ void fragment_normal(Machine& m) {
 // stealing is off, so the walk moves on to DMA32, where o10@4096 is claimed
 // whole: 4096. Normal's lists are untouched.
 TEST(Nofragment, PrefersWholeBlockInLowerZone) {
-  MEMD_BOOT(m, mn());
+  MEMD_BOOT(m, machines::normal_64m());
   EXPECT_EQ(m.min_free_kbytes(), 1442);
   EXPECT_EQ(m.zone(0, kZoneNormal).watermark[kWmarkHigh], 271u);
   EXPECT_EQ(m.zone(0, kZoneDma32).lowmem_reserve[kZoneNormal], 64);
@@ -737,7 +753,7 @@ TEST(Nofragment, PrefersWholeBlockInLowerZone) {
 // pages (order 10 x3, order 9, then GFP_DMA orders 6 and 5: 256, 320), so
 // the first walk fails DMA's low mark: 160 <= 52 + protection 112.
 TEST(Nofragment, RetriesWithSmallClaims) {
-  MEMD_BOOT(m, mn());
+  MEMD_BOOT(m, machines::normal_64m());
   fragment_normal(m);
   for (int k = 0; k < 11; ++k) {
     EXPECT_EQ(alloc_ok(m, 10, kDma32Movable).pfn, 4096u + 1024u * k);
@@ -799,7 +815,7 @@ TEST(Watermark, FailureMessageFormat) {
 //  GFP_ATOMIC (MIN_RESERVE + NON_BLOCK): 30 - 30/4 = 23: 25 > 23 -> 480;
 //    at free 24: 9 <= 23 fails; order 0 at free 24: 24 > 23 -> 472.
 TEST(Watermark, ReserveAccessByAllocFlags) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   EXPECT_EQ(alloc_ok(m, 10, kDmaKernel).pfn, 1024u);
   EXPECT_EQ(alloc_ok(m, 10, kDmaKernel).pfn, 2048u);
   EXPECT_EQ(alloc_ok(m, 10, kDmaKernel).pfn, 3072u);
@@ -868,7 +884,7 @@ void reserve_highatomic(Machine& m) {
 }
 
 TEST(Highatomic, ReserveAndUse) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   reserve_highatomic(m);
   expect_check(m);
 }
@@ -877,7 +893,7 @@ TEST(Highatomic, ReserveAndUse) {
 // HIGHATOMIC and the types differ: freeing 4112 then 4096 rebuilds o9@4096
 // on the HIGHATOMIC list, next to o9@4608 (Unmovable) which stays apart.
 TEST(Highatomic, NoMergeAcrossTypesAtPageblockOrder) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   reserve_highatomic(m);
   free_ok(m, 4112);
   free_ok(m, 4096);
@@ -898,7 +914,7 @@ TEST(Highatomic, NoMergeAcrossTypesAtPageblockOrder) {
 // 61376 > 61174. The pcp refill takes the smallest Unmovable block first:
 // o5@4128 -> 4128.
 TEST(Highatomic, ForcedUnreserveBeforeFailure) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   reserve_highatomic(m);
   test::set_sysctl_ok(m, "min_free_kbytes", "260000");
   const Zone& d32 = m.zone(0, kZoneDma32);
@@ -915,7 +931,7 @@ TEST(Highatomic, ForcedUnreserveBeforeFailure) {
 // With min 63527 (min_free_kbytes 270000) even 61376 free pages are not
 // enough: the forced unreserve still happens, then the request fails.
 TEST(Highatomic, UnreserveNotEnoughStillFails) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   reserve_highatomic(m);
   test::set_sysctl_ok(m, "min_free_kbytes", "270000");
   auto r = try_alloc(m, 0, gfp::kKernel);
@@ -932,19 +948,6 @@ TEST(Highatomic, UnreserveNotEnoughStillFails) {
 // Zonelists and NUMA
 // ===========================================================================
 
-// 4 nodes of 16 MiB (node 0: DMA only; nodes 1-3: DMA32), one CPU each.
-MachineConfig four_nodes(std::vector<std::vector<int>> distance) {
-  MachineConfig cfg = test::pc_machine(64 * kMiB, 4, true);
-  for (int n = 0; n < 4; ++n) {
-    NodeConfig nc;
-    nc.size = 16 * kMiB;
-    nc.cpus = {n};
-    if (!distance.empty()) nc.distance = distance[n];
-    cfg.nodes.push_back(nc);
-  }
-  return cfg;
-}
-
 std::vector<std::pair<int, unsigned>> zonelist_pairs(const Machine& m, int nid) {
   std::vector<std::pair<int, unsigned>> out;
   for (unsigned gid : m.zonelist(nid)) {
@@ -960,8 +963,8 @@ std::vector<std::pair<int, unsigned>> zonelist_pairs(const Machine& m, int nid) 
 // The kernel-6.1 c-8G-4nodes-dist SLIT: "Fallback order for Node 1: 1 2 0 3"
 // (README): the tie 0/2 at distance 20 goes to 2 because n < local adds 1.
 TEST(Zonelist, DistanceOrderLikeKernel) {
-  MEMD_BOOT(m,
-            four_nodes({{10, 20, 30, 40}, {20, 10, 20, 30}, {30, 20, 10, 20}, {40, 30, 20, 10}}));
+  MEMD_BOOT(m, machines::four_nodes_16m(
+                   {{10, 20, 30, 40}, {20, 10, 20, 30}, {30, 20, 10, 20}, {40, 30, 20, 10}}));
   EXPECT_EQ(m.node_order(0), (std::vector<int>{0, 1, 2, 3}));
   EXPECT_EQ(m.node_order(1), (std::vector<int>{1, 2, 0, 3}));
   EXPECT_EQ(m.node_order(2), (std::vector<int>{2, 3, 1, 0}));
@@ -979,31 +982,18 @@ TEST(Zonelist, DistanceOrderLikeKernel) {
 //  node 2: 2, then 3 (load[3]++), then 0 (22*1024 + 0 < 22*1024 + 1), 1
 //  node 3: 3, then 0 (load[0]++), 1, 2
 TEST(Zonelist, DefaultDistancesRoundRobin) {
-  MEMD_BOOT(m, four_nodes({}));
+  MEMD_BOOT(m, machines::four_nodes_16m({}));
   EXPECT_EQ(m.node_order(0), (std::vector<int>{0, 1, 2, 3}));
   EXPECT_EQ(m.node_order(1), (std::vector<int>{1, 2, 3, 0}));
   EXPECT_EQ(m.node_order(2), (std::vector<int>{2, 3, 0, 1}));
   EXPECT_EQ(m.node_order(3), (std::vector<int>{3, 0, 1, 2}));
 }
 
-// Two nodes of 32 MiB: node 0 = DMA + DMA32 [4096, 8192), node 1 = DMA32
-// [8192, 16352). cpu 0 on node 0, cpu 1 on node 1.
-MachineConfig two_nodes() {
-  MachineConfig cfg = test::pc_machine(64 * kMiB, 2, true);
-  for (int n = 0; n < 2; ++n) {
-    NodeConfig nc;
-    nc.size = 32 * kMiB;
-    nc.cpus = {n};
-    cfg.nodes.push_back(nc);
-  }
-  return cfg;
-}
-
 // zone_statistics, once per allocation: numa_hit on the serving zone when it
 // is on the preferred zone's node, else numa_miss there and numa_foreign on
 // the preferred zone; numa_local/numa_other by the allocating CPU's node.
 TEST(Numa, HitMissForeignLocalOther) {
-  MEMD_BOOT(m, two_nodes());
+  MEMD_BOOT(m, machines::two_nodes());
   ASSERT_EQ(m.nr_nodes(), 2);
   EXPECT_EQ(m.zone(1, kZoneDma32).start_pfn, 8192u);
   // cpu 0, default node 0: served by node 0 DMA32 (preferred).
@@ -1054,7 +1044,7 @@ TEST(Numa, HitMissForeignLocalOther) {
 // __GFP_THISNODE uses the NOFALLBACK zonelist: node 1's zones only, so once
 // node 1 is exhausted the request fails instead of going to node 0.
 TEST(Numa, ThisnodeNeverLeavesTheNode) {
-  MEMD_BOOT(m, two_nodes());
+  MEMD_BOOT(m, machines::two_nodes());
   int ok = 0;
   for (int i = 0; i < 20; ++i) {
     auto r = try_alloc(m, 10, gfp::kHighuserMovable | gfp::kThisnode, 0, 1);
@@ -1077,7 +1067,7 @@ TEST(Numa, ThisnodeNeverLeavesTheNode) {
 // GFP_ZONE_BAD (a VM_BUG in the kernel) and MOVABLE|RECLAIMABLE are refused
 // and change nothing; so is order > MAX_PAGE_ORDER.
 TEST(Gfp, BadCombinationsRefused) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   MachineStats before = m.stats();
   const Gfp bad[] = {
       gfp::kKernel | gfp::kDma | gfp::kHighmem,
@@ -1200,7 +1190,7 @@ TEST(Gfp, ParseNamesAndMasks) {
 // zone_movable_pfn = 159), [256, 16352) counts 3840 below 4096, then
 // 8192 - 158 - 3840 = 4194 pages from 4096: 8290, rounded up to 1024: 9216.
 TEST(MovableZone, Kernelcore32M) {
-  MachineConfig cfg = m64();
+  MachineConfig cfg = machines::pc_64m();
   cfg.cmdline = "kernelcore=32M";
   MEMD_BOOT(m, cfg);
   EXPECT_EQ(m.layout().zone_movable_pfn[0], 9216u);
@@ -1254,7 +1244,7 @@ TEST(MovableZone, Kernelcore32M) {
 // kernelcore=50%: 16254 * 100 * 50 / 10000 = 8127: 8127 - 158 - 3840 = 4129
 // -> 8225 -> 9216, the same as 32M.
 TEST(MovableZone, KernelcorePercent) {
-  MachineConfig cfg = m64();
+  MachineConfig cfg = machines::pc_64m();
   cfg.cmdline = "kernelcore=50%";
   MEMD_BOOT(m, cfg);
   EXPECT_EQ(m.layout().zone_movable_pfn[0], 9216u);
@@ -1264,7 +1254,7 @@ TEST(MovableZone, KernelcorePercent) {
 // 16254 - 4096 = 12158 = required_kernelcore: 12158 - 158 - 3840 = 8160 ->
 // 12256 -> 12288. Movable [12288, 16352): 4064 pages.
 TEST(MovableZone, Movablecore16M) {
-  MachineConfig cfg = m64();
+  MachineConfig cfg = machines::pc_64m();
   cfg.cmdline = "movablecore=16M";
   MEMD_BOOT(m, cfg);
   EXPECT_EQ(m.layout().zone_movable_pfn[0], 12288u);
@@ -1276,7 +1266,7 @@ TEST(MovableZone, Movablecore16M) {
 // kernelcore=48M (12288) beats 16254 - 4096 = 12158: 12288 - 3998 = 8290 more
 // from 4096 -> 12386 -> 13312.
 TEST(MovableZone, BothGivenLargerKernelShareWins) {
-  MachineConfig cfg = m64();
+  MachineConfig cfg = machines::pc_64m();
   cfg.cmdline = "kernelcore=48M movablecore=16M";
   MEMD_BOOT(m, cfg);
   EXPECT_EQ(m.layout().zone_movable_pfn[0], 13312u);
@@ -1285,7 +1275,7 @@ TEST(MovableZone, BothGivenLargerKernelShareWins) {
 // movablecore rounds up to 1024 pages: movablecore=1001K = 250 pages -> 1024;
 // corepages 15230: 15230 - 3998 = 11232 -> 15328 -> 15360.
 TEST(MovableZone, MovablecoreRoundsUp) {
-  MachineConfig cfg = m64();
+  MachineConfig cfg = machines::pc_64m();
   cfg.cmdline = "movablecore=1001K";
   MEMD_BOOT(m, cfg);
   EXPECT_EQ(m.layout().zone_movable_pfn[0], 15360u);
@@ -1294,11 +1284,38 @@ TEST(MovableZone, MovablecoreRoundsUp) {
 
 // kernelcore at or above totalpages: no ZONE_MOVABLE.
 TEST(MovableZone, KernelcoreAllMemoryMeansNone) {
-  MachineConfig cfg = m64();
+  MachineConfig cfg = machines::pc_64m();
   cfg.cmdline = "kernelcore=64M";
   MEMD_BOOT(m, cfg);
   EXPECT_EQ(m.layout().zone_movable_pfn[0], 0u);
   EXPECT_EQ(m.zone(0, kZoneMovable).spanned, 0u);
+}
+
+// cmdline_parse_core() (mm/mm_init.c) stores a percentage with
+//     *percent = coremem;          /* *core is left alone */
+// and find_zone_movable_pfns_for_nodes() recomputes required_kernelcore only
+// "if (required_kernelcore_percent)". So "kernelcore=32M kernelcore=0%"
+// keeps required_kernelcore = 8192 pages: exactly kernelcore=32M, whose
+// zone_movable_pfn on this 64 MiB machine is 9216 (Kernelcore32M above).
+TEST(MovableZone, KernelcoreZeroPercentKeepsEarlierSize) {
+  MachineConfig cfg = machines::pc_64m();
+  cfg.cmdline = "kernelcore=32M kernelcore=0%";
+  MEMD_BOOT(m, cfg);
+  EXPECT_EQ(m.layout().zone_movable_pfn[0], 9216u);
+}
+
+// movablecore=256M on 1 GiB: totalpages = 158 + 261856 = 262014;
+// required_kernelcore = 262014 - 65536 = 196478: 158 below usable_startpfn in
+// [1, 159), 3840 in [256, 4096), then 192480 from 4096 -> 196576, aligned up
+// to MAX_ORDER_NR_PAGES: 196608. ZONE_MOVABLE = [196608, 262112).
+TEST(MovableZone, Movablecore256MOn1GiB) {
+  MEMD_BOOT(m, machines::movablecore_256m());
+  EXPECT_EQ(m.layout().zone_movable_pfn[0], 196608u);
+  EXPECT_EQ(m.zone(0, kZoneDma32).end_pfn(), 196608u);
+  EXPECT_EQ(m.zone(0, kZoneMovable).start_pfn, 196608u);
+  EXPECT_EQ(m.zone(0, kZoneMovable).spanned, 65504u);
+  EXPECT_EQ(m.zone(0, kZoneMovable).present, 65504u);
+  expect_check(m);
 }
 
 // ===========================================================================
@@ -1316,14 +1333,9 @@ TEST(MovableZone, KernelcoreAllMemoryMeansNone) {
 // Protection (ratios DMA 256, Normal 32, HighMem 0, Movable 0):
 //  DMA (0, 225280/256 = 880, (225280+32736)/256 = 1007, 1007), Normal (0, 0, 32736/32 = 1023,
 //  1023).
-MachineConfig i386_1g() {
-  MachineConfig cfg = test::pc_machine(1 * kGiB, 1, false);
-  cfg.arch = Arch::kI386;
-  return cfg;
-}
 
 TEST(I386, Layout) {
-  MEMD_BOOT(m, i386_1g());
+  MEMD_BOOT(m, machines::i386_1g());
   const ArchLayout& arch = m.layout().arch;
   ASSERT_EQ(arch.index_of(ZoneKind::kDma), 0);
   ASSERT_EQ(arch.index_of(ZoneKind::kNormal), 1);
@@ -1372,7 +1384,7 @@ TEST(I386, Layout) {
 // highest HighMem) claims HighMem's o10@229376. GFP_KERNEL stays in Normal
 // (claims o10@4096); no NOFRAGMENT without ZONE_DMA32. GFP_DMA32 means Normal.
 TEST(I386, ZonesForGfp) {
-  MEMD_BOOT(m, i386_1g());
+  MEMD_BOOT(m, machines::i386_1g());
   Allocation a = alloc_ok(m, 0, gfp::kHighuserMovable);
   EXPECT_EQ(a.zone_idx, 2u);
   EXPECT_EQ(a.zone_name, "HighMem");
@@ -1394,7 +1406,7 @@ TEST(I386, ZonesForGfp) {
 // below HighMem already exceed 131072, so zone_movable_pfn = 229376 + 0 and
 // HighMem becomes entirely ZONE_MOVABLE (like finding 5 for DMA32).
 TEST(I386, KernelcoreTakesHighMem) {
-  MachineConfig cfg = i386_1g();
+  MachineConfig cfg = machines::i386_1g();
   cfg.cmdline = "kernelcore=512M";
   MEMD_BOOT(m, cfg);
   EXPECT_EQ(m.layout().zone_movable_pfn[0], 229376u);
@@ -1405,6 +1417,30 @@ TEST(I386, KernelcoreTakesHighMem) {
   Allocation a = alloc_ok(m, 0, gfp::kHighuserMovable);
   EXPECT_EQ(a.zone_idx, 3u);
   expect_check(m);
+}
+
+// i386 drops RAM above 4 GiB: 6.18 removed CONFIG_HIGHMEM64G, and
+// arch/x86/mm/init_32.c highmem_pfn_init() ends with
+//     if (max_pfn > MAX_NONPAE_PFN) { max_pfn = MAX_NONPAE_PFN;
+//         printk(MSG_HIGHMEM_TRIMMED); }   /* "only 4GB will be used" */
+// (MAX_NONPAE_PFN = 1 << 20, asm/setup.h), then e820__memblock_setup() does
+// memblock_remove(PFN_PHYS(max_pfn), -1) on 32-bit.
+//
+// Machine: i386, 6 GiB, qemu pc layout: RAM [4K, 0x9f000), [1M, 3G - 128K),
+// [4G, 7G). After the trim only [1M, 3G - 128K) remains above 1 MiB, so
+// HighMem = [896 MiB, 3G - 128K) = pfns [229376, 786400): spanned = present
+// = managed = 557024. (896 MiB is memd's documented lowmem limit.)
+TEST(I386, DropsRamAbove4GiB) {
+  MachineConfig cfg = test::pc_machine(6 * kGiB, 1, false);
+  cfg.arch = Arch::kI386;
+  MEMD_BOOT(m, cfg);
+  const Zone& high = m.zone(0, 2);
+  ASSERT_EQ(high.kind, ZoneKind::kHighMem);
+  EXPECT_EQ(high.start_pfn, 229376u);
+  EXPECT_EQ(high.end_pfn(), 786400u);
+  EXPECT_EQ(high.present, 557024u);
+  EXPECT_EQ(high.managed, 557024u);
+  EXPECT_EQ(m.layout().memory.back().end, 786400u);
 }
 
 // ===========================================================================
@@ -1420,7 +1456,7 @@ TEST(I386, KernelcoreTakesHighMem) {
 // blocks (6 pages) left on the list. The frees then add 2 to free_count
 // each (computed after free_high): free #158 sees free_count 314.
 TEST(Pcp, FreeHighForHighOrderFrees) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   const Zone& d32 = m.zone(0, kZoneDma32);
   const PerCpuPages& pcp = d32.pcp[0];
   std::vector<Pfn> got;
@@ -1454,7 +1490,7 @@ TEST(Pcp, FreeHighForHighOrderFrees) {
 //  on the list. Freeing the order-10 blocks (straight to the buddy) does not
 //  clear the flag; the pcp free that makes count reach 4 drains and clears it.
 TEST(Pcp, BelowHighClearedByPcpDrainAboveHigh) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   test::set_sysctl_ok(m, "percpu_pagelist_high_fraction", "10000");
   const Zone& d32 = m.zone(0, kZoneDma32);
   ASSERT_EQ(d32.pageset_high_min, 4);
@@ -1498,7 +1534,7 @@ TEST(Pcp, BelowHighClearedByPcpDrainAboveHigh) {
 //  31 pages on the list (free 225: later requests would fail DMA32's low mark
 //  and go to DMA). Frees then give free_count 1, 2, 3 and high 463, 461, 458.
 TEST(Pcp, BelowHighShrinksHighOnFree) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   const Zone& d32 = m.zone(0, kZoneDma32);
   const PerCpuPages& pcp = d32.pcp[0];
   for (int i = 0; i < 11; ++i)
@@ -1530,7 +1566,7 @@ TEST(Pcp, BelowHighShrinksHighOnFree) {
 // blocks. Without CONFIG_TRANSPARENT_HUGEPAGE order 9 goes to the buddy.
 TEST(Pcp, ThpOrderOnPcpOnlyWhenConfigured) {
   {
-    MEMD_BOOT(m, m256());
+    MEMD_BOOT(m, machines::pc_256m());
     EXPECT_EQ(alloc_ok(m, 9, gfp::kHighuserMovable).pfn, 64512u);  // smallest o9
     EXPECT_EQ(m.zone(0, kZoneDma32).pcp[0].count, 512);
     EXPECT_EQ(pcp_list(m.zone(0, kZoneDma32), 0, pindex(kMovable, 9)),
@@ -1556,7 +1592,7 @@ TEST(Pcp, ThpOrderOnPcpOnlyWhenConfigured) {
 TEST(Boost, CapAndFactor) {
   for (const char* factor : {"30000", "0"}) {
     SCOPED_TRACE(factor);
-    MEMD_BOOT(m, m64());
+    MEMD_BOOT(m, machines::pc_64m());
     leave_half_block(m);
     EXPECT_EQ(alloc_ok(m, 0, gfp::kHighuserMovable).pfn, 4864u);
     test::set_sysctl_ok(m, "watermark_boost_factor", factor);
@@ -1570,7 +1606,7 @@ TEST(Boost, CapAndFactor) {
 // __setup_per_zone_wmarks resets watermark_boost to 0: any write that
 // recomputes the watermarks (here watermark_scale_factor) drops the boost.
 TEST(Boost, WatermarkRecomputeResetsBoost) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   leave_half_block(m);
   ASSERT_EQ(alloc_ok(m, 0, kKernelNoKswapd).pfn, 4864u);
   ASSERT_EQ(m.zone(0, kZoneDma32).watermark_boost, 512u);
@@ -1587,7 +1623,7 @@ TEST(Boost, WatermarkRecomputeResetsBoost) {
 // with 192 -> 96: 255 > 96 passes: DMA32 serves (pcp refill of 2: 4865).
 // Without the retry DMA would serve (112 > 30 + 47).
 TEST(Boost, MinReserveIgnoresBoostAtMin) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   leave_half_block(m);
   ASSERT_EQ(alloc_ok(m, 0, kKernelNoKswapd).pfn, 4864u);
   alloc_ok(m, 10, kDmaKernel);
@@ -1614,7 +1650,7 @@ TEST(Boost, MinReserveIgnoresBoostAtMin) {
 // o0..o2 of 472's split), an order-4 GFP_KERNEL|GFP_DMA|__GFP_MEMALLOC
 // request gets o4@496 although 24 - 15 <= any mark.
 TEST(Watermark, MemallocIgnoresWatermarks) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   alloc_ok(m, 10, kDmaKernel);
   alloc_ok(m, 10, kDmaKernel);
   alloc_ok(m, 10, kDmaKernel);
@@ -1638,7 +1674,7 @@ TEST(Watermark, MemallocIgnoresWatermarks) {
 // (change_pageblock_range) and adds 1 << 9. When freed, the HIGHATOMIC page
 // joins the pcp's Movable THP list (§15.2).
 TEST(Highatomic, Order9ReservesItsOwnBlock) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   test::set_sysctl_ok(m, "min_free_kbytes", "212800");
   Allocation a = alloc_ok(m, 9, gfp::kAtomic);
   EXPECT_EQ(a.pfn, 4096u);
@@ -1715,7 +1751,7 @@ TEST(Nofragment, RemoteNodeClearsNofragment) {
 // 61408, 100, 10000) = 614) -> 479/1093/1707/2321; DMA max(7, 38) -> 30/68/
 // 106/144; zone_pcp_update follows: high_min = low = 1093.
 TEST(Sysctl, WatermarkScaleFactor) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   test::set_sysctl_ok(m, "watermark_scale_factor", "100");
   const Zone& d32 = m.zone(0, kZoneDma32);
   const Zone& dma = m.zone(0, kZoneDma);
@@ -1735,7 +1771,7 @@ TEST(Sysctl, WatermarkScaleFactor) {
   EXPECT_FALSE(m.set_sysctl("watermark_scale_factor", "ten").ok());
   EXPECT_EQ(d32.watermark[kWmarkLow], 1093u);
   // The command line form applies at the end of boot.
-  MachineConfig cfg = m256();
+  MachineConfig cfg = machines::pc_256m();
   cfg.cmdline = "sysctl.vm.watermark_scale_factor=100";
   MEMD_BOOT(m2, cfg);
   EXPECT_EQ(m2.zone(0, kZoneDma32).watermark[kWmarkLow], 1093u);
@@ -1744,7 +1780,7 @@ TEST(Sysctl, WatermarkScaleFactor) {
 // min_free_kbytes writes set user_min_free_kbytes and recompute the
 // watermarks (not lowmem_reserve); the minimum is 0.
 TEST(Sysctl, MinFreeKbytes) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   EXPECT_EQ(m.min_free_kbytes(), 2043);
   test::set_sysctl_ok(m, "min_free_kbytes", "4096");
   // pages_min 1024: DMA32 1024*61408/65248 = 963, tmp max(240, 61) -> 963/1203/1443.
@@ -1763,7 +1799,7 @@ TEST(Sysctl, MinFreeKbytes) {
 // lowmem_reserve_ratio: protection[j] of zone i = managed(i+1..j) / ratio[i];
 // values below 1 become 0 (lowmem_reserve_ratio_sysctl_handler).
 TEST(Sysctl, LowmemReserveRatio) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   const Zone& dma = m.zone(0, kZoneDma);
   EXPECT_EQ(dma.lowmem_reserve[1], 61408 / 256);
   test::set_sysctl_ok(m, "lowmem_reserve_ratio", "128 128 16 0 0");
@@ -1783,7 +1819,7 @@ TEST(Sysctl, LowmemReserveRatio) {
   EXPECT_EQ(m.stats().lowmem_reserve_ratio, (std::vector<int>{256, 256, 32, 0, 0}));
   EXPECT_EQ(dma.lowmem_reserve[1], 61408 / 256);
   // The quoted command-line form works (finding 8 of the kernel-6.1 README).
-  MachineConfig cfg = m256();
+  MachineConfig cfg = machines::pc_256m();
   cfg.cmdline = "sysctl.vm.lowmem_reserve_ratio=\"128 128 16 0 0\"";
   MEMD_BOOT(m2, cfg);
   EXPECT_EQ(m2.zone(0, kZoneDma).lowmem_reserve[1], 479);
@@ -1792,7 +1828,7 @@ TEST(Sysctl, LowmemReserveRatio) {
 // percpu_pagelist_high_fraction: 0 or >= 8; a value fixes high_min = high_max
 // = max(managed / fraction / cpus, 4 * batch); 0 restores auto-tuning.
 TEST(Sysctl, PercpuPagelistHighFraction) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   const Zone& d32 = m.zone(0, kZoneDma32);
   test::set_sysctl_ok(m, "percpu_pagelist_high_fraction", "8");
   EXPECT_EQ(d32.pageset_high_min, 7676);
@@ -1808,6 +1844,32 @@ TEST(Sysctl, PercpuPagelistHighFraction) {
   EXPECT_EQ(d32.pageset_batch, 15);
 }
 
+// A runtime write of vm.lowmem_reserve_ratio with commas changes nothing.
+// lowmem_reserve_ratio_sysctl_handler() calls proc_dointvec_minmax() and
+// ignores its result; __do_proc_dointvec() -> proc_get_long() parses "128"
+// and then finds ',' which is not in proc_wspace_sep {' ', '\t', '\n'}:
+// -EINVAL before the first value is stored. The handler then clamps and
+// recomputes the *old* ratios. So the ratios stay 256 256 32 0 0 and DMA's
+// protection[1] stays 61408 / 256 = 239 (256 MiB pc machine: DMA32 managed
+// 61408).
+TEST(Sysctl, LowmemReserveRatioCommaWriteChangesNothing) {
+  MEMD_BOOT(m, machines::pc_256m());
+  (void)m.set_sysctl("lowmem_reserve_ratio", "128,128,16,0,0");
+  EXPECT_EQ(m.stats().lowmem_reserve_ratio, (std::vector<int>{256, 256, 32, 0, 0}));
+  EXPECT_EQ(m.zone(0, test::kZoneDma).lowmem_reserve[1], 61408 / 256);
+}
+
+// Sysctl integers are parsed with base 0: proc_get_long() uses
+// strtoul_lenient(p, &p, 0, val) (kernel/sysctl.c), so "010" is octal 8 and
+// "0x1000" is 4096.
+TEST(Sysctl, IntegersAreParsedWithBaseZero) {
+  MEMD_BOOT(m, machines::pc_256m());
+  (void)m.set_sysctl("min_free_kbytes", "0x1000");
+  EXPECT_EQ(m.min_free_kbytes(), 4096);
+  (void)m.set_sysctl("min_free_kbytes", "010");
+  EXPECT_EQ(m.min_free_kbytes(), 8);
+}
+
 // ===========================================================================
 // Boot details
 // ===========================================================================
@@ -1817,7 +1879,7 @@ TEST(Sysctl, PercpuPagelistHighFraction) {
 // reserved, DMA32's free memory starts at 4097, in maximal aligned chunks:
 // o0@4097, o1@4098, o2@4100, ..., o9@4608, then o10 from 5120.
 TEST(BuddyBoot, PartialPageReservation) {
-  MachineConfig cfg = m64();
+  MachineConfig cfg = machines::pc_64m();
   cfg.reserved.push_back({16 * kMiB + 100, 16 * kMiB + 200});
   MEMD_BOOT(m, cfg);
   const Zone& d32 = m.zone(0, kZoneDma32);
@@ -1864,7 +1926,7 @@ TEST(BuddyBoot, UnalignedE820Range) {
 // ===========================================================================
 
 TEST(Api, IdsFreesAndErrors) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   Allocation a = alloc_ok(m, 4, gfp::kHighuserMovable);
   Allocation b = alloc_ok(m, 0, gfp::kKernel);
   EXPECT_NE(a.id, b.id);
@@ -1905,6 +1967,21 @@ TEST(Api, FreeAllUsesTheGivenCpu) {
   expect_check(m);
 }
 
+// warn_alloc() prints "mode:%#x(%pGg)" with the kernel's vsprintf: number()
+// with SPECIAL and base 16 always emits the "0x" prefix ("if (spec.base ==
+// 16 || !is_zero)"), so 0 prints "0x0"; %pGg is format_flags(), which prints
+// nothing for 0 ("none" is only show_gfp_flags() in tracepoints). A 3 MiB
+// machine has no order-10 block, so the order-10 request fails.
+TEST(Api, WarnAllocFormatsZeroGfpLikeTheKernel) {
+  MEMD_BOOT(m, test::pc_machine(3 * kMiB, 1, false));
+  AllocRequest req;
+  req.order = 10;
+  req.gfp = 0;
+  auto r = m.alloc(req);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "page allocation failure: order:10, mode:0x0(), nodemask=(null)");
+}
+
 // ===========================================================================
 // More merge and boot rules
 // ===========================================================================
@@ -1921,7 +1998,7 @@ TEST(Api, FreeAllUsesTheGivenCpu) {
 //  Free 1024 (block 2, Unmovable): drained too (512 >= 480); merges with
 //    o9@1536 (Movable), whose block becomes Unmovable: o10@1024 Unmovable.
 TEST(BuddyMerge, AcrossMergeableTypesRetypesBuddy) {
-  MEMD_BOOT(m, m64());
+  MEMD_BOOT(m, machines::pc_64m());
   ExtfragRecorder rec;
   m.set_extfrag_listener(&rec);
   EXPECT_EQ(alloc_ok(m, 9, kDmaKernel).pfn, 1024u);
@@ -1953,7 +2030,7 @@ TEST(BuddyMerge, AcrossMergeableTypesRetypesBuddy) {
 // PGFREE counts a pcp free once, when it reaches the pcp; the later drain to
 // the buddy does not count again. PGALLOC counts what is handed out.
 TEST(Stats, PgfreeCountsPcpFreesOnce) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   test::set_sysctl_ok(m, "percpu_pagelist_high_fraction", "1000");
   const uint64_t boot = m.pgfree();
   EXPECT_EQ(boot, 3840u + 61408u);
@@ -1988,25 +2065,25 @@ TEST(BuddyBoot, MinFreeKbytesByThpSetting) {
     EXPECT_EQ(m.min_free_kbytes(), 4093);
   }
   {
-    MachineConfig cfg = test::pc_machine(1 * kGiB, 2, true);
+    MachineConfig cfg = machines::one_node_1g(2);
     cfg.cmdline = "transparent_hugepage=never";
     MEMD_BOOT(m, cfg);
     EXPECT_EQ(m.min_free_kbytes(), 4081);
   }
   {
-    MEMD_BOOT(m, test::pc_machine(1 * kGiB, 2, true));
+    MEMD_BOOT(m, machines::one_node_1g(2));
     EXPECT_EQ(m.min_free_kbytes(), 45056);
     EXPECT_TRUE(m.stats().thp_enabled);
   }
   {
-    MachineConfig cfg = test::pc_machine(1 * kGiB, 2, true);
+    MachineConfig cfg = machines::one_node_1g(2);
     cfg.cmdline = "transparent_hugepage=always";
     MEMD_BOOT(m, cfg);
     EXPECT_EQ(m.min_free_kbytes(), 45056);
   }
   {
     // A user value from the command line wins and is applied last.
-    MachineConfig cfg = test::pc_machine(1 * kGiB, 2, true);
+    MachineConfig cfg = machines::one_node_1g(2);
     cfg.cmdline = "sysctl.vm.min_free_kbytes=5000";
     MEMD_BOOT(m, cfg);
     EXPECT_EQ(m.min_free_kbytes(), 5000);
@@ -2133,13 +2210,7 @@ TEST(Zonelist, CpulessNode) {
 // 9216. They never merge: page_is_buddy requires the same zone. Each zone's
 // block count walks from its own start_pfn, so both count block 16.
 TEST(BuddyBoot, NodeBoundaryInsidePageblock) {
-  MachineConfig cfg = test::pc_machine(64 * kMiB, 2, true);
-  NodeConfig n0;
-  n0.size = 33 * kMiB;
-  NodeConfig n1;
-  n1.size = 31 * kMiB;
-  cfg.nodes = {n0, n1};
-  MEMD_BOOT(m, cfg);
+  MEMD_BOOT(m, machines::nodes_33m_31m());
   const Zone& a = m.zone(0, kZoneDma32);
   const Zone& b = m.zone(1, kZoneDma32);
   EXPECT_EQ(a.start_pfn, 4096u);
@@ -2210,7 +2281,7 @@ TEST(BuddyBoot, NodeBoundaryInsidePageblock) {
 //  #4: refill from Unmovable o9@4608: 4608, 4612, 4616 -> 4608; block 9 is
 //      reserved too (1024 = ALIGN(614, 512), the limit).
 TEST(Highatomic, PcpOrdersTakeThePcpFirst) {
-  MEMD_BOOT(m, m256());
+  MEMD_BOOT(m, machines::pc_256m());
   test::set_sysctl_ok(m, "min_free_kbytes", "212800");
   const Zone& d32 = m.zone(0, kZoneDma32);
   EXPECT_EQ(alloc_ok(m, 2, gfp::kAtomic).pfn, 4096u);

@@ -32,7 +32,9 @@
 #include <string>
 #include <vector>
 
+#include "core/gfp.h"
 #include "core/machine.h"
+#include "tests/core/machines.h"
 #include "tests/core/test_util.h"
 
 namespace memd {
@@ -382,6 +384,50 @@ TEST(LayoutKernel61, O512M1Node) {
   EXPECT_EQ(m.min_free_kbytes(), 2736);
   test::set_sysctl_ok(m, "min_free_kbytes", "2710");
   expect_matches_capture(m, "o-512M-1node", {});
+}
+
+// memd emulates physical memory up to 16 TiB minus one page: pfns are 32
+// bits in a 12-byte frame, and pfn 0xffffffff is the end-of-list sentinel
+// (kNilPfn, core/memmap.h). A map that reaches that page is refused with a
+// message saying so; in the kernel it would be an ordinary page.
+TEST(Layout, LastPfnBelow16TiBIsRefusedClearly) {
+  auto m = Machine::boot(test::machines::low_64m_plus(
+      "BIOS-e820: [mem 0x00000ffffffff000-0x00000fffffffffff] usable\n"));
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(
+      m.error().message,
+      "memory above 0xfffffffefff is not supported: memd emulates up to 16 TiB minus one page");
+}
+
+// The page below the limit is an ordinary page. __free_pages_memory frees
+// the lone page at order 0 (ffs of an odd pfn); its block starts in a hole,
+// so memmap_init_range never typed it: MIGRATE_UNMOVABLE, the only entry of
+// Normal's order-0 Unmovable list. GFP_KERNEL order 0 from CPU 0: preferred
+// zone Normal (managed 1, all watermarks 0): zone_watermark_fast(order 0,
+// high 0) passes; the pcp refill (batch 1) takes the page.
+TEST(Layout, PfnBelowTheLimitIsAnOrdinaryPage) {
+  MEMD_BOOT(m, test::machines::low_64m_plus(
+                   "BIOS-e820: [mem 0x00000fffffffe000-0x00000fffffffefff] usable\n"));
+  const Zone& normal = m.zone(0, test::kZoneNormal);
+  ASSERT_EQ(normal.managed, 1u);
+  EXPECT_EQ(test::free_list(normal, 0, kUnmovable), (std::vector<Pfn>{0xfffffffeULL}));
+  Allocation a = test::alloc_ok(m, 0, gfp::kKernel);
+  EXPECT_EQ(a.pfn, 0xfffffffeULL);
+  EXPECT_EQ(a.zone_idx, test::kZoneNormal);
+  EXPECT_TRUE(m.find_id(a.id).has_value());
+  test::expect_check(m);
+}
+
+// Overlapping e820 entries: e820__update_table() gives every change point the
+// highest overlapping type ("if (overlap_list[i]->type > current_type)
+// current_type = ..."), and E820_TYPE_RAM (1) is the lowest, so reserved
+// wins. RAM here is [4K, 0x9f000) and [1M, 48M): the last memory pfn is
+// 0x3000 = 12288.
+TEST(Layout, E820OverlapReservedWins) {
+  MEMD_BOOT(m, test::machines::low_64m_plus(
+                   "BIOS-e820: [mem 0x0000000003000000-0x0000000003ffffff] reserved\n"));
+  EXPECT_EQ(m.layout().memory.back().end, 12288u);
+  EXPECT_EQ(m.zone(0, test::kZoneDma32).end_pfn(), 12288u);
 }
 
 }  // namespace
