@@ -3,9 +3,17 @@
 // ranges, ZONE_MOVABLE placement, zone spans and present pages, and which
 // zone every pfn with a memmap belongs to.
 //
-// Mirrors arch/x86/kernel/e820.c (trim_bios_range, e820__memblock_setup),
-// arch/x86/mm/init.c (zone_sizes_init) and mm/mm_init.c (free_area_init,
-// find_zone_movable_pfns_for_nodes, calculate_node_totalpages, memmap_init).
+// compute_layout() runs, in the kernel's order, one function per kernel step
+// (core/layout.cpp, each named after its twin): e820__memory_setup,
+// e820__update_table, e820__end_of_ram_pfn, trim_bios_range, highmem_pfn_init
+// (arch/x86/kernel/e820.c, setup.c, mm/init_32.c); e820__memblock_setup and
+// memblock_reserve; init_cpu_to_node, numa_set_distance,
+// get_pfn_range_for_nid; zone_sizes_init (arch/x86/mm/init.c); and from
+// mm/mm_init.c free_area_init's zone limits, early_calculate_totalpages,
+// find_usable_zone_for_movable, find_zone_movable_pfns_for_nodes,
+// adjust_zone_range_for_zone_movable, zone_spanned_pages_in_node,
+// zone_absent_pages_in_node, calculate_node_totalpages, memblocks_present
+// (mm/sparse.c) and memmap_init. The direct map is core/direct_map.h.
 #pragma once
 
 #include <cstdint>

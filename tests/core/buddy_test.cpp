@@ -306,6 +306,19 @@ TEST(BuddyMerge, MergeLikelyUsesTheParentsZone) {
   EXPECT_EQ(alloc_ok(m, 8, gfp::kHighuserMovable, 1).pfn, 8448u);
 }
 
+#if !defined(NDEBUG) || defined(MEMD_ASSERTIONS)
+// MEMD_ASSERT holds __free_one_page() to the kernel's preconditions: freeing
+// a block that is already on a free list aborts (VM_BUG_ON_PAGE in the
+// kernel's free path), naming the condition.
+TEST(BuddyMergeDeathTest, FreeingAFreeBlockAsserts) {
+  MEMD_BOOT(m, machines::pc_64m());
+  Zone& dma32 = const_cast<Zone&>(m.zone(0, kZoneDma32));
+  const Pfn head = dma32.free_area[10].free_list[kMovable].head;
+  ASSERT_NE(head, kNilPfn);
+  EXPECT_DEATH(dma32.free_one_page_inner(head, 10, kMovable, false), "MEMD_ASSERT");
+}
+#endif
+
 // ===========================================================================
 // Per-cpu lists
 // ===========================================================================
