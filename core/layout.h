@@ -102,7 +102,7 @@ struct Layout {
 };
 
 // Builds the layout the kernel would compute for this configuration.
-Result<Layout> compute_layout(const MachineConfig& config, const KernelParams& params);
+Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& params);
 
 // The e820 map qemu's pc machine gives a guest with `bytes` of RAM (§15.1).
 std::vector<E820Entry> qemu_pc_e820(uint64_t bytes);

@@ -143,7 +143,7 @@ class Machine {
   Status apply_cmdline_sysctls(const KernelParams& params);
   void init_memmap();
   void build_all_zonelists();
-  void build_zonelists(int nid, std::vector<int>* node_load);
+  void build_zonelists(int local, std::vector<int>* node_load);
   void free_boot_memory();
   void setup_per_cpu_pageset();
   void refresh_zone_stat_thresholds();

@@ -108,9 +108,9 @@ inline bool parse_pfn(std::string_view s, Pfn* out) {
   if (s.size() < 3 || s.size() > 18 || s[0] != '0' || s[1] != 'x') return false;
   uint64_t v = 0;
   for (size_t i = 2; i < s.size(); ++i) {
-    const int d = kHexValue[static_cast<unsigned char>(s[i])];
+    const int8_t d = kHexValue[static_cast<unsigned char>(s[i])];
     if (d < 0) return false;
-    v = (v << 4) | static_cast<unsigned>(d);
+    v = (v << 4) | static_cast<uint8_t>(d);
   }
   *out = v;
   return true;
