@@ -94,7 +94,9 @@ class IdIndex {
       i = (i + 1) & mask_;
     slots_[i] = pfn;
   }
-  void resize(size_t n) {
+  // Out of line: it runs once per doubling or halving, and inlined into the
+  // allocation and free paths (its only callers in their files) it bloats them.
+  [[gnu::noinline]] void resize(size_t n) {
     std::vector<uint32_t> old = std::move(slots_);
     slots_.assign(n, kNilPfn);
     mask_ = n - 1;

@@ -161,6 +161,7 @@ class Machine {
   int zone_highsize(const Zone& zone, int batch, int fraction) const;
 
   // allocation (core/machine_alloc.cpp)
+  [[gnu::cold, gnu::noinline]] Error alloc_refusal(const AllocRequest& req) const;
   std::optional<size_t> first_zone(const std::vector<unsigned>& zl, unsigned highest) const;
   unsigned alloc_flags_nofragment(const Zone* zone, Gfp gfp) const;
   unsigned gfp_to_alloc_flags(Gfp gfp, unsigned order) const;
@@ -193,6 +194,7 @@ class Machine {
   Status apply_state(const SavedState& st);
 
   // freeing (core/machine_free.cpp)
+  [[gnu::cold, gnu::noinline]] Error free_refusal(Pfn pfn, int cpu) const;
   Allocation describe(Pfn pfn, const Frame& f) const;
   void free_block(Pfn pfn, int cpu);
 

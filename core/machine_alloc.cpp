@@ -299,13 +299,9 @@ OptPfn Machine::alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone**
                                 alloc::kWmarkHigh | alloc::kCpuset, *ac, zone_out);
 }
 
-// __alloc_pages(): checks the request as the kernel's callers must (order,
-// zone modifiers, mobility flags; memd also checks the CPU and node, which
-// the kernel takes from the running task), prepares the alloc context, then
-// the fast path with ALLOC_WMARK_LOW and the slow path. Left out: memcg
-// charging, the task's cpuset and mempolicy (the preferred node is the
-// request's or the CPU's), and page_owner/KASAN hooks.
-Result<Allocation> Machine::alloc(const AllocRequest& req) {
+// Why alloc() refuses `req`, checked in order. Out of line and cold: the
+// message building would otherwise be inlined into the allocation path.
+Error Machine::alloc_refusal(const AllocRequest& req) const {
   if (req.order > kMaxPageOrder) {
     return make_error("order " + std::to_string(req.order) + " is above MAX_PAGE_ORDER (10)");
   }
@@ -319,14 +315,26 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
                       " does not exist (the machine has nodes 0-" + std::to_string(nr_nodes() - 1) +
                       ")");
   }
-  const int zone_idx = gfp_zone(req.gfp, layout_.arch.arch);
-  if (zone_idx < 0) {
+  if (gfp_zone(req.gfp, layout_.arch.arch) < 0) {
     return make_error("GFP flags " + format_gfp(req.gfp) +
                       " combine zone modifiers the kernel rejects (GFP_ZONE_BAD)");
   }
-  if ((req.gfp & gfp::kMovableMask) == gfp::kMovableMask) {
-    return make_error("GFP flags " + format_gfp(req.gfp) +
-                      " set both __GFP_MOVABLE and __GFP_RECLAIMABLE");
+  return make_error("GFP flags " + format_gfp(req.gfp) +
+                    " set both __GFP_MOVABLE and __GFP_RECLAIMABLE");
+}
+
+// __alloc_pages(): checks the request as the kernel's callers must (order,
+// zone modifiers, mobility flags; memd also checks the CPU and node, which
+// the kernel takes from the running task), prepares the alloc context, then
+// the fast path with ALLOC_WMARK_LOW and the slow path. Left out: memcg
+// charging, the task's cpuset and mempolicy (the preferred node is the
+// request's or the CPU's), and page_owner/KASAN hooks.
+Result<Allocation> Machine::alloc(const AllocRequest& req) {
+  const int zone_idx = gfp_zone(req.gfp, layout_.arch.arch);
+  if (req.order > kMaxPageOrder || req.cpu < 0 || req.cpu >= nr_cpus() ||
+      (req.node && (*req.node < 0 || *req.node >= nr_nodes())) || zone_idx < 0 ||
+      (req.gfp & gfp::kMovableMask) == gfp::kMovableMask) {
+    return alloc_refusal(req);
   }
   const int nid = req.node.value_or(layout_.cpu_node[req.cpu]);
   const bool thisnode = req.gfp & gfp::kThisnode;

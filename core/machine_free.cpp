@@ -63,23 +63,26 @@ uint64_t Machine::nr_allocations() const {
   return ids_->size();
 }
 
-Result<Allocation> Machine::free_pfn(Pfn pfn, int cpu) {
+// Why free_pfn() refuses (pfn, cpu), checked in order. Out of line and
+// cold, like Machine::alloc_refusal().
+Error Machine::free_refusal(Pfn pfn, int cpu) const {
   if (cpu < 0 || cpu >= nr_cpus()) {
     return make_error("cpu " + std::to_string(cpu) + " does not exist (the machine has CPUs 0-" +
                       std::to_string(nr_cpus() - 1) + ")");
   }
   if (pfn >= ctx_.frames.end())
     return make_error("pfn " + hex(pfn) + " is beyond the end of memory");
-  const Frame& f = ctx_.frames[pfn];
-  switch (f.state()) {
-    case FrameState::kAllocated:
-      break;
-    case FrameState::kBuddy:
-    case FrameState::kPcp:
-      return make_error("pfn " + hex(pfn) + " is free (double free?)");
-    case FrameState::kNone:
-      return make_error("pfn " + hex(pfn) + " is not the first page of a live allocation");
+  if (ctx_.frames[pfn].state() == FrameState::kNone)
+    return make_error("pfn " + hex(pfn) + " is not the first page of a live allocation");
+  return make_error("pfn " + hex(pfn) + " is free (double free?)");
+}
+
+Result<Allocation> Machine::free_pfn(Pfn pfn, int cpu) {
+  if (cpu < 0 || cpu >= nr_cpus() || pfn >= ctx_.frames.end() ||
+      ctx_.frames[pfn].state() != FrameState::kAllocated) {
+    return free_refusal(pfn, cpu);
   }
+  const Frame& f = ctx_.frames[pfn];
   Allocation a = describe(pfn, f);
   ids_->erase(a.id, pfn);
   free_block(pfn, cpu);
