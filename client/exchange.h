@@ -17,7 +17,7 @@ int fail(std::ostream& err, int status, const std::string& message);
 
 // One request and its parsed reply; on failure the exit status to return
 // (the message already printed).
-struct Exchange {
+struct Exchange {  // NOLINT(bugprone-exception-escape): json's moves do not throw
   int status = 0;
   std::string line;  // the reply as memd sent it
   Json reply;

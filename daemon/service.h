@@ -11,7 +11,9 @@
 // a command runs whole under it, so no reader ever sees it half applied.
 // Replies are formatted, and files rendered, outside it. A replay applies its
 // trace in batches of kReplayBatchBytes, releasing the lock between them so
-// that readers and other clients interleave with it.
+// that readers and other clients interleave with it. A member named *_locked
+// runs with mu_ held and says so (REQUIRES(mu_)); the suffix means nothing
+// else here (clang -Wthread-safety checks it).
 //
 // The machine's state (Machine::save_state) leaves as `snapshot save` and
 // memd's state file, and comes back as `snapshot load` and at start; a load

@@ -4,7 +4,8 @@
 
 namespace memd::protocol {
 
-std::optional<uint64_t> parse_uint(std::string_view s) {
+std::optional<uint64_t> parse_uint(std::string_view text) {
+  std::string_view s = text;
   int base = 10;
   if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
     s.remove_prefix(2);
