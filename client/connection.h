@@ -9,9 +9,14 @@
 #include <string>
 #include <string_view>
 
-#include "core/result.h"
+#include "protocol/result.h"
 
 namespace memd::client {
+
+using protocol::Error;
+using protocol::make_error;
+using protocol::Result;
+using protocol::Status;
 
 class Connection {
  public:

@@ -1,16 +1,12 @@
+// memctl's command line: one CLI11 subcommand per entry of kSubcommands, each
+// with the options it adds and the function that runs it.
 #include "client/memctl.h"
 
-#include <fcntl.h>
 #include <sys/ioctl.h>
-#include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
-#include <chrono>
-#include <csignal>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -18,499 +14,304 @@
 #include <utility>
 
 #include "client/connection.h"
+#include "client/exchange.h"
 #include "client/output.h"
+#include "client/replay.h"
 #include "client/request.h"
+#include "client/snapshot.h"
+#include "protocol/files.h"
+#include "protocol/reply.h"
 
 namespace memd::client {
 namespace {
 
-// --- exit paths -------------------------------------------------------------------------------
-
-std::string one_line(std::string s) {
-  for (char& c : s) {
-    if (c == '\n' || c == '\r') c = ' ';
-  }
-  while (!s.empty() && s.back() == ' ')
-    s.pop_back();
-  return s;
-}
-
-int fail(std::ostream& err, int status, const std::string& message) {
-  err << "memctl: " << one_line(message) << std::endl;
-  return status;
-}
-
-// --- SIGINT during a replay -------------------------------------------------------------------
-
-volatile std::sig_atomic_t g_interrupted = 0;
-
-extern "C" void on_sigint(int) {
-  g_interrupted = 1;
-}
-
-// Catches SIGINT for its lifetime; a second SIGINT kills memctl as usual.
-// An ignored SIGINT (nohup, a background job of a script) stays ignored.
-// Blocked socket calls are retried (Connection), so the flag is acted on
-// between two frames.
-class SigintGuard {
- public:
-  SigintGuard() {
-    g_interrupted = 0;
-    sigaction(SIGINT, nullptr, &old_);
-    if (old_.sa_handler == SIG_IGN) return;
-    struct sigaction sa {};
-    sa.sa_handler = on_sigint;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
-    sigaction(SIGINT, &sa, nullptr);
-  }
-  ~SigintGuard() { sigaction(SIGINT, &old_, nullptr); }
-  SigintGuard(const SigintGuard&) = delete;
-  SigintGuard& operator=(const SigintGuard&) = delete;
-
- private:
-  struct sigaction old_ {};
+// What the command line said: the global options and every subcommand's.
+struct Invocation {
+  std::string socket;
+  bool json = false;
+  // alloc
+  AllocRequest alloc;
+  bool movable = false, reclaimable = false;
+  std::string gfp;
+  int node = 0, cpu = 0;
+  uint64_t count = 1;
+  CLI::Option *o_gfp = nullptr, *o_node = nullptr, *o_cpu = nullptr, *o_count = nullptr;
+  // free
+  FreeRequest free;
+  int free_cpu = 0;
+  CLI::Option* o_free_cpu = nullptr;
+  // show, sysctl, replay, snapshot
+  std::string file;
+  std::string setting;
+  std::string trace;
+  std::string snapshot_file;
+  CLI::App* snapshot_save = nullptr;
+  CLI::App* snapshot_load = nullptr;
 };
 
-// --- talking to memd --------------------------------------------------------------------------
-
-// One request and its parsed reply; on failure the exit status to return
-// (the message already printed).
-struct Exchange {
-  int status = kExitOk;
-  std::string line;  // the reply as memd sent it
-  Json reply;
-  bool ok() const { return status == kExitOk; }
+// Where memctl's output goes and what it runs in.
+struct Io {
+  const Environment& env;
+  std::ostream& out;
+  std::ostream& err;
 };
 
-Exchange ask(Connection* conn, std::string_view command, std::ostream& err) {
-  Exchange x;
-  auto line = conn->request(command);
-  if (!line) {
-    x.status = fail(err, kExitUnreachable, line.error().message);
-    return x;
-  }
-  x.line = std::move(*line);
-  x.reply = Json::parse(x.line, nullptr, /*allow_exceptions=*/false);
-  if (x.reply.is_discarded() || !x.reply.is_object()) {
-    x.status =
-        fail(err, kExitUnreachable, "memd's reply is not a JSON object: " + x.line.substr(0, 200));
-  }
-  return x;
-}
-
-bool reply_ok(const Json& reply) {
-  auto it = reply.find("ok");
-  return it != reply.end() && it->is_boolean() && it->get<bool>();
+Result<Connection> connect(const Invocation& in, const Environment& env) {
+  Environment effective = env;
+  if (!in.socket.empty()) effective.memd_socket = in.socket;
+  return Connection::open(default_socket_path(effective));
 }
 
 using Formatter = std::string (*)(const Json&);
 
-// Sends one command and prints its reply: as JSON with --json, else through
-// `format`; a refusal prints what the reply still holds (the allocations
-// made before one failed, the problems check found) and the error line.
-int simple_command(Connection* conn, const std::string& command, bool json, Formatter format,
-                   std::ostream& out, std::ostream& err) {
-  Exchange x = ask(conn, command, err);
-  if (!x.ok()) return x.status;
-  const bool ok = reply_ok(x.reply);
-  if (json) {
-    out << x.line << '\n';
-  } else if (ok || x.reply.contains("allocations") || x.reply.contains("problems")) {
-    out << format(x.reply);
-  }
-  out.flush();
-  if (!ok) return fail(err, kExitRefused, error_message(x.reply));
-  return kExitOk;
-}
-
 std::string format_text(const Json& reply) {
-  auto it = reply.find("text");
+  auto it = reply.find(protocol::field::kText);
   return it != reply.end() && it->is_string() ? it->get<std::string>() : reply.dump() + "\n";
 }
 
-// --- replay -----------------------------------------------------------------------------------
-
-constexpr size_t kFrameBytes = 256 << 10;  // one frame at most, cut back to the last line end
-constexpr size_t kMaxCarry = 16u << 20;    // a "line" longer than this is sent as it is
-constexpr auto kProgressEvery = std::chrono::milliseconds(100);
-
-struct GzCloser {
-  void operator()(gzFile f) const { gzclose(f); }
-};
-
-std::string fmt_seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f s", s);
-  return buf;
-}
-
-std::string base_name(const std::string& path) {
-  size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-class ReplayClient {
- public:
-  ReplayClient(Connection* conn, const std::string& path, bool json, const Environment& env,
-               std::ostream& out, std::ostream& err)
-      : conn_(conn), path_(path), json_(json), env_(env), out_(out), err_(err) {}
-
-  int run();
-
- private:
-  int send_frame(std::string_view bytes);
-  int read_frame_reply();
-  int drain();
-  int finish(std::string_view step, bool interrupted);
-  void progress(bool force);
-  void clear_progress();
-
-  Connection* conn_;
-  const std::string& path_;
-  bool json_;
-  const Environment& env_;
-  std::ostream& out_;
-  std::ostream& err_;
-  gzFile file_ = nullptr;
-  uint64_t total_bytes_ = 0;  // the file's size on disk (compressed), 0 if unknown
-  uint64_t lines_ = 0;        // lines memd has taken so far
-  int in_flight_ = 0;         // frames sent whose reply is not read yet
-  std::chrono::steady_clock::time_point start_;
-  std::chrono::steady_clock::time_point last_progress_;
-  bool progress_shown_ = false;
-};
-
-int ReplayClient::run() {
-  std::unique_ptr<gzFile_s, GzCloser> in(path_ == "-" ? gzdopen(dup(STDIN_FILENO), "rb")
-                                                      : gzopen(path_.c_str(), "rb"));
-  if (!in) return fail(err_, kExitUsage, "cannot open " + path_ + ": " + std::strerror(errno));
-  file_ = in.get();
-  gzbuffer(file_, 256 << 10);
-  struct stat st {};
-  if (path_ != "-" && stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
-    total_bytes_ = static_cast<uint64_t>(st.st_size);
-  }
-
-  Exchange begin = ask(conn_, "replay begin", err_);
-  if (!begin.ok()) return begin.status;
-  if (!reply_ok(begin.reply)) {
-    if (json_) out_ << begin.line << '\n';
-    return fail(err_, kExitRefused, error_message(begin.reply));
-  }
-
-  SigintGuard sigint;
-  start_ = last_progress_ = std::chrono::steady_clock::now();
-  std::string pending;
-  std::string buf(kFrameBytes, '\0');
-  for (;;) {
-    if (g_interrupted) return finish("abort", true);
-    // Frames stay within kFrameBytes unless a single line is longer.
-    const size_t want = pending.size() < kFrameBytes ? kFrameBytes - pending.size() : kFrameBytes;
-    const int n = gzread(file_, buf.data(), static_cast<unsigned>(want));
-    int errnum = Z_OK;
-    std::string why;
-    if (n <= 0) {
-      why = gzerror(file_, &errnum);
-      if (errnum == Z_ERRNO) why = std::strerror(errno);
-      // The end of the file in the middle of a gzip stream: a trace cut short.
-      if (n == 0 && errnum == Z_BUF_ERROR) why = "the file ends in the middle of its gzip stream";
-    }
-    if (n < 0 || errnum == Z_BUF_ERROR) {
-      if (g_interrupted) return finish("abort", true);
-      if (int rc = drain(); rc != kExitOk) return rc;
-      clear_progress();
-      Exchange x = ask(conn_, "replay abort", err_);
-      if (!x.ok()) return x.status;
-      return fail(err_, kExitUsage,
-                  "reading " + path_ + ": " + why + " (replay aborted after " +
-                      std::to_string(lines_) + " lines)");
-    }
-    if (n == 0) break;
-    pending.append(buf.data(), static_cast<size_t>(n));
-    size_t cut = pending.rfind('\n');
-    if (cut == std::string::npos) {
-      if (pending.size() < kMaxCarry) continue;
-      cut = pending.size() - 1;
-    }
-    if (int rc = send_frame(std::string_view(pending).substr(0, cut + 1)); rc != kExitOk) {
-      return rc;
-    }
-    pending.erase(0, cut + 1);
-    progress(false);
-  }
-  if (!pending.empty()) {
-    if (int rc = send_frame(pending); rc != kExitOk) return rc;
-  }
-  return finish("end", false);
-}
-
-// Frames sent before the reply to the first is read: memd replays one while
-// memctl reads and inflates the next, instead of each waiting for the other.
-constexpr int kFramesInFlight = 2;
-
-// "replay data bytes=N\n" and the N bytes; the reply of the frame before.
-int ReplayClient::send_frame(std::string_view bytes) {
-  const std::string header = "replay data bytes=" + std::to_string(bytes.size()) + "\n";
-  if (auto st = conn_->send(header); !st) {
-    clear_progress();
-    return fail(err_, kExitUnreachable, st.error().message);
-  }
-  if (auto st = conn_->send(bytes); !st) {
-    clear_progress();
-    return fail(err_, kExitUnreachable, st.error().message);
-  }
-  ++in_flight_;
-  return in_flight_ < kFramesInFlight ? kExitOk : read_frame_reply();
-}
-
-// The reply to the oldest frame in flight.
-int ReplayClient::read_frame_reply() {
-  --in_flight_;
-  auto line = conn_->read_line();
-  if (!line) {
-    clear_progress();
-    return fail(err_, kExitUnreachable, line.error().message);
-  }
-  Json reply = Json::parse(*line, nullptr, false);
-  if (reply.is_discarded() || !reply.is_object()) {
-    clear_progress();
-    return fail(err_, kExitUnreachable,
-                "memd's reply is not a JSON object: " + line->substr(0, 200));
-  }
-  if (!reply_ok(reply)) {
-    clear_progress();
-    if (json_) out_ << *line << '\n';
-    return fail(err_, kExitRefused, error_message(reply));
-  }
-  if (auto it = reply.find("lines"); it != reply.end() && it->is_number_unsigned()) {
-    lines_ = it->get<uint64_t>();
-  }
-  return kExitOk;
-}
-
-// The replies to every frame in flight.
-int ReplayClient::drain() {
-  while (in_flight_ > 0) {
-    if (int rc = read_frame_reply(); rc != kExitOk) return rc;
-  }
-  return kExitOk;
-}
-
-// Ends the replay with `replay end` or `replay abort` and prints the report.
-int ReplayClient::finish(std::string_view step, bool interrupted) {
-  if (int rc = drain(); rc != kExitOk) return rc;
-  clear_progress();
-  Exchange x = ask(conn_, "replay " + std::string(step), err_);
+// Sends one command and prints its reply: as JSON with --json, else through
+// `format`; a refusal prints what the reply still holds (the allocations
+// made before one failed, the problems check found) and the error line.
+int simple_command(const Invocation& in, const Result<std::string>& command, std::string_view verb,
+                   Formatter format, const Io& io) {
+  if (!command) return fail(io.err, kExitUsage, std::string(verb) + ": " + command.error().message);
+  auto conn = connect(in, io.env);
+  if (!conn) return fail(io.err, kExitUnreachable, conn.error().message);
+  Exchange x = ask(&*conn, *command, io.err);
   if (!x.ok()) return x.status;
-  if (json_) out_ << x.line << '\n';
-  if (!reply_ok(x.reply)) return fail(err_, kExitRefused, error_message(x.reply));
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  auto report = x.reply.find("report");
-  if (!json_) {
-    uint64_t lines = lines_;
-    if (report != x.reply.end() && report->is_object()) {
-      lines = report->value("lines", lines);
-    } else if (auto it = x.reply.find("lines"); it != x.reply.end() && it->is_number_unsigned()) {
-      lines = it->get<uint64_t>();
-    }
-    out_ << (interrupted ? "replay of " + path_ + " interrupted after "
-                         : "replayed " + path_ + ": ")
-         << lines << " lines in " << fmt_seconds(seconds) << "\n";
-    if (report != x.reply.end()) out_ << format_report(*report);
+  const bool ok = reply_ok(x.reply);
+  if (in.json) {
+    io.out << x.line << '\n';
+  } else if (ok || x.reply.contains(protocol::field::kAllocations) ||
+             x.reply.contains(protocol::field::kProblems)) {
+    io.out << format(x.reply);
   }
-  out_.flush();
-  if (interrupted) {
-    return fail(err_, kExitInterrupted,
-                "interrupted: the replay stopped at a line boundary; what was applied stays");
-  }
+  io.out.flush();
+  if (!ok) return fail(io.err, kExitRefused, error_message(x.reply));
   return kExitOk;
 }
 
-void ReplayClient::progress(bool force) {
-  if (!env_.stderr_is_tty) return;
-  const auto now = std::chrono::steady_clock::now();
-  if (!force && now - last_progress_ < kProgressEvery) return;
-  last_progress_ = now;
-  const uint64_t done = static_cast<uint64_t>(std::max<z_off_t>(0, gzoffset(file_)));
-  const double seconds = std::chrono::duration<double>(now - start_).count();
-  err_ << '\r'
-       << progress_line(base_name(path_), done, total_bytes_, lines_, seconds, env_.columns - 1)
-       << "\033[K" << std::flush;
-  progress_shown_ = true;
+// --- the subcommands -------------------------------------------------------------------------
+
+void add_alloc(CLI::App* cmd, Invocation* in) {
+  cmd->add_option("--order", in->alloc.order, "allocate 2^ORDER pages (0-10, default 0)");
+  auto* movable = cmd->add_flag("--movable", in->movable, "GFP_HIGHUSER_MOVABLE (user memory)");
+  auto* reclaimable = cmd->add_flag("--reclaimable", in->reclaimable,
+                                    "GFP_KERNEL|__GFP_RECLAIMABLE (like a slab cache)");
+  in->o_gfp =
+      cmd->add_option("--gfp", in->gfp,
+                      "GFP flags as the kernel prints them (GFP_KERNEL|__GFP_ZERO) or a hex mask "
+                      "(default GFP_KERNEL)");
+  movable->excludes(reclaimable)->excludes(in->o_gfp);
+  reclaimable->excludes(in->o_gfp);
+  in->o_node = cmd->add_option("--node", in->node, "preferred node (default: the CPU's node)");
+  in->o_cpu = cmd->add_option("--cpu", in->cpu, "the CPU that allocates (default 0)");
+  in->o_count = cmd->add_option("--count", in->count, "how many allocations (default 1)");
 }
 
-void ReplayClient::clear_progress() {
-  if (!progress_shown_) return;
-  err_ << "\r\033[K" << std::flush;
-  progress_shown_ = false;
+int run_alloc(Invocation& in, const Io& io) {
+  if (in.movable) in.alloc.gfp = kGfpMovable;
+  if (in.reclaimable) in.alloc.gfp = kGfpReclaimable;
+  if (in.o_gfp->count()) in.alloc.gfp = in.gfp;
+  if (in.o_node->count()) in.alloc.node = in.node;
+  if (in.o_cpu->count()) in.alloc.cpu = in.cpu;
+  if (in.o_count->count()) in.alloc.count = in.count;
+  return simple_command(in, alloc_command(in.alloc), "alloc", format_alloc, io);
 }
 
-// --- snapshot ---------------------------------------------------------------------------------
-
-std::string errno_text(const std::string& what) {
-  return what + ": " + std::strerror(errno);
+void add_free(CLI::App* cmd, Invocation* in) {
+  cmd->add_option("PFN", in->free.pfns, "first pfn of an allocation (0x hex or decimal)");
+  cmd->add_option("--id", in->free.ids, "allocation id (as alloc printed it)");
+  cmd->add_flag("--all", in->free.all, "free every live allocation");
+  in->o_free_cpu =
+      cmd->add_option("--cpu", in->free_cpu, "the CPU whose per-cpu lists take the pages");
 }
 
-// A file replaced atomically: written to a temporary file beside it, which
-// is fsync()ed and renamed over it on commit(), and removed otherwise. An
-// interrupted memctl leaves the old file as it was.
-class AtomicFile {
- public:
-  static Result<AtomicFile> create(const std::string& path) {
-    struct stat st {};
-    if (stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-      return make_error("cannot write " + path + ": it is a directory");
-    }
-    std::string temp = path + ".XXXXXX";
-    const int fd = mkostemp(temp.data(), O_CLOEXEC);
-    if (fd < 0) return make_error("cannot write " + errno_text(path));
-    const mode_t mask = umask(0);  // the mode a plain create would give
-    umask(mask);
-    fchmod(fd, 0666 & ~mask);
-    return AtomicFile(path, std::move(temp), fd);
-  }
-  AtomicFile(AtomicFile&& o) noexcept
-      : path_(std::move(o.path_)), temp_(std::move(o.temp_)), fd_(std::exchange(o.fd_, -1)) {}
-  AtomicFile& operator=(AtomicFile&&) = delete;
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!temp_.empty()) unlink(temp_.c_str());
-  }
+int run_free(Invocation& in, const Io& io) {
+  if (in.o_free_cpu->count()) in.free.cpu = in.free_cpu;
+  return simple_command(in, free_command(in.free), "free", format_free, io);
+}
 
-  Status write(std::string_view data) {
-    while (!data.empty()) {
-      const ssize_t n = ::write(fd_, data.data(), data.size());
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return make_error("cannot write " + errno_text(path_));
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return {};
-  }
+void add_show(CLI::App* cmd, Invocation* in) {
+  cmd->add_option("FILE", in->file, protocol::file_names(" or "))
+      ->required()
+      ->check(CLI::IsMember(
+          std::vector<std::string>(protocol::kFileNames.begin(), protocol::kFileNames.end())));
+}
 
-  Status commit() {
-    if (fsync(fd_) != 0) return make_error("cannot write " + errno_text(path_));
-    if (::close(std::exchange(fd_, -1)) != 0)
-      return make_error("cannot write " + errno_text(path_));
-    if (rename(temp_.c_str(), path_.c_str()) != 0) {
-      return make_error("cannot write " + errno_text(path_));
-    }
-    temp_.clear();
-    const size_t slash = path_.rfind('/');
-    const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      fsync(dfd);  // the rename, durable
-      ::close(dfd);
-    }
-    return {};
-  }
+int run_show(Invocation& in, const Io& io) {
+  return simple_command(in, protocol::format_command(protocol::ShowCommand{in.file}), "show",
+                        format_text, io);
+}
 
- private:
-  AtomicFile(std::string path, std::string temp, int fd)
-      : path_(std::move(path)), temp_(std::move(temp)), fd_(fd) {}
-  std::string path_;
-  std::string temp_;  // "" once renamed
-  int fd_ = -1;
+void add_sysctl(CLI::App* cmd, Invocation* in) {
+  cmd->add_option("SETTING", in->setting,
+                  "NAME to read one, NAME=VALUE to set it (min_free_kbytes=65536)");
+}
+
+int run_sysctl(Invocation& in, const Io& io) {
+  return simple_command(in, sysctl_command(in.setting), "sysctl", format_sysctl, io);
+}
+
+void add_replay(CLI::App* cmd, Invocation* in) {
+  cmd->add_option("TRACE", in->trace, "the trace as ftrace writes it, .gz too; - for stdin")
+      ->required();
+}
+
+int run_replay(Invocation& in, const Io& io) {
+  if (in.trace != "-" && access(in.trace.c_str(), R_OK) != 0) {
+    return fail(io.err, kExitUsage, "cannot read " + in.trace + ": " + std::strerror(errno));
+  }
+  auto conn = connect(in, io.env);
+  if (!conn) return fail(io.err, kExitUnreachable, conn.error().message);
+  return replay_trace(&*conn, in.trace, in.json, io.env, io.out, io.err);
+}
+
+void add_snapshot(CLI::App* cmd, Invocation* in) {
+  cmd->require_subcommand(1, 1);
+  in->snapshot_save =
+      cmd->add_subcommand("save", "write the machine's state to FILE (replaced atomically)");
+  in->snapshot_save->add_option("FILE", in->snapshot_file, "where to write it; - for stdout")
+      ->required();
+  in->snapshot_load = cmd->add_subcommand(
+      "load",
+      "replace the machine with the state in FILE (saved by memctl snapshot save from a memd "
+      "configured the same way); a refused file changes nothing");
+  in->snapshot_load->add_option("FILE", in->snapshot_file, "the state file; - for stdin")
+      ->required();
+}
+
+// Local files first: a snapshot that cannot be written or read is a usage error.
+int run_snapshot_save(Invocation& in, const Io& io) {
+  if (in.snapshot_file == "-" && in.json) {
+    return fail(io.err, kExitUsage,
+                "snapshot save -: the state goes to stdout, so --json cannot (see memctl snapshot "
+                "save --help)");
+  }
+  std::optional<AtomicFile> save_to;
+  if (in.snapshot_file != "-") {
+    auto file = AtomicFile::create(in.snapshot_file);
+    if (!file) return fail(io.err, kExitUsage, file.error().message);
+    save_to.emplace(std::move(*file));
+  }
+  auto conn = connect(in, io.env);
+  if (!conn) return fail(io.err, kExitUnreachable, conn.error().message);
+  return snapshot_save(&*conn, in.snapshot_file, save_to ? &*save_to : nullptr, in.json, io.out,
+                       io.err);
+}
+
+int run_snapshot_load(Invocation& in, const Io& io) {
+  auto state = read_all(in.snapshot_file);
+  if (!state) return fail(io.err, kExitUsage, state.error().message);
+  if (state->empty()) {
+    return fail(io.err, kExitUsage, "cannot load " + in.snapshot_file + ": it is empty");
+  }
+  auto conn = connect(in, io.env);
+  if (!conn) return fail(io.err, kExitUnreachable, conn.error().message);
+  return snapshot_load(&*conn, in.snapshot_file, *state, in.json, io.out, io.err);
+}
+
+int run_snapshot(Invocation& in, const Io& io) {
+  return in.snapshot_save->parsed() ? run_snapshot_save(in, io) : run_snapshot_load(in, io);
+}
+
+int run_check(Invocation& in, const Io& io) {
+  return simple_command(in, command_line(protocol::CheckCommand{}), "check", format_check, io);
+}
+
+int run_reset(Invocation& in, const Io& io) {
+  return simple_command(in, command_line(protocol::ResetCommand{}), "reset", format_reset, io);
+}
+
+int run_status(Invocation& in, const Io& io) {
+  return simple_command(in, command_line(protocol::StatusCommand{}), "status", format_status, io);
+}
+
+struct Subcommand {
+  const char* name;
+  const char* description;
+  void (*add)(CLI::App* cmd, Invocation* in);  // its arguments; nullptr: none
+  int (*run)(Invocation& in, const Io& io);
 };
 
-// The whole of a file, or of stdin for "-".
-Result<std::string> read_all(const std::string& path) {
-  const int fd = path == "-" ? dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return make_error("cannot read " + errno_text(path));
-  std::string data;
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      Error e = make_error("cannot read " + errno_text(path));
-      ::close(fd);
-      return e;
-    }
-    if (n == 0) break;
-    data.append(buf, static_cast<size_t>(n));
+constexpr Subcommand kSubcommands[] = {
+    {"alloc", "allocate pages, as alloc_pages() would", add_alloc, run_alloc},
+    {"free", "free allocations by first pfn, by id, or all", add_free, run_free},
+    {"show", "print a file as the mount serves it", add_show, run_show},
+    {"sysctl", "list, read or set the vm sysctls memd models", add_sysctl, run_sysctl},
+    {"replay", "replay a kernel trace (kmem:mm_page_alloc/mm_page_free)", add_replay, run_replay},
+    {"snapshot", "save the machine's whole state to a file, or replace the machine with one",
+     add_snapshot, run_snapshot},
+    {"check", "verify every invariant of the allocator", nullptr, run_check},
+    {"reset", "reboot the emulated machine from its configuration", nullptr, run_reset},
+    {"status", "the machine's shape, zones and counters", nullptr, run_status},
+};
+
+// --- the command line ------------------------------------------------------------------------
+
+void add_options(CLI::App* app, Invocation* in) {
+  app->require_subcommand(1, 1);
+  app->fallthrough();
+  app->add_option("--socket", in->socket,
+                  "memd's socket (default: $MEMD_SOCKET, else $XDG_RUNTIME_DIR/memd/memd.sock "
+                  "for a user whose own memd runs, else /run/memd/memd.sock)");
+  app->add_flag("--json", in->json, "print memd's JSON reply as it is");
+  for (const Subcommand& s : kSubcommands) {
+    CLI::App* cmd = app->add_subcommand(s.name, s.description);
+    if (s.add) s.add(cmd, in);
   }
-  ::close(fd);
-  return data;
 }
 
-uint64_t reply_number(const Json& reply, const char* key) {
-  auto it = reply.find(key);
-  return it != reply.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;
-}
-
-// `snapshot save`: memd replies {"ok":true,"bytes":N,...} and then sends N raw
-// bytes, written to `file` (stdout when there is none).
-int snapshot_save(Connection* conn, const std::string& path, AtomicFile* file, bool json,
-                  std::ostream& out, std::ostream& err) {
-  Exchange x = ask(conn, "snapshot save", err);
-  if (!x.ok()) return x.status;
-  if (!reply_ok(x.reply)) {
-    if (json) out << x.line << '\n';
-    return fail(err, kExitRefused, error_message(x.reply));
-  }
-  auto bytes = x.reply.find("bytes");
-  if (bytes == x.reply.end() || !bytes->is_number_unsigned()) {
-    return fail(err, kExitUnreachable, "memd's reply has no byte count: " + x.line.substr(0, 200));
-  }
-  bool local = false;  // the file (or stdout) failed, not the connection
-  Status received = conn->read_bytes(bytes->get<uint64_t>(), [&](std::string_view piece) -> Status {
-    if (file) {
-      Status st = file->write(piece);
-      local = !st.ok();
-      return st;
-    }
-    out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
-    local = !out.good();
-    if (local) return make_error("cannot write the state to stdout");
-    return {};
-  });
-  if (!received) return fail(err, local ? kExitUsage : kExitUnreachable, received.error().message);
-  if (file) {
-    if (Status st = file->commit(); !st) return fail(err, kExitUsage, st.error().message);
-    if (json) {
-      out << x.line << '\n';
-    } else {
-      out << "saved " << reply_number(x.reply, "allocations") << " allocations ("
-          << bytes->get<uint64_t>() << " bytes) to " << path << "\n";
+// A usage error: unknown subcommand, or what CLI11 said, naming the
+// subcommand whose --help to see.
+int usage_error(const CLI::App& app, const std::vector<std::string>& args, const CLI::ParseError& e,
+                std::ostream& err) {
+  if (app.get_subcommands().empty()) {
+    // The first word that is not an option (or --socket's value) names the command.
+    for (size_t i = 1; i < args.size(); ++i) {
+      if (args[i] == "--socket") {
+        ++i;
+      } else if (!args[i].empty() && args[i][0] != '-') {
+        std::string names;
+        for (const Subcommand& s : kSubcommands) {
+          names += (names.empty() ? "" : ", ") + std::string(s.name);
+        }
+        return fail(err, kExitUsage, "unknown command '" + args[i] + "' (commands: " + names + ")");
+      }
     }
   }
-  out.flush();
-  return kExitOk;
+  std::string where = "memctl";
+  for (const CLI::App* sub : app.get_subcommands()) {
+    where += " " + sub->get_name();
+    for (const CLI::App* inner : sub->get_subcommands())
+      where += " " + inner->get_name();
+  }
+  return fail(err, kExitUsage, std::string(e.what()) + " (see " + where + " --help)");
 }
 
-// `snapshot load bytes=N` and the N bytes of `state`; then memd's reply.
-int snapshot_load(Connection* conn, const std::string& path, const std::string& state, bool json,
-                  std::ostream& out, std::ostream& err) {
-  Status sent = conn->send("snapshot load bytes=" + std::to_string(state.size()) + "\n");
-  if (sent) sent = conn->send(state);
-  // Read the reply even when sending failed: memd refuses a load it will not
-  // take (too large, another load running) at once and closes the connection.
-  auto line = conn->read_line();
-  if (!line) return fail(err, kExitUnreachable, (sent ? line.error() : sent.error()).message);
-  Json reply = Json::parse(*line, nullptr, /*allow_exceptions=*/false);
-  if (reply.is_discarded() || !reply.is_object()) {
-    return fail(err, kExitUnreachable,
-                "memd's reply is not a JSON object: " + line->substr(0, 200));
+// Parses `args`; an exit status when memctl is done (help, a usage error).
+std::optional<int> parse(CLI::App* app, const std::vector<std::string>& args, std::ostream& out,
+                         std::ostream& err) {
+  std::vector<const char*> argv;
+  argv.reserve(args.size() + 1);
+  for (const std::string& a : args)
+    argv.push_back(a.c_str());
+  if (argv.empty()) argv.push_back("memctl");
+  try {
+    app->parse(static_cast<int>(argv.size()), argv.data());
+  } catch (const CLI::CallForHelp&) {
+    out << app->help();
+    return kExitOk;
+  } catch (const CLI::CallForAllHelp&) {
+    out << app->help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    return usage_error(*app, args, e, err);
   }
-  if (json) out << *line << '\n';
-  if (!reply_ok(reply)) {
-    out.flush();
-    return fail(err, kExitRefused, error_message(reply));
-  }
-  if (!json) {
-    out << "loaded " << path << ": " << reply.value("machine", std::string("?")) << ", "
-        << reply_number(reply, "allocations") << " allocations\n";
-  }
-  out.flush();
-  return kExitOk;
+  return std::nullopt;
 }
 
 }  // namespace
-
-// --- the command line ----------------------------------------------------------------------------
 
 Environment Environment::from_process() {
   Environment env;
@@ -540,199 +341,15 @@ int run(const std::vector<std::string>& args, const Environment& env, std::ostre
         std::ostream& err) {
   CLI::App app{"memctl: drive memd, a machine's physical memory emulated as Linux 6.18 manages it",
                "memctl"};
-  app.require_subcommand(1, 1);
-  app.fallthrough();
-  std::string socket;
-  bool json = false;
-  app.add_option("--socket", socket,
-                 "memd's socket (default: $MEMD_SOCKET, else $XDG_RUNTIME_DIR/memd/memd.sock "
-                 "for a user whose own memd runs, else /run/memd/memd.sock)");
-  app.add_flag("--json", json, "print memd's JSON reply as it is");
-
-  AllocRequest alloc;
-  bool movable = false, reclaimable = false;
-  std::string gfp;
-  int node = 0, cpu = 0;
-  uint64_t count = 1;
-  CLI::App* alloc_cmd = app.add_subcommand("alloc", "allocate pages, as alloc_pages() would");
-  alloc_cmd->add_option("--order", alloc.order, "allocate 2^ORDER pages (0-10, default 0)");
-  auto* o_movable = alloc_cmd->add_flag("--movable", movable, "GFP_HIGHUSER_MOVABLE (user memory)");
-  auto* o_reclaimable = alloc_cmd->add_flag("--reclaimable", reclaimable,
-                                            "GFP_KERNEL|__GFP_RECLAIMABLE (like a slab cache)");
-  auto* o_gfp = alloc_cmd->add_option(
-      "--gfp", gfp,
-      "GFP flags as the kernel prints them (GFP_KERNEL|__GFP_ZERO) or a hex mask "
-      "(default GFP_KERNEL)");
-  o_movable->excludes(o_reclaimable)->excludes(o_gfp);
-  o_reclaimable->excludes(o_gfp);
-  auto* o_node = alloc_cmd->add_option("--node", node, "preferred node (default: the CPU's node)");
-  auto* o_alloc_cpu = alloc_cmd->add_option("--cpu", cpu, "the CPU that allocates (default 0)");
-  auto* o_count = alloc_cmd->add_option("--count", count, "how many allocations (default 1)");
-
-  FreeRequest free_req;
-  int free_cpu = 0;
-  CLI::App* free_cmd = app.add_subcommand("free", "free allocations by first pfn, by id, or all");
-  free_cmd->add_option("PFN", free_req.pfns, "first pfn of an allocation (0x hex or decimal)");
-  free_cmd->add_option("--id", free_req.ids, "allocation id (as alloc printed it)");
-  free_cmd->add_flag("--all", free_req.all, "free every live allocation");
-  auto* o_free_cpu =
-      free_cmd->add_option("--cpu", free_cpu, "the CPU whose per-cpu lists take the pages");
-
-  std::string file;
-  CLI::App* show_cmd = app.add_subcommand("show", "print a file as the mount serves it");
-  show_cmd
-      ->add_option("FILE", file,
-                   "buddyinfo, pagetypeinfo, zoneinfo, vmstat, meminfo, extfrag_index or "
-                   "unusable_index")
-      ->required()
-      ->check(CLI::IsMember({"buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "meminfo",
-                             "extfrag_index", "unusable_index"}));
-
-  std::string setting;
-  CLI::App* sysctl_cmd =
-      app.add_subcommand("sysctl", "list, read or set the vm sysctls memd models");
-  sysctl_cmd->add_option("SETTING", setting,
-                         "NAME to read one, NAME=VALUE to set it (min_free_kbytes=65536)");
-
-  std::string trace;
-  CLI::App* replay_cmd =
-      app.add_subcommand("replay", "replay a kernel trace (kmem:mm_page_alloc/mm_page_free)");
-  replay_cmd->add_option("TRACE", trace, "the trace as ftrace writes it, .gz too; - for stdin")
-      ->required();
-
-  std::string snapshot_file;
-  CLI::App* snapshot_cmd = app.add_subcommand(
-      "snapshot", "save the machine's whole state to a file, or replace the machine with one");
-  snapshot_cmd->require_subcommand(1, 1);
-  CLI::App* snapshot_save_cmd = snapshot_cmd->add_subcommand(
-      "save", "write the machine's state to FILE (replaced atomically)");
-  snapshot_save_cmd->add_option("FILE", snapshot_file, "where to write it; - for stdout")
-      ->required();
-  CLI::App* snapshot_load_cmd = snapshot_cmd->add_subcommand(
-      "load",
-      "replace the machine with the state in FILE (saved by memctl snapshot save from a memd "
-      "configured the same way); a refused file changes nothing");
-  snapshot_load_cmd->add_option("FILE", snapshot_file, "the state file; - for stdin")->required();
-
-  app.add_subcommand("check", "verify every invariant of the allocator");
-  app.add_subcommand("reset", "reboot the emulated machine from its configuration");
-  app.add_subcommand("status", "the machine's shape, zones and counters");
-
-  std::vector<const char*> argv;
-  argv.reserve(args.size() + 1);
-  for (const std::string& a : args)
-    argv.push_back(a.c_str());
-  if (argv.empty()) argv.push_back("memctl");
-  try {
-    app.parse(static_cast<int>(argv.size()), argv.data());
-  } catch (const CLI::CallForHelp&) {
-    out << app.help();
-    return kExitOk;
-  } catch (const CLI::CallForAllHelp&) {
-    out << app.help("", CLI::AppFormatMode::All);
-    return kExitOk;
-  } catch (const CLI::ParseError& e) {
-    if (app.get_subcommands().empty()) {
-      // The first word that is not an option (or --socket's value) names the command.
-      for (size_t i = 1; i < args.size(); ++i) {
-        if (args[i] == "--socket") {
-          ++i;
-        } else if (!args[i].empty() && args[i][0] != '-') {
-          return fail(err, kExitUsage,
-                      "unknown command '" + args[i] +
-                          "' (commands: alloc, free, show, sysctl, replay, snapshot, check, "
-                          "reset, status)");
-        }
-      }
-    }
-    std::string where = "memctl";
-    for (const CLI::App* sub : app.get_subcommands()) {
-      where += " " + sub->get_name();
-      for (const CLI::App* inner : sub->get_subcommands())
-        where += " " + inner->get_name();
-    }
-    return fail(err, kExitUsage, std::string(e.what()) + " (see " + where + " --help)");
+  Invocation in;
+  add_options(&app, &in);
+  if (auto done = parse(&app, args, out, err)) return *done;
+  const std::string verb = app.get_subcommands().front()->get_name();
+  const Io io{env, out, err};
+  for (const Subcommand& s : kSubcommands) {
+    if (verb == s.name) return s.run(in, io);
   }
-
-  // The command line to send.
-  std::string command;
-  Formatter format = format_text;
-  const CLI::App* sub = app.get_subcommands().front();
-  const std::string verb = sub->get_name();
-  if (verb == "alloc") {
-    if (movable) alloc.gfp = kGfpMovable;
-    if (reclaimable) alloc.gfp = kGfpReclaimable;
-    if (o_gfp->count()) alloc.gfp = gfp;
-    if (o_node->count()) alloc.node = node;
-    if (o_alloc_cpu->count()) alloc.cpu = cpu;
-    if (o_count->count()) alloc.count = count;
-    auto line = alloc_command(alloc);
-    if (!line) return fail(err, kExitUsage, "alloc: " + line.error().message);
-    command = *line;
-    format = format_alloc;
-  } else if (verb == "free") {
-    if (o_free_cpu->count()) free_req.cpu = free_cpu;
-    auto line = free_command(free_req);
-    if (!line) return fail(err, kExitUsage, "free: " + line.error().message);
-    command = *line;
-    format = format_free;
-  } else if (verb == "show") {
-    command = "show " + file;
-  } else if (verb == "sysctl") {
-    auto line = sysctl_command(setting);
-    if (!line) return fail(err, kExitUsage, "sysctl: " + line.error().message);
-    command = *line;
-    format = format_sysctl;
-  } else if (verb == "check") {
-    command = "check";
-    format = format_check;
-  } else if (verb == "reset") {
-    command = "reset";
-    format = format_reset;
-  } else if (verb == "status") {
-    command = "status";
-    format = format_status;
-  }
-
-  if (verb == "replay" && trace != "-" && access(trace.c_str(), R_OK) != 0) {
-    return fail(err, kExitUsage, "cannot read " + trace + ": " + std::strerror(errno));
-  }
-  // Local files first: a snapshot that cannot be written or read is a usage error.
-  const bool saving = verb == "snapshot" && snapshot_save_cmd->parsed();
-  const bool loading = verb == "snapshot" && snapshot_load_cmd->parsed();
-  std::optional<AtomicFile> save_to;
-  std::string state;
-  if (saving && snapshot_file == "-" && json) {
-    return fail(err, kExitUsage,
-                "snapshot save -: the state goes to stdout, so --json cannot (see memctl snapshot "
-                "save --help)");
-  }
-  if (saving && snapshot_file != "-") {
-    auto file = AtomicFile::create(snapshot_file);
-    if (!file) return fail(err, kExitUsage, file.error().message);
-    save_to.emplace(std::move(*file));
-  }
-  if (loading) {
-    auto data = read_all(snapshot_file);
-    if (!data) return fail(err, kExitUsage, data.error().message);
-    if (data->empty()) {
-      return fail(err, kExitUsage, "cannot load " + snapshot_file + ": it is empty");
-    }
-    state = std::move(*data);
-  }
-  Environment effective = env;
-  if (!socket.empty()) effective.memd_socket = socket;
-  auto conn = Connection::open(default_socket_path(effective));
-  if (!conn) return fail(err, kExitUnreachable, conn.error().message);
-
-  if (verb == "replay") {
-    return ReplayClient(&*conn, trace, json, env, out, err).run();
-  }
-  if (saving) {
-    return snapshot_save(&*conn, snapshot_file, save_to ? &*save_to : nullptr, json, out, err);
-  }
-  if (loading) return snapshot_load(&*conn, snapshot_file, state, json, out, err);
-  return simple_command(&*conn, command, json, format, out, err);
+  return fail(err, kExitUsage, "unknown command '" + verb + "'");
 }
 
 }  // namespace memd::client

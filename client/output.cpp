@@ -5,8 +5,12 @@
 
 #include <fmt/format.h>
 
+#include "protocol/reply.h"
+
 namespace memd::client {
 namespace {
+
+namespace field = protocol::field;
 
 // A field as text, whatever its JSON type ("" when absent).
 std::string text_of(const Json& obj, const char* key) {
@@ -49,30 +53,30 @@ std::string format_allocations(const Json& list) {
   std::string out = fmt::format("{:>8}  {:<12} {:>5}  {:<8} {:>4}  {}\n", "ID", "PFN", "ORDER",
                                 "ZONE", "NODE", "MIGRATETYPE");
   for (const Json& a : list) {
-    out += fmt::format("{:>8}  {:<12} {:>5}  {:<8} {:>4}  {}\n", text_of(a, "id"),
-                       text_of(a, "pfn"), text_of(a, "order"), text_of(a, "zone"),
-                       text_of(a, "node"), text_of(a, "migratetype"));
+    out += fmt::format("{:>8}  {:<12} {:>5}  {:<8} {:>4}  {}\n", text_of(a, field::kId),
+                       text_of(a, field::kPfn), text_of(a, field::kOrder), text_of(a, field::kZone),
+                       text_of(a, field::kNode), text_of(a, field::kMigratetype));
   }
   return out;
 }
 
 std::string format_alloc(const Json& reply) {
-  auto it = reply.find("allocations");
+  auto it = reply.find(field::kAllocations);
   if (it == reply.end() || !it->is_array()) return pretty(reply);
   if (it->empty()) return "";
   return format_allocations(*it);
 }
 
 std::string format_free(const Json& reply) {
-  const uint64_t count = number_of(reply, "count");
+  const uint64_t count = number_of(reply, field::kCount);
   std::string out = fmt::format("freed {} allocation{}\n", count, count == 1 ? "" : "s");
-  auto it = reply.find("freed");
+  auto it = reply.find(field::kFreed);
   if (it != reply.end() && it->is_array() && !it->empty()) out += format_allocations(*it);
   return out;
 }
 
 std::string format_sysctl(const Json& reply) {
-  auto it = reply.find("sysctl");
+  auto it = reply.find(field::kSysctl);
   if (it == reply.end() || !it->is_object()) return pretty(reply);
   std::string out;
   for (const auto& [name, value] : it->items()) {
@@ -91,24 +95,26 @@ std::string format_sysctl(const Json& reply) {
 }
 
 std::string format_status(const Json& reply) {
-  auto m = reply.find("machine");
+  auto m = reply.find(field::kMachine);
   if (m == reply.end() || !m->is_object()) return pretty(reply);
-  std::string out = fmt::format("memd pid {}: {}\n", text_of(reply, "pid"), text_of(*m, "shape"));
-  const std::string cmdline = text_of(*m, "cmdline");
+  std::string out =
+      fmt::format("memd pid {}: {}\n", text_of(reply, field::kPid), text_of(*m, field::kShape));
+  const std::string cmdline = text_of(*m, field::kCmdline);
   if (!cmdline.empty()) out += "cmdline: " + cmdline + "\n";
-  auto zones = m->find("zones");
+  auto zones = m->find(field::kZones);
   if (zones != m->end() && zones->is_array()) {
     out += fmt::format("{:>4}  {:<8} {:>12} {:>10} {:>10} {:>10} {:>10}\n", "NODE", "ZONE",
                        "START_PFN", "SPANNED", "PRESENT", "MANAGED", "FREE");
     for (const Json& z : *zones) {
-      const uint64_t start = number_of(z, "start_pfn");
-      out += fmt::format("{:>4}  {:<8} {:>12} {:>10} {:>10} {:>10} {:>10}\n", text_of(z, "node"),
-                         text_of(z, "zone"), fmt::format("{:#x}", start), text_of(z, "spanned"),
-                         text_of(z, "present"), text_of(z, "managed"), text_of(z, "free"));
+      const uint64_t start = number_of(z, field::kStartPfn);
+      out += fmt::format(
+          "{:>4}  {:<8} {:>12} {:>10} {:>10} {:>10} {:>10}\n", text_of(z, field::kNode),
+          text_of(z, field::kZone), fmt::format("{:#x}", start), text_of(z, field::kSpanned),
+          text_of(z, field::kPresent), text_of(z, field::kManaged), text_of(z, field::kFree));
     }
   }
-  out += "live allocations: " + text_of(reply, "live_allocations") + "\n";
-  auto c = reply.find("counters");
+  out += "live allocations: " + text_of(reply, field::kLiveAllocations) + "\n";
+  auto c = reply.find(field::kCounters);
   if (c != reply.end() && c->is_object()) {
     std::string line;
     for (const auto& [name, value] : c->items()) {
@@ -116,7 +122,7 @@ std::string format_status(const Json& reply) {
     }
     out += line + "\n";
   }
-  auto r = reply.find("replaying");
+  auto r = reply.find(field::kReplaying);
   if (r != reply.end() && r->is_boolean()) {
     out += std::string("replay running: ") + (r->get<bool>() ? "yes" : "no") + "\n";
   }
@@ -124,8 +130,8 @@ std::string format_status(const Json& reply) {
 }
 
 std::string format_check(const Json& reply) {
-  auto p = reply.find("problems");
-  const bool ok = reply.value("ok", false);
+  auto p = reply.find(field::kProblems);
+  const bool ok = reply.value(field::kOk, false);
   if (ok && (p == reply.end() || !p->is_array() || p->empty())) {
     return "ok: every invariant holds\n";
   }
@@ -139,7 +145,7 @@ std::string format_check(const Json& reply) {
 }
 
 std::string format_reset(const Json& reply) {
-  const std::string shape = text_of(reply, "machine");
+  const std::string shape = text_of(reply, field::kMachine);
   return shape.empty() ? std::string("machine reset\n") : "machine reset: " + shape + "\n";
 }
 
@@ -153,18 +159,19 @@ std::string format_report(const Json& report) {
   for (const auto& [name, value] : report.items()) {
     if (value.is_number()) out += fmt::format("  {:<{}}  {:>10}\n", name, width, value.dump());
   }
-  auto m = report.find("malformed");
+  auto m = report.find(field::kMalformed);
   if (m != report.end() && m->is_array() && !m->empty()) {
     out += fmt::format("malformed or refused lines (the first {}):\n", m->size());
     for (const Json& s : *m) {
-      out += fmt::format("  line {}: {}\n", text_of(s, "line"), one_line(text_of(s, "reason")));
+      out += fmt::format("  line {}: {}\n", text_of(s, field::kLine),
+                         one_line(text_of(s, field::kReason)));
     }
   }
   return out;
 }
 
 std::string error_message(const Json& reply) {
-  std::string e = text_of(reply, "error");
+  std::string e = text_of(reply, field::kError);
   if (e.empty()) e = "memd refused the command: " + reply.dump();
   return one_line(std::move(e));
 }

@@ -1,6 +1,7 @@
 // The command lines memctl sends: memd's command language (`verb key=value
-// ...`, product.md "One command language"), built from memctl's options.
-// Pure functions, so that what memctl sends can be tested without a daemon.
+// ...`, protocol/PROTOCOL.md), built from memctl's options as protocol
+// Commands and written by protocol::format_command. Pure functions, so that
+// what memctl sends can be tested without a daemon.
 #pragma once
 
 #include <cstdint>
@@ -9,9 +10,18 @@
 #include <string_view>
 #include <vector>
 
-#include "core/result.h"
+#include "protocol/command.h"
+#include "protocol/result.h"
+#include "protocol/text.h"
 
 namespace memd::client {
+
+using protocol::Error;
+using protocol::make_error;
+using protocol::Result;
+using protocol::Status;
+// A value as one word of the command language (protocol/text.h).
+using protocol::quote_value;
 
 // The GFP flags of memctl alloc's shortcuts.
 inline constexpr std::string_view kGfpDefault = "GFP_KERNEL";
@@ -33,17 +43,15 @@ struct FreeRequest {
   std::optional<int> cpu;
 };
 
-// A value as one word of the command language: as is when it has no blank,
-// quote or backslash, else in double quotes with backslash escapes. Control
-// characters (a newline would start a second command) are refused.
-Result<std::string> quote_value(std::string_view value);
-
-// "alloc order=3 gfp=GFP_HIGHUSER_MOVABLE [node=N] [cpu=N] [count=N]"
+// "alloc order=3 gfp=GFP_HIGHUSER_MOVABLE [count=N] [cpu=N] [node=N]"
 Result<std::string> alloc_command(const AllocRequest& r);
 // "free pfn=0x1f400 pfn=... id=7 ... [cpu=N]" or "free all [cpu=N]"
 Result<std::string> free_command(const FreeRequest& r);
 // "sysctl", "sysctl NAME" or "sysctl NAME=VALUE" from memctl's "name[=value]".
 Result<std::string> sysctl_command(std::string_view arg);
+// The line of a command that carries no text to quote (replay begin, replay
+// data bytes=N, snapshot save, check, ...).
+std::string command_line(const protocol::Command& command);
 
 // A pfn as the user typed it: decimal or 0x hex.
 std::optional<uint64_t> parse_pfn(std::string_view text);

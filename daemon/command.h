@@ -1,91 +1,61 @@
-// The command language shared by the control file and the socket: one command
-// per line, `verb key=value ...` (docs in daemon/PROTOCOL.md). parse_command()
-// checks everything that does not depend on the machine's shape; the Service
-// checks the rest (CPU and node numbers, GFP zone bits) before touching it.
+// The command language (protocol/) bound to the core: the GFP vocabulary the
+// grammar checks gfp= with, the files by name, the core's allocations in the
+// replies' shape. The daemon names the language's types as it always has
+// (Command, Reply, Failure, ...): they are protocol/'s.
 #pragma once
 
-#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
-#include <vector>
 
 #include "core/gfp.h"
+#include "core/machine.h"
+#include "core/render.h"
 #include "core/result.h"
-#include "core/types.h"
+#include "core/stats.h"
+#include "protocol/command.h"
+#include "protocol/reply.h"
 
 namespace memd {
 
-inline constexpr size_t kMaxCommandBytes = 64 * 1024;       // one line, newline included
-inline constexpr uint64_t kMaxAllocCount = 100'000;         // alloc count=N
-inline constexpr uint64_t kMaxReplayFrameBytes = 64 << 20;  // replay data bytes=N
-// snapshot load bytes=N: what the parser takes; the Service refuses more than a
-// state of its machine can take (Service::max_state_bytes()).
-inline constexpr uint64_t kMaxSnapshotBytes = 1ULL << 40;
+using protocol::AllocCommand;
+using protocol::announces_raw_bytes;
+using protocol::CheckCommand;
+using protocol::Command;
+using protocol::command_help;
+using protocol::Failure;
+using protocol::FreeCommand;
+using protocol::FreeTarget;
+using protocol::HelpCommand;
+using protocol::kMaxAllocCount;
+using protocol::kMaxCommandBytes;
+using protocol::kMaxReplayFrameBytes;
+using protocol::kMaxSnapshotBytes;
+using protocol::ReplayCommand;
+using protocol::Reply;
+using protocol::ResetCommand;
+using protocol::ShowCommand;
+using protocol::SnapshotCommand;
+using protocol::StatusCommand;
+using protocol::SysctlCommand;
 
-struct AllocCommand {
-  unsigned order = 0;
-  Gfp gfp = 0;
-  std::optional<int> node;
-  int cpu = 0;
-  uint64_t count = 1;
-};
+// Parses one line of the command language, gfp= checked with the core's
+// parse_gfp (protocol::parse_command with the core's vocabulary).
+protocol::Result<Command> parse_command(std::string_view line);
 
-struct FreeTarget {
-  enum class Kind : uint8_t { kPfn, kId } kind;
-  uint64_t value;
-  friend bool operator==(const FreeTarget&, const FreeTarget&) = default;
-};
+// The flags of an alloc command; the error is parse_command's for a bad gfp=
+// (a Command built by other means than parse_command may have one).
+Result<Gfp> gfp_of(const AllocCommand& c);
 
-struct FreeCommand {
-  std::vector<FreeTarget> targets;  // in the order given; empty when `all`
-  bool all = false;
-  int cpu = 0;
-};
+// The file the mount serves under `name` (protocol::kFileNames); nullopt if none.
+std::optional<ProcFile> proc_file_named(std::string_view name);
 
-struct SysctlCommand {
-  std::string name;                  // without "vm."; empty: list them all
-  std::optional<std::string> value;  // set when NAME=VALUE; commas become blanks
-};
+// An allocation of the core as replies show it.
+protocol::AllocationEntry allocation_entry(const Allocation& a);
 
-struct ShowCommand {
-  std::string file;  // a file the mount serves (checked by the Service)
-};
-
-struct ReplayCommand {
-  enum class Op : uint8_t { kFile, kBegin, kData, kEnd, kAbort } op;
-  std::string path;    // kFile
-  uint64_t bytes = 0;  // kData: the raw bytes that follow the line
-};
-
-// `snapshot save`: the machine's state as bytes, sent after the JSON reply;
-// `snapshot load bytes=N`: N raw bytes of state follow the line (socket only).
-struct SnapshotCommand {
-  enum class Op : uint8_t { kSave, kLoad } op;
-  uint64_t bytes = 0;  // kLoad
-};
-
-struct ResetCommand {};
-struct CheckCommand {};
-struct StatusCommand {};
-struct HelpCommand {};
-
-using Command =
-    std::variant<AllocCommand, FreeCommand, SysctlCommand, ShowCommand, ReplayCommand,
-                 SnapshotCommand, ResetCommand, CheckCommand, StatusCommand, HelpCommand>;
-
-// Whether a line, well-formed or not, announces raw bytes after it
-// (`replay data ...`, `snapshot load ...`), judged by its first two words as
-// parse_command splits them. A socket reply to a bad such line must close
-// the connection: the bytes that follow cannot be told from commands.
-bool announces_raw_bytes(std::string_view line);
-
-// Parses one line (a trailing "\n" or "\r\n" is fine). Errors name the verb,
-// the key and the value, and say what was expected.
-Result<Command> parse_command(std::string_view line);
-
-// The text `help` prints.
-std::string_view command_help();
+// "x86_64" or "i386".
+std::string_view arch_name(Arch arch);
+// "x86_64, 4096 MiB in 1 node, 2 CPUs": present memory, nodes and CPUs.
+std::string machine_shape(const MachineStats& s);
 
 }  // namespace memd

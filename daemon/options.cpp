@@ -7,7 +7,8 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "core/render.h"
+#include "daemon/command.h"
+#include "protocol/files.h"
 
 namespace memd {
 namespace {
@@ -34,15 +35,11 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
       ->check(CLI::ExistingFile);
   app.add_flag("-f,--foreground", o.foreground, "stay in the foreground and log to stderr");
   app.add_flag("-v,--verbose", o.verbose, "log debug messages too");
-  std::string names;
-  for (ProcFile f : kProcFiles) {
-    names += (names.empty() ? "" : ", ") + std::string(proc_file_name(f));
-  }
-  app.add_option(
-         "--print", o.print,
-         "boot the machine, print this file to stdout and exit without mounting (" + names + ")")
+  app.add_option("--print", o.print,
+                 "boot the machine, print this file to stdout and exit without mounting (" +
+                     protocol::file_names() + ")")
       ->check([](const std::string& name) {
-        return proc_file_from_name(name) ? std::string() : "unknown file '" + name + "'";
+        return proc_file_named(name) ? std::string() : "unknown file '" + name + "'";
       });
   auto* daemon = app.add_option_group("daemon", "override [daemon] of the configuration");
   daemon->add_option("-m,--mount", o.mount, "where to mount the files");

@@ -1,11 +1,19 @@
 // The one owner of the emulated machine. The control file and the socket run
 // commands through execute(); the mount takes counter snapshots with stats().
+// Replies are protocol/'s (Reply, Failure); the Service fills them from the
+// machine.
+//
+// Its jobs, one file each: the lock and the machine (service.cpp), the
+// commands on the machine (machine_commands.cpp), replay sessions
+// (replay_session.cpp), snapshots and their admission (snapshot.cpp).
 //
 // Thread-safe. One mutex (mu_) guards the machine and the replay in progress;
 // a command runs whole under it, so no reader ever sees it half applied.
 // Replies are formatted, and files rendered, outside it. A replay applies its
 // trace in batches of kReplayBatchBytes, releasing the lock between them so
-// that readers and other clients interleave with it.
+// that readers and other clients interleave with it. A member named *_locked
+// runs with mu_ held and says so (REQUIRES(mu_)); the suffix means nothing
+// else here (clang -Wthread-safety checks it).
 //
 // The machine's state (Machine::save_state) leaves as `snapshot save` and
 // memd's state file, and comes back as `snapshot load` and at start; a load
@@ -21,8 +29,6 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
-
 #include "core/machine.h"
 #include "core/render.h"
 #include "core/trace.h"
@@ -31,33 +37,7 @@
 
 namespace memd {
 
-// Why a command failed; the front ends map it to errno (control file) or
-// just pass the message (socket).
-enum class Failure : uint8_t {
-  kNone,
-  kBadInput,     // the command was wrong: nothing changed
-  kAllocFailed,  // the allocator said no (a failed allocation may still boost a watermark)
-  kBusy,         // another replay is running
-  kDenied,       // this client may not do that
-  kCheckFailed,  // `check` found broken invariants
-  kIo,           // a trace file could not be read
-  kInternal,     // an exception inside memd (out of memory, a bug)
-};
-
-struct Reply {  // NOLINT(bugprone-exception-escape): json's moves do not throw
-  Failure failure = Failure::kNone;
-  nlohmann::ordered_json json;  // the socket's reply: {"ok": ..., ...}
-  std::string text;             // the control file's reply: human-readable lines
-  // Raw bytes the socket sends right after the JSON line (`snapshot save`:
-  // the state, as many bytes as the reply's "bytes" says). Shared: replies are copied.
-  std::shared_ptr<const std::string> payload;
-
-  bool ok() const { return failure == Failure::kNone; }
-  std::string error_message() const;
-  // One line of JSON, '\n'-terminated; invalid UTF-8 from clients is replaced, never thrown.
-  std::string json_line() const;
-  static Reply error(Failure failure, std::string message);
-};
+class TraceReader;
 
 // One client of the command language: an open control file or a socket connection.
 struct Client {
@@ -121,7 +101,22 @@ class Service {
   const std::vector<std::string>& boot_warnings() const { return boot_warnings_; }
 
  private:
-  class SCOPED_CAPABILITY Lock;
+  // Takes mu_, counting the threads that wait for it so that long operations
+  // can step aside between batches (let_others_in).
+  class SCOPED_CAPABILITY Lock {
+   public:
+    explicit Lock(const Service* s) ACQUIRE(s->mu_) : s_(s) {
+      s_->waiters_.fetch_add(1, std::memory_order_relaxed);
+      s_->mu_.lock();
+      s_->waiters_.fetch_sub(1, std::memory_order_relaxed);
+    }
+    ~Lock() RELEASE() { s_->mu_.unlock(); }
+    Lock(const Lock&) = delete;
+    Lock& operator=(const Lock&) = delete;
+
+   private:
+    const Service* s_;
+  };
 
   // `state_bytes`: the size of one state of `machine` (for max_state_bytes()).
   Service(const MachineConfig& config, std::unique_ptr<Machine> machine, uint64_t state_bytes);
@@ -131,10 +126,15 @@ class Service {
 
   Reply alloc(const AllocCommand& c) EXCLUDES(mu_);
   Reply free(const FreeCommand& c) EXCLUDES(mu_);
+  // The live allocations `c` names, each once, or why not (nothing is freed).
+  Result<std::vector<Allocation>> free_targets_locked(const FreeCommand& c) REQUIRES(mu_);
   Reply sysctl(const SysctlCommand& c) EXCLUDES(mu_);
   Reply show(const ShowCommand& c) EXCLUDES(mu_);
   Reply replay(const ReplayCommand& c, Client* client) EXCLUDES(mu_);
+  Reply replay_begin_locked(Client* client) REQUIRES(mu_);
   Reply replay_file(const std::string& path, Client* client) EXCLUDES(mu_);
+  // Feeds session `session` from `reader` to the end and finishes it.
+  Reply replay_from(TraceReader& reader, uint64_t session) EXCLUDES(mu_);
   Reply reset() EXCLUDES(mu_);
   Reply snapshot(const SnapshotCommand& c, Client* client) EXCLUDES(mu_);
   // Swaps `machine` in (a running replay ends); returns the machine it replaced.

@@ -1,0 +1,286 @@
+#include "client/replay.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+
+#include "client/exchange.h"
+#include "client/output.h"
+#include "client/request.h"
+#include "protocol/reply.h"
+
+namespace memd::client {
+namespace {
+
+namespace field = protocol::field;
+using protocol::ReplayCommand;
+
+// "replay begin", "replay data bytes=N", "replay end", "replay abort".
+std::string replay_line(ReplayCommand::Op op, uint64_t bytes = 0) {
+  return command_line(ReplayCommand{op, {}, bytes});
+}
+
+// --- SIGINT during a replay -------------------------------------------------------------------
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+extern "C" void on_sigint(int) {
+  g_interrupted = 1;
+}
+
+// Catches SIGINT for its lifetime; a second SIGINT kills memctl as usual.
+// An ignored SIGINT (nohup, a background job of a script) stays ignored.
+// Blocked socket calls are retried (Connection), so the flag is acted on
+// between two frames.
+class SigintGuard {
+ public:
+  SigintGuard() {
+    g_interrupted = 0;
+    sigaction(SIGINT, nullptr, &old_);
+    if (old_.sa_handler == SIG_IGN) return;
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, nullptr);
+  }
+  ~SigintGuard() { sigaction(SIGINT, &old_, nullptr); }
+  SigintGuard(const SigintGuard&) = delete;
+  SigintGuard& operator=(const SigintGuard&) = delete;
+
+ private:
+  struct sigaction old_ {};
+};
+
+constexpr size_t kFrameBytes = 256 << 10;  // one frame at most, cut back to the last line end
+constexpr size_t kMaxCarry = 16u << 20;    // a "line" longer than this is sent as it is
+constexpr auto kProgressEvery = std::chrono::milliseconds(100);
+
+struct GzCloser {
+  void operator()(gzFile f) const { gzclose(f); }
+};
+
+std::string fmt_seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", s);
+  return buf;
+}
+
+std::string base_name(const std::string& path) {
+  size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+class ReplayClient {
+ public:
+  ReplayClient(Connection* conn, const std::string& path, bool json, const Environment& env,
+               std::ostream& out, std::ostream& err)
+      : conn_(conn), path_(path), json_(json), env_(env), out_(out), err_(err) {}
+
+  int run();
+
+ private:
+  int send_frame(std::string_view bytes);
+  int read_frame_reply();
+  int drain();
+  int finish(ReplayCommand::Op step, bool interrupted);
+  void progress(bool force);
+  void clear_progress();
+
+  Connection* conn_;
+  const std::string& path_;
+  bool json_;
+  const Environment& env_;
+  std::ostream& out_;
+  std::ostream& err_;
+  gzFile file_ = nullptr;
+  uint64_t total_bytes_ = 0;  // the file's size on disk (compressed), 0 if unknown
+  uint64_t lines_ = 0;        // lines memd has taken so far
+  int in_flight_ = 0;         // frames sent whose reply is not read yet
+  std::chrono::steady_clock::time_point start_;
+  std::chrono::steady_clock::time_point last_progress_;
+  bool progress_shown_ = false;
+};
+
+int ReplayClient::run() {
+  std::unique_ptr<gzFile_s, GzCloser> in(path_ == "-" ? gzdopen(dup(STDIN_FILENO), "rb")
+                                                      : gzopen(path_.c_str(), "rb"));
+  if (!in) return fail(err_, kExitUsage, "cannot open " + path_ + ": " + std::strerror(errno));
+  file_ = in.get();
+  gzbuffer(file_, 256 << 10);
+  struct stat st {};
+  if (path_ != "-" && stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    total_bytes_ = static_cast<uint64_t>(st.st_size);
+  }
+
+  Exchange begin = ask(conn_, replay_line(ReplayCommand::Op::kBegin), err_);
+  if (!begin.ok()) return begin.status;
+  if (!reply_ok(begin.reply)) {
+    if (json_) out_ << begin.line << '\n';
+    return fail(err_, kExitRefused, error_message(begin.reply));
+  }
+
+  SigintGuard sigint;
+  start_ = last_progress_ = std::chrono::steady_clock::now();
+  std::string pending;
+  std::string buf(kFrameBytes, '\0');
+  for (;;) {
+    if (g_interrupted) return finish(ReplayCommand::Op::kAbort, true);
+    // Frames stay within kFrameBytes unless a single line is longer.
+    const size_t want = pending.size() < kFrameBytes ? kFrameBytes - pending.size() : kFrameBytes;
+    const int n = gzread(file_, buf.data(), static_cast<unsigned>(want));
+    int errnum = Z_OK;
+    std::string why;
+    if (n <= 0) {
+      why = gzerror(file_, &errnum);
+      if (errnum == Z_ERRNO) why = std::strerror(errno);
+      // The end of the file in the middle of a gzip stream: a trace cut short.
+      if (n == 0 && errnum == Z_BUF_ERROR) why = "the file ends in the middle of its gzip stream";
+    }
+    if (n < 0 || errnum == Z_BUF_ERROR) {
+      if (g_interrupted) return finish(ReplayCommand::Op::kAbort, true);
+      if (int rc = drain(); rc != kExitOk) return rc;
+      clear_progress();
+      Exchange x = ask(conn_, replay_line(ReplayCommand::Op::kAbort), err_);
+      if (!x.ok()) return x.status;
+      return fail(err_, kExitUsage,
+                  "reading " + path_ + ": " + why + " (replay aborted after " +
+                      std::to_string(lines_) + " lines)");
+    }
+    if (n == 0) break;
+    pending.append(buf.data(), static_cast<size_t>(n));
+    size_t cut = pending.rfind('\n');
+    if (cut == std::string::npos) {
+      if (pending.size() < kMaxCarry) continue;
+      cut = pending.size() - 1;
+    }
+    if (int rc = send_frame(std::string_view(pending).substr(0, cut + 1)); rc != kExitOk) {
+      return rc;
+    }
+    pending.erase(0, cut + 1);
+    progress(false);
+  }
+  if (!pending.empty()) {
+    if (int rc = send_frame(pending); rc != kExitOk) return rc;
+  }
+  return finish(ReplayCommand::Op::kEnd, false);
+}
+
+// Frames sent before the reply to the first is read: memd replays one while
+// memctl reads and inflates the next, instead of each waiting for the other.
+constexpr int kFramesInFlight = 2;
+
+// "replay data bytes=N\n" and the N bytes; the reply of the frame before.
+int ReplayClient::send_frame(std::string_view bytes) {
+  const std::string header = replay_line(ReplayCommand::Op::kData, bytes.size()) + "\n";
+  if (auto st = conn_->send(header); !st) {
+    clear_progress();
+    return fail(err_, kExitUnreachable, st.error().message);
+  }
+  if (auto st = conn_->send(bytes); !st) {
+    clear_progress();
+    return fail(err_, kExitUnreachable, st.error().message);
+  }
+  ++in_flight_;
+  return in_flight_ < kFramesInFlight ? kExitOk : read_frame_reply();
+}
+
+// The reply to the oldest frame in flight.
+int ReplayClient::read_frame_reply() {
+  --in_flight_;
+  auto line = conn_->read_line();
+  if (!line) {
+    clear_progress();
+    return fail(err_, kExitUnreachable, line.error().message);
+  }
+  const Json reply = Json::parse(*line, nullptr, false);
+  if (reply.is_discarded() || !reply.is_object()) {
+    clear_progress();
+    return fail(err_, kExitUnreachable,
+                "memd's reply is not a JSON object: " + line->substr(0, 200));
+  }
+  if (!reply_ok(reply)) {
+    clear_progress();
+    if (json_) out_ << *line << '\n';
+    return fail(err_, kExitRefused, error_message(reply));
+  }
+  if (auto it = reply.find(field::kLines); it != reply.end() && it->is_number_unsigned()) {
+    lines_ = it->get<uint64_t>();
+  }
+  return kExitOk;
+}
+
+// The replies to every frame in flight.
+int ReplayClient::drain() {
+  while (in_flight_ > 0) {
+    if (int rc = read_frame_reply(); rc != kExitOk) return rc;
+  }
+  return kExitOk;
+}
+
+// Ends the replay with `replay end` or `replay abort` and prints the report.
+int ReplayClient::finish(ReplayCommand::Op step, bool interrupted) {
+  if (int rc = drain(); rc != kExitOk) return rc;
+  clear_progress();
+  Exchange x = ask(conn_, replay_line(step), err_);
+  if (!x.ok()) return x.status;
+  if (json_) out_ << x.line << '\n';
+  if (!reply_ok(x.reply)) return fail(err_, kExitRefused, error_message(x.reply));
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  auto report = x.reply.find(field::kReport);
+  if (!json_) {
+    uint64_t lines = lines_;
+    if (report != x.reply.end() && report->is_object()) {
+      lines = report->value(field::kLines, lines);
+    } else if (auto it = x.reply.find(field::kLines);
+               it != x.reply.end() && it->is_number_unsigned()) {
+      lines = it->get<uint64_t>();
+    }
+    out_ << (interrupted ? "replay of " + path_ + " interrupted after "
+                         : "replayed " + path_ + ": ")
+         << lines << " lines in " << fmt_seconds(seconds) << "\n";
+    if (report != x.reply.end()) out_ << format_report(*report);
+  }
+  out_.flush();
+  if (interrupted) {
+    return fail(err_, kExitInterrupted,
+                "interrupted: the replay stopped at a line boundary; what was applied stays");
+  }
+  return kExitOk;
+}
+
+void ReplayClient::progress(bool force) {
+  if (!env_.stderr_is_tty) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && now - last_progress_ < kProgressEvery) return;
+  last_progress_ = now;
+  const uint64_t done = static_cast<uint64_t>(std::max<z_off_t>(0, gzoffset(file_)));
+  const double seconds = std::chrono::duration<double>(now - start_).count();
+  err_ << '\r'
+       << progress_line(base_name(path_), done, total_bytes_, lines_, seconds, env_.columns - 1)
+       << "\033[K" << std::flush;
+  progress_shown_ = true;
+}
+
+void ReplayClient::clear_progress() {
+  if (!progress_shown_) return;
+  err_ << "\r\033[K" << std::flush;
+  progress_shown_ = false;
+}
+
+}  // namespace
+
+int replay_trace(Connection* conn, const std::string& path, bool json, const Environment& env,
+                 std::ostream& out, std::ostream& err) {
+  return ReplayClient(conn, path, json, env, out, err).run();
+}
+
+}  // namespace memd::client

@@ -1,0 +1,211 @@
+// The commands that act on the machine or read it: alloc, free, sysctl, show,
+// reset, check, status. Each takes the lock once, checks everything the
+// grammar could not (what depends on the machine's shape) before changing
+// anything, and builds its reply outside the lock.
+#include <unistd.h>
+
+#include <cassert>
+#include <optional>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "daemon/service.h"
+#include "protocol/files.h"
+#include "protocol/text.h"
+
+namespace memd {
+
+using protocol::bad_input;
+
+namespace {
+
+// Why `m` refuses an allocation the grammar took, in the command's terms
+// (naming the key); nullopt if it may go ahead. The core checks the same
+// (Machine::alloc) for its other callers, in its own terms: here a refusal
+// is bad input, and nothing is touched.
+std::optional<std::string> alloc_refusal(const Machine& m, const AllocCommand& c, Gfp gfp) {
+  const int cpu = c.cpu_or_default();
+  if (cpu >= m.nr_cpus()) {
+    return fmt::format("alloc: cpu={}: the machine has CPUs 0-{}", cpu, m.nr_cpus() - 1);
+  }
+  if (c.node && *c.node >= m.nr_nodes()) {
+    return fmt::format("alloc: node={}: the machine has nodes 0-{}", *c.node, m.nr_nodes() - 1);
+  }
+  if (gfp_zone(gfp, m.config().arch) < 0) {
+    return fmt::format("alloc: gfp={}: combines zone modifiers the kernel rejects (GFP_ZONE_BAD)",
+                       format_gfp(gfp));
+  }
+  if ((gfp & gfp::kMovableMask) == gfp::kMovableMask) {
+    return fmt::format("alloc: gfp={}: sets both __GFP_MOVABLE and __GFP_RECLAIMABLE",
+                       format_gfp(gfp));
+  }
+  return std::nullopt;
+}
+
+std::vector<protocol::AllocationEntry> entries(const std::vector<Allocation>& list) {
+  std::vector<protocol::AllocationEntry> out;
+  out.reserve(list.size());
+  for (const Allocation& a : list) {
+    out.push_back(allocation_entry(a));
+  }
+  return out;
+}
+
+}  // namespace
+
+Reply Service::alloc(const AllocCommand& c) {
+  auto gfp = gfp_of(c);
+  if (!gfp) return bad_input(gfp.error().message);
+  std::vector<Allocation> made;
+  std::optional<Error> failure;
+  {
+    Lock lock(this);
+    if (auto refusal = alloc_refusal(*machine_, c, *gfp)) return bad_input(*refusal);
+    made.reserve(c.count_or_default());
+    const AllocRequest request{c.order, *gfp, c.node, c.cpu_or_default()};
+    for (uint64_t i = 0; i < c.count_or_default(); ++i) {
+      auto a = machine_->alloc(request);
+      if (!a) {
+        failure = a.error();
+        break;
+      }
+      made.push_back(*a);
+    }
+    changed_locked();  // even a failed allocation may boost a watermark or reserve a block
+  }
+  return protocol::alloc_reply(entries(made), failure ? &failure->message : nullptr,
+                               c.count_or_default() > 1);
+}
+
+// Every target must name a live allocation, each one once, before anything
+// is freed: the allocations the targets name, or why not.
+Result<std::vector<Allocation>> Service::free_targets_locked(const FreeCommand& c) {
+  std::vector<Allocation> found;
+  std::unordered_set<Pfn> seen;
+  for (const FreeTarget& t : c.targets) {
+    const bool by_pfn = t.kind == FreeTarget::Kind::kPfn;
+    std::optional<Allocation> a = by_pfn ? machine_->find_pfn(t.value) : machine_->find_id(t.value);
+    if (!a) {
+      return make_error(by_pfn
+                            ? fmt::format("free: pfn={}: not the first page of a live allocation",
+                                          protocol::pfn_text(t.value))
+                            : fmt::format("free: id={}: no live allocation has this id", t.value));
+    }
+    if (!seen.insert(a->pfn).second) {
+      return make_error(fmt::format("free: allocation id={} pfn={} named twice", a->id,
+                                    protocol::pfn_text(a->pfn)));
+    }
+    found.push_back(*a);
+  }
+  return found;
+}
+
+Reply Service::free(const FreeCommand& c) {
+  const int cpu = c.cpu_or_default();
+  std::vector<Allocation> freed;
+  {
+    Lock lock(this);
+    Machine& m = *machine_;
+    if (cpu >= m.nr_cpus()) {
+      return bad_input(
+          fmt::format("free: cpu={}: the machine has CPUs 0-{}", cpu, m.nr_cpus() - 1));
+    }
+    if (c.all) {
+      const uint64_t count = m.free_all(cpu);
+      changed_locked();
+      return protocol::free_all_reply(count);
+    }
+    auto targets = free_targets_locked(c);
+    if (!targets) return bad_input(targets.error().message);
+    freed = std::move(*targets);
+    for (const Allocation& a : freed) {
+      auto r = m.free_pfn(a.pfn, cpu);
+      assert(r.ok());
+      (void)r;
+    }
+    changed_locked();
+  }
+  return protocol::free_reply(entries(freed));
+}
+
+Reply Service::sysctl(const SysctlCommand& c) {
+  std::vector<std::pair<std::string, std::string>> values;
+  {
+    Lock lock(this);
+    Machine& m = *machine_;
+    if (c.value) {
+      if (auto st = m.set_sysctl(c.name, *c.value); !st) {
+        return bad_input("sysctl: " + st.error().message);
+      }
+      changed_locked();
+    }
+    if (c.name.empty()) {
+      for (std::string_view name : Machine::sysctl_names()) {
+        values.emplace_back(name, *m.get_sysctl(name));
+      }
+    } else {
+      auto v = m.get_sysctl(c.name);
+      if (!v) return bad_input("sysctl: " + v.error().message);
+      values.emplace_back(c.name, *v);
+    }
+  }
+  return protocol::sysctl_reply(values);
+}
+
+Reply Service::show(const ShowCommand& c) {
+  auto file = proc_file_named(c.file);
+  if (!file) {
+    return bad_input(
+        fmt::format("show: unknown file '{}' (files: {})", c.file, protocol::file_names()));
+  }
+  return protocol::text_reply(render(*file));
+}
+
+Reply Service::reset() {
+  auto fresh = Machine::boot(config_);
+  if (!fresh) return bad_input("reset: " + fresh.error().message);
+  // Freed outside the lock: freeing a big machine's metadata takes a while.
+  replace_machine(std::move(*fresh)).reset();
+  return protocol::reset_reply(shape());
+}
+
+Reply Service::check() {
+  CheckReport report;
+  {
+    Lock lock(this);
+    report = machine_->check();
+  }
+  return protocol::check_reply(report.problems);
+}
+
+Reply Service::status() {
+  protocol::MachineStatus st;
+  std::shared_ptr<const MachineStats> s;
+  {
+    Lock lock(this);  // one snapshot: the counters and the live allocations agree
+    s = stats_locked();
+    st.live_allocations = machine_->nr_allocations();
+    st.replaying = replay_session_ != 0;
+    st.cmdline = machine_->config().cmdline;
+  }
+  st.shape = machine_shape(*s);
+  st.arch = arch_name(s->arch);
+  st.nodes = s->nodes.size();
+  st.cpus = s->nr_cpus;
+  for (const NodeStats& n : s->nodes) {
+    for (const ZoneStats& z : n.zones) {
+      st.pgalloc += z.pgalloc;
+      st.free_pages += z.free_pages;
+      st.zones.push_back(
+          {n.nid, z.name, z.start_pfn, z.spanned, z.present, z.managed, z.free_pages});
+    }
+  }
+  st.pgfree = s->pgfree;
+  st.extfrag_claims = s->extfrag_claims;
+  st.extfrag_steals = s->extfrag_steals;
+  st.pid = getpid();
+  return protocol::status_reply(st);
+}
+
+}  // namespace memd

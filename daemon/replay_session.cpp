@@ -1,0 +1,168 @@
+// Replay sessions: one trace replay at a time, from a file memd reads
+// (replay file=) or streamed over the socket in frames (replay begin, data,
+// end, abort). A session is applied in batches of kReplayBatchBytes, the lock
+// released between them; `reset`, `snapshot load` and a stopping memd end it.
+#include <fmt/format.h>
+
+#include "daemon/service.h"
+#include "daemon/trace_reader.h"
+
+namespace memd {
+
+using protocol::bad_input;
+
+namespace {
+
+protocol::ReplaySummary summary(const ReplayReport& report) {
+  protocol::ReplaySummary s;
+  s.counters = report.counters();
+  s.malformed.assign(report.malformed_samples.begin(), report.malformed_samples.end());
+  return s;
+}
+
+}  // namespace
+
+uint64_t Service::begin_replay_locked() {
+  if (replay_session_ != 0) return 0;
+  replayer_ = std::make_unique<Replayer>(machine_.get());
+  replay_session_ = next_session_++;
+  replay_lines_ = 0;
+  return replay_session_;
+}
+
+void Service::end_replay_locked() {
+  replayer_.reset();
+  replay_session_ = 0;
+}
+
+bool Service::feed_in_batches(uint64_t session, std::string_view text) {
+  for (;;) {  // at least once: an empty frame of an ended replay is refused too
+    const size_t n = std::min(text.size(), kReplayBatchBytes);
+    {
+      Lock lock(this);
+      if (stopping_ && replay_session_ == session) end_replay_locked();
+      if (replay_session_ != session) return false;
+      if (n == 0) return true;
+      replay_lines_ += replayer_->feed(text.substr(0, n));
+      changed_locked();
+    }
+    text.remove_prefix(n);
+    if (text.empty()) return true;
+    let_others_in();
+  }
+}
+
+ReplayReport Service::finish_replay_locked() {
+  replayer_->finish();
+  changed_locked();
+  ReplayReport report = replayer_->report();
+  end_replay_locked();
+  return report;
+}
+
+Reply Service::replay(const ReplayCommand& c, Client* client) {
+  using Op = ReplayCommand::Op;
+  if (c.op == Op::kFile) return replay_file(c.path, client);
+  if (client->origin != Client::Origin::kSocket) {
+    return bad_input(
+        "replay: streaming (begin, data, end, abort) is for the socket; "
+        "here use replay file=PATH");
+  }
+  if (c.op == Op::kData) {
+    return bad_input("replay data: the socket server reads the bytes that follow");
+  }
+  Lock lock(this);
+  if (c.op == Op::kBegin) return replay_begin_locked(client);
+  const bool mine = client->replay_session != 0 && client->replay_session == replay_session_;
+  if (!mine) {
+    const bool reset = client->replay_session != 0;
+    client->replay_session = 0;
+    return bad_input(reset ? "replay: the replay ended when the machine was reset"
+                           : "replay: no replay running on this connection (replay begin first)");
+  }
+  client->replay_session = 0;
+  if (c.op == Op::kAbort) {
+    const uint64_t lines = replay_lines_;
+    Reply reply = protocol::replay_aborted_reply(summary(replayer_->report()), lines);
+    end_replay_locked();
+    return reply;
+  }
+  return protocol::report_reply(summary(finish_replay_locked()));
+}
+
+Reply Service::replay_begin_locked(Client* client) {
+  if (client->replay_session != 0 && client->replay_session == replay_session_) {
+    return bad_input("replay begin: this connection's replay is still running");
+  }
+  client->replay_session = begin_replay_locked();
+  if (client->replay_session == 0) {
+    return Reply::error(Failure::kBusy, "replay begin: another replay is running");
+  }
+  return protocol::replay_started_reply();
+}
+
+bool Service::owns_replay(const Client* client) {
+  if (client->replay_session == 0) return false;
+  Lock lock(this);
+  return client->replay_session == replay_session_;
+}
+
+Reply Service::replay_data(Client* client, std::string_view bytes) {
+  const uint64_t session = client->replay_session;
+  if (session == 0) return bad_input("replay data: no replay running on this connection");
+  if (!feed_in_batches(session, bytes)) {
+    client->replay_session = 0;
+    return bad_input(stopping_ ? "replay data: memd is stopping; the replay ended"
+                               : "replay data: the replay ended when the machine was reset");
+  }
+  Lock lock(this);
+  return protocol::replay_frame_reply(replay_lines_);
+}
+
+Reply Service::replay_file(const std::string& path, Client* client) {
+  if (client->origin == Client::Origin::kSocket && client->uid != 0) {
+    return Reply::error(Failure::kDenied,
+                        "replay file=: only root may make the daemon read a file; "
+                        "stream the trace instead (replay begin / data / end)");
+  }
+  // The file is read (and inflated) on a thread of its own, a few MiB ahead.
+  auto reader = TraceReader::open(path);
+  if (!reader) return Reply::error(Failure::kIo, "replay: " + reader.error().message);
+  uint64_t session = 0;
+  {
+    Lock lock(this);
+    session = begin_replay_locked();
+  }
+  if (session == 0) return Reply::error(Failure::kBusy, "replay: another replay is running");
+  // The session belongs to no client: whatever way this returns (an
+  // exception included), a session still open is ended, keeping what was
+  // applied, so that the next replay is not refused as "another is running".
+  struct EndUnfinished {
+    Service* s;
+    uint64_t session;
+    ~EndUnfinished() {
+      Lock lock(s);
+      if (s->replay_session_ == session) s->end_replay_locked();
+    }
+  } end_unfinished{this, session};
+  return replay_from(**reader, session);
+}
+
+Reply Service::replay_from(TraceReader& reader, uint64_t session) {
+  for (;;) {
+    auto chunk = reader.next();
+    if (!chunk) return Reply::error(Failure::kIo, "replay: " + chunk.error().message);
+    if (chunk->empty()) break;
+    if (!feed_in_batches(session, *chunk)) {
+      return bad_input(stopping_ ? "replay: memd is stopping; the replay ended"
+                                 : "replay: the replay ended when the machine was reset");
+    }
+  }
+  Lock lock(this);
+  if (replay_session_ != session) {
+    return bad_input("replay: the replay ended when the machine was reset");
+  }
+  return protocol::report_reply(summary(finish_replay_locked()));
+}
+
+}  // namespace memd

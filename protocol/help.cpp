@@ -1,0 +1,28 @@
+#include "protocol/command.h"
+
+namespace memd::protocol {
+
+std::string_view command_help() {
+  return R"(memd commands (one per line; the control file and the socket speak the same language):
+  alloc order=N gfp=FLAGS [node=N] [cpu=N] [count=N]
+      allocate 2^N pages; FLAGS as the kernel prints them (GFP_KERNEL|__GFP_ZERO) or a hex mask
+  free pfn=P [pfn=P...] [cpu=C]   free the allocations whose first page is P
+  free id=N [id=N...] [cpu=C]     free allocations by id
+  free all [cpu=C]                free every live allocation
+  sysctl                          list the vm sysctls memd models
+  sysctl NAME                     print one (min_free_kbytes, watermark_scale_factor, ...)
+  sysctl NAME=VALUE               set one (lowmem_reserve_ratio=256,256,32,0,0)
+  show FILE                       print a file of the mount (buddyinfo, zoneinfo, ...)
+  status                          the machine's shape and counters
+  check                           verify every invariant of the allocator
+  reset                           reboot the emulated machine from its configuration
+  snapshot save | load bytes=N    the machine's whole state as bytes, out or in (socket only;
+                                  memctl snapshot save FILE / load FILE)
+  replay file=PATH                replay a kernel trace (.gz too) read by the daemon
+  replay begin | data bytes=N | end | abort
+                                  stream a trace over the socket
+  help                            this text
+)";
+}
+
+}  // namespace memd::protocol

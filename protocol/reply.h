@@ -1,0 +1,167 @@
+// memd's replies: one JSON object per command on the socket ("ok" first), and
+// human-readable lines for the control file, built together so that the two
+// say the same. The shapes are protocol/PROTOCOL.md's; memctl reads them back
+// with the field names below.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace memd::protocol {
+
+using Json = nlohmann::ordered_json;
+
+// Why a command failed; the front ends map it to errno (control file) or
+// just pass the message (socket).
+enum class Failure : uint8_t {
+  kNone,
+  kBadInput,     // the command was wrong: nothing changed
+  kAllocFailed,  // the allocator said no (a failed allocation may still boost a watermark)
+  kBusy,         // another replay is running
+  kDenied,       // this client may not do that
+  kCheckFailed,  // `check` found broken invariants
+  kIo,           // a trace file could not be read
+  kInternal,     // an exception inside memd (out of memory, a bug)
+};
+
+struct Reply {  // NOLINT(bugprone-exception-escape): json's moves do not throw
+  Failure failure = Failure::kNone;
+  Json json;         // the socket's reply: {"ok": ..., ...}
+  std::string text;  // the control file's reply: human-readable lines
+  // Raw bytes the socket sends right after the JSON line (`snapshot save`:
+  // the state, as many bytes as the reply's "bytes" says). Shared: replies are copied.
+  std::shared_ptr<const std::string> payload;
+
+  bool ok() const { return failure == Failure::kNone; }
+  std::string error_message() const;
+  // One line of JSON, '\n'-terminated; invalid UTF-8 from clients is replaced, never thrown.
+  std::string json_line() const;
+  // {"ok":false,"error":message}; text "error: message\n".
+  static Reply error(Failure failure, std::string message);
+  // {"ok":true, ...body}; `text` for the control file.
+  static Reply success(Json body, std::string text);
+};
+
+// Reply::error(Failure::kBadInput, message): the command was wrong, nothing changed.
+Reply bad_input(std::string message);
+
+// The names of the replies' fields, for whoever writes or reads them.
+namespace field {
+inline constexpr const char* kOk = "ok";
+inline constexpr const char* kError = "error";
+inline constexpr const char* kAllocations = "allocations";
+inline constexpr const char* kFreed = "freed";
+inline constexpr const char* kCount = "count";
+inline constexpr const char* kSysctl = "sysctl";
+inline constexpr const char* kText = "text";
+inline constexpr const char* kMachine = "machine";
+inline constexpr const char* kProblems = "problems";
+inline constexpr const char* kBytes = "bytes";
+inline constexpr const char* kLines = "lines";
+inline constexpr const char* kReport = "report";
+inline constexpr const char* kMalformed = "malformed";
+inline constexpr const char* kAborted = "aborted";
+inline constexpr const char* kLine = "line";      // a malformed line's number
+inline constexpr const char* kReason = "reason";  // and why
+inline constexpr const char* kLiveAllocations = "live_allocations";
+inline constexpr const char* kCounters = "counters";
+inline constexpr const char* kReplaying = "replaying";
+inline constexpr const char* kPid = "pid";
+// An allocation's.
+inline constexpr const char* kId = "id";
+inline constexpr const char* kPfn = "pfn";
+inline constexpr const char* kOrder = "order";
+inline constexpr const char* kZone = "zone";
+inline constexpr const char* kNode = "node";
+inline constexpr const char* kMigratetype = "migratetype";
+// status's "machine" and its zones.
+inline constexpr const char* kShape = "shape";
+inline constexpr const char* kZones = "zones";
+inline constexpr const char* kCmdline = "cmdline";
+inline constexpr const char* kStartPfn = "start_pfn";
+inline constexpr const char* kSpanned = "spanned";
+inline constexpr const char* kPresent = "present";
+inline constexpr const char* kManaged = "managed";
+inline constexpr const char* kFree = "free";
+}  // namespace field
+
+// One allocation as replies show it:
+// {"id":7,"pfn":"0x1f400","order":3,"zone":"Normal","node":0,"migratetype":"Movable"}.
+struct AllocationEntry {
+  uint64_t id = 0;
+  uint64_t pfn = 0;
+  unsigned order = 0;
+  std::string_view zone;  // the kernel's zone name
+  int node = 0;
+  std::string_view migratetype;  // the kernel's migratetype name
+};
+Json allocation_json(const AllocationEntry& a);
+// "id=7 pfn=0x1f400 order=3 zone=Normal node=0 migratetype=Movable\n"
+std::string allocation_text(const AllocationEntry& a);
+
+// `alloc`: the allocations made. When the allocator failed (`failure`), an
+// error, with the ones made before it when the command asked for several.
+Reply alloc_reply(const std::vector<AllocationEntry>& made, const std::string* failure,
+                  bool asked_for_several);
+// `free pfn=.../id=...`: {"freed":[...],"count":N}; `free all`: {"count":N}.
+Reply free_reply(const std::vector<AllocationEntry>& freed);
+Reply free_all_reply(uint64_t count);
+// `sysctl`: {"sysctl":{name: value, ...}}; values as the kernel prints them
+// become a number, an array of numbers or, failing both, the text.
+Reply sysctl_reply(const std::vector<std::pair<std::string, std::string>>& values);
+// `show`, `help`: {"text": text}.
+Reply text_reply(std::string text);
+// `reset`: {"machine": shape}.
+Reply reset_reply(const std::string& shape);
+// `check`: {"problems":[]}, or an error naming the first problem, with all of them.
+Reply check_reply(const std::vector<std::string>& problems);
+
+// `status`: the machine's shape, zones and counters.
+struct ZoneStatus {
+  int node = 0;
+  std::string_view zone;
+  uint64_t start_pfn = 0, spanned = 0, present = 0, managed = 0, free = 0;
+};
+struct MachineStatus {
+  std::string shape;  // "x86_64, 4095 MiB in 1 node, 2 CPUs"
+  std::string_view arch;
+  uint64_t nodes = 0;
+  int cpus = 0;
+  std::string cmdline;
+  std::vector<ZoneStatus> zones;
+  uint64_t live_allocations = 0;
+  uint64_t pgalloc = 0, pgfree = 0, free_pages = 0, extfrag_claims = 0, extfrag_steals = 0;
+  bool replaying = false;
+  int64_t pid = 0;
+};
+Reply status_reply(const MachineStatus& s);
+// "x86_64, 4096 MiB in 1 node, 2 CPUs"
+std::string machine_shape(std::string_view arch, uint64_t mib, uint64_t nodes, int cpus);
+
+// A replay's report: {"report":{counter: n, ..., "malformed":[{"line":N,"reason":"..."}]}}.
+struct ReplaySummary {
+  std::vector<std::pair<std::string, uint64_t>> counters;   // in order; none named "malformed"
+  std::vector<std::pair<uint64_t, std::string>> malformed;  // line number, why
+};
+Reply report_reply(const ReplaySummary& report);
+// `replay abort`: the report so far, with "lines" and "aborted":true.
+Reply replay_aborted_reply(const ReplaySummary& report, uint64_t lines);
+// `replay begin`: {}, "replay started".
+Reply replay_started_reply();
+// One `replay data` frame applied: {"lines": lines applied so far}.
+Reply replay_frame_reply(uint64_t lines);
+
+// `snapshot save`: {"bytes":N,"allocations":A}, the N bytes as the payload.
+Reply snapshot_saved_reply(std::shared_ptr<const std::string> state, uint64_t allocations);
+// A `snapshot load bytes=N` admitted: {} (the bytes may come).
+Reply snapshot_admitted_reply();
+// `snapshot load` done: {"machine": shape, "allocations": A}.
+Reply snapshot_loaded_reply(const std::string& shape, uint64_t allocations);
+
+}  // namespace memd::protocol

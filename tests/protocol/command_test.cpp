@@ -1,0 +1,144 @@
+// The grammar on its own: lines to Commands and back, the gfp= hook, the
+// lines that announce raw bytes. (The daemon's tests cover every error with
+// the core's GFP vocabulary: tests/daemon/command_test.cpp.)
+#include <gtest/gtest.h>
+
+#include "protocol/command.h"
+
+namespace memd::protocol {
+namespace {
+
+Command parse_ok(std::string_view line) {
+  auto r = parse_command(line);
+  EXPECT_TRUE(r.ok()) << line << ": " << (r.ok() ? "" : r.error().message);
+  return r.ok() ? *r : Command{HelpCommand{}};
+}
+
+std::string format_ok(const Command& c) {
+  auto r = format_command(c);
+  EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
+  return r.ok() ? *r : "";
+}
+
+// Lines as format_command writes them: parsing and writing give the same line.
+TEST(Grammar, CanonicalLinesRoundTrip) {
+  for (const char* line : {
+           "alloc order=0 gfp=GFP_KERNEL",
+           "alloc order=3 gfp=GFP_HIGHUSER_MOVABLE count=2 cpu=0 node=0",
+           "alloc order=10 gfp=\"GFP_KERNEL count=100000\" count=100000 cpu=8191 node=1023",
+           "free pfn=0x1f400 id=7 pfn=0xc cpu=1",
+           "free all",
+           "free all cpu=3",
+           "sysctl",
+           "sysctl min_free_kbytes",
+           "sysctl watermark_scale_factor=200",
+           "sysctl lowmem_reserve_ratio=\"256 256 32 0 0\"",
+           "show buddyinfo",
+           "replay file=\"/tmp/my trace.gz\"",
+           "replay begin",
+           "replay data bytes=4096",
+           "replay end",
+           "replay abort",
+           "snapshot save",
+           "snapshot load bytes=1234",
+           "reset",
+           "check",
+           "status",
+           "help",
+       }) {
+    EXPECT_EQ(format_ok(parse_ok(line)), line);
+  }
+}
+
+// Other spellings parse to the same command, written back in the canonical one.
+TEST(Grammar, SpellingsNormalise) {
+  EXPECT_EQ(format_ok(parse_ok("alloc  node=1\tgfp=GFP_KERNEL order=0x3 count=0x10\r\n")),
+            "alloc order=3 gfp=GFP_KERNEL count=16 node=1");
+  EXPECT_EQ(format_ok(parse_ok("free pfn=128000 cpu=0")), "free pfn=0x1f400 cpu=0");
+  EXPECT_EQ(format_ok(parse_ok("sysctl vm.lowmem_reserve_ratio=256,256,32")),
+            "sysctl lowmem_reserve_ratio=\"256 256 32\"");
+  EXPECT_EQ(format_ok(parse_ok("show file=zoneinfo")), "show zoneinfo");
+  EXPECT_EQ(format_ok(parse_ok("  snapshot\tsave \n")), "snapshot save");
+}
+
+TEST(Grammar, CommandsRoundTrip) {
+  AllocCommand alloc{2, "GFP_KERNEL|__GFP_ZERO", 1, 0, 5};
+  FreeCommand free{{{FreeTarget::Kind::kId, 7}, {FreeTarget::Kind::kPfn, 0x1f400}}, false, 1};
+  SysctlCommand sysctl{"lowmem_reserve_ratio", "256 256 32"};
+  for (const Command& c : std::vector<Command>{
+           alloc, AllocCommand{0, "none", {}, {}, {}}, free, FreeCommand{{}, true, {}}, sysctl,
+           SysctlCommand{"min_free_kbytes", {}}, ShowCommand{"extfrag_index"},
+           ReplayCommand{ReplayCommand::Op::kFile, "/a \"b\"\\c", 0},
+           ReplayCommand{ReplayCommand::Op::kData, {}, kMaxReplayFrameBytes},
+           SnapshotCommand{SnapshotCommand::Op::kLoad, kMaxSnapshotBytes}, StatusCommand{}}) {
+    const std::string line = format_ok(c);
+    EXPECT_EQ(parse_ok(line), c) << line;
+  }
+}
+
+TEST(Grammar, AbsentKeysStayAbsent) {
+  auto c = std::get<AllocCommand>(parse_ok("alloc order=1 gfp=GFP_KERNEL"));
+  EXPECT_FALSE(c.cpu);
+  EXPECT_FALSE(c.count);
+  EXPECT_FALSE(c.node);
+  EXPECT_EQ(c.cpu_or_default(), kDefaultCpu);
+  EXPECT_EQ(c.count_or_default(), kDefaultCount);
+  EXPECT_FALSE(std::get<FreeCommand>(parse_ok("free all")).cpu);
+}
+
+TEST(Grammar, FormatRefusesWhatNoLineCarries) {
+  EXPECT_FALSE(format_command(AllocCommand{0, "GFP_KERNEL\nreset", {}, {}, {}}).ok());
+  EXPECT_FALSE(format_command(ShowCommand{"a\x01"}).ok());
+  EXPECT_FALSE(format_command(SysctlCommand{"a\nb", "1"}).ok());
+}
+
+std::optional<std::string> only_kernel(std::string_view gfp) {
+  if (gfp == "GFP_KERNEL") return std::nullopt;
+  return "unknown flag '" + std::string(gfp) + "'";
+}
+
+TEST(Grammar, GfpCheckIsTheCallers) {
+  // Without a check any text is taken; with one, a bad gfp= is a usage error.
+  EXPECT_TRUE(parse_command("alloc order=0 gfp=GFP_BOGUS").ok());
+  EXPECT_TRUE(parse_command("alloc order=0 gfp=GFP_KERNEL", only_kernel).ok());
+  auto bad = parse_command("alloc order=0 gfp=GFP_BOGUS", only_kernel);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().message,
+            "alloc: gfp=GFP_BOGUS: unknown flag 'GFP_BOGUS' (usage: alloc order=N gfp=FLAGS "
+            "[node=N] [cpu=N] [count=N])");
+  EXPECT_EQ(usage_error("alloc", "gfp=GFP_BOGUS: unknown flag 'GFP_BOGUS'").message,
+            bad.error().message);
+}
+
+TEST(Grammar, ErrorsAsTheSocketSendsThem) {
+  EXPECT_EQ(parse_command("alloc order=2").error().message,
+            "alloc: missing gfp= (usage: alloc order=N gfp=FLAGS [node=N] [cpu=N] [count=N])");
+  EXPECT_EQ(parse_command("frob").error().message,
+            "unknown command 'frob' (commands: alloc, free, sysctl, show, replay, snapshot, "
+            "reset, check, status, help)");
+  EXPECT_EQ(parse_command("alloc order=0 gfp=GFP_KERNEL node=1024").error().message,
+            "alloc: node=1024: must be in 0..1023 (usage: alloc order=N gfp=FLAGS [node=N] "
+            "[cpu=N] [count=N])");
+  EXPECT_EQ(parse_command(std::string(kMaxCommandBytes + 1, 'a')).error().message,
+            "command longer than 65536 bytes");
+}
+
+TEST(Grammar, LinesThatAnnounceRawBytes) {
+  EXPECT_TRUE(announces_raw_bytes("replay data bytes=10\n"));
+  EXPECT_TRUE(announces_raw_bytes("replay data bytes=x"));
+  EXPECT_TRUE(announces_raw_bytes("snapshot load bytes=10"));
+  EXPECT_TRUE(announces_raw_bytes("snapshot load \"unterminated"));
+  EXPECT_FALSE(announces_raw_bytes("replay begin"));
+  EXPECT_FALSE(announces_raw_bytes("snapshot save"));
+  EXPECT_FALSE(announces_raw_bytes("replay"));
+}
+
+TEST(Help, NamesEveryVerb) {
+  for (const char* verb :
+       {"alloc", "free", "sysctl", "show", "replay", "snapshot", "reset", "check", "status"}) {
+    EXPECT_NE(command_help().find(std::string("\n  ") + verb), std::string_view::npos) << verb;
+  }
+}
+
+}  // namespace
+}  // namespace memd::protocol

@@ -1,0 +1,138 @@
+// The replies' JSON, byte for byte as protocol/PROTOCOL.md shows it ("ok"
+// first), and the control file's text beside it.
+#include <gtest/gtest.h>
+
+#include "protocol/reply.h"
+
+namespace memd::protocol {
+namespace {
+
+std::string line(const Reply& r) {
+  return r.json_line();
+}
+
+const AllocationEntry kEntry{7, 0x1f400, 3, "Normal", 0, "Movable"};
+const char kEntryJson[] =
+    R"({"id":7,"pfn":"0x1f400","order":3,"zone":"Normal","node":0,"migratetype":"Movable"})";
+
+TEST(Reply, Allocations) {
+  Reply r = alloc_reply({kEntry}, nullptr, false);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(line(r), std::string(R"({"ok":true,"allocations":[)") + kEntryJson + "]}\n");
+  EXPECT_EQ(r.text, "id=7 pfn=0x1f400 order=3 zone=Normal node=0 migratetype=Movable\n");
+}
+
+TEST(Reply, AllocationFailure) {
+  const std::string why =
+      "page allocation failure: order:3, mode:0xcc0(GFP_KERNEL), nodemask=(null)";
+  Reply one = alloc_reply({}, &why, false);
+  EXPECT_EQ(one.failure, Failure::kAllocFailed);
+  EXPECT_EQ(line(one), R"({"ok":false,"error":")" + why + "\"}\n");
+  EXPECT_EQ(one.text, "error: " + why + "\n");
+  // count=N > 1: the ones made before the failure come along.
+  Reply several = alloc_reply({kEntry}, &why, true);
+  EXPECT_EQ(line(several),
+            R"({"ok":false,"error":")" + why + R"(","allocations":[)" + kEntryJson + "]}\n");
+  EXPECT_EQ(several.error_message(), why);
+}
+
+TEST(Reply, Free) {
+  EXPECT_EQ(line(free_reply({kEntry, kEntry})), std::string(R"({"ok":true,"freed":[)") +
+                                                    kEntryJson + "," + kEntryJson +
+                                                    R"(],"count":2})" + "\n");
+  EXPECT_EQ(free_reply({kEntry}).text,
+            "freed id=7 pfn=0x1f400 order=3 zone=Normal node=0 migratetype=Movable\n");
+  EXPECT_EQ(line(free_all_reply(12)), "{\"ok\":true,\"count\":12}\n");
+  EXPECT_EQ(free_all_reply(12).text, "freed 12 allocations\n");
+}
+
+TEST(Reply, Sysctl) {
+  Reply r = sysctl_reply({{"min_free_kbytes", "67584"},
+                          {"lowmem_reserve_ratio", "256\t256\t32\t0\t0"},
+                          {"odd", "a b"}});
+  EXPECT_EQ(
+      line(r),
+      R"({"ok":true,"sysctl":{"min_free_kbytes":67584,"lowmem_reserve_ratio":[256,256,32,0,0],"odd":"a b"}})"
+      "\n");
+  EXPECT_EQ(
+      r.text,
+      "vm.min_free_kbytes = 67584\nvm.lowmem_reserve_ratio = 256\t256\t32\t0\t0\nvm.odd = a b\n");
+}
+
+TEST(Reply, TextResetCheck) {
+  EXPECT_EQ(line(text_reply("Node 0, zone DMA 1\n")),
+            "{\"ok\":true,\"text\":\"Node 0, zone DMA 1\\n\"}\n");
+  EXPECT_EQ(line(reset_reply("x86_64, 512 MiB in 1 node, 2 CPUs")),
+            R"({"ok":true,"machine":"x86_64, 512 MiB in 1 node, 2 CPUs"})"
+            "\n");
+  EXPECT_EQ(line(check_reply({})), "{\"ok\":true,\"problems\":[]}\n");
+  Reply bad = check_reply({"p1", "p2"});
+  EXPECT_EQ(bad.failure, Failure::kCheckFailed);
+  EXPECT_EQ(line(bad), R"({"ok":false,"error":"check: 2 problems: p1","problems":["p1","p2"]})"
+                       "\n");
+  EXPECT_EQ(bad.text, "error: check: 2 problems: p1\np1\np2\n");
+}
+
+TEST(Reply, Status) {
+  MachineStatus s;
+  s.shape = machine_shape("x86_64", 4095, 1, 2);
+  s.arch = "x86_64";
+  s.nodes = 1;
+  s.cpus = 2;
+  s.cmdline = "kernelcore=1G";
+  s.zones = {{0, "DMA", 0, 4096, 3998, 3840, 3840}};
+  s.live_allocations = 3;
+  s.pgalloc = 10;
+  s.pgfree = 7;
+  s.free_pages = 3840;
+  s.pid = 1234;
+  EXPECT_EQ(s.shape, "x86_64, 4095 MiB in 1 node, 2 CPUs");
+  EXPECT_EQ(line(status_reply(s)),
+            R"({"ok":true,"machine":{"shape":"x86_64, 4095 MiB in 1 node, 2 CPUs","arch":"x86_64",)"
+            R"("nodes":1,"cpus":2,"cmdline":"kernelcore=1G","zones":[{"node":0,"zone":"DMA",)"
+            R"("start_pfn":0,"spanned":4096,"present":3998,"managed":3840,"free":3840}]},)"
+            R"("live_allocations":3,"counters":{"pgalloc":10,"pgfree":7,"free_pages":3840,)"
+            R"("extfrag_claims":0,"extfrag_steals":0},"replaying":false,"pid":1234})"
+            "\n");
+  EXPECT_EQ(machine_shape("i386", 1, 2, 1), "i386, 1 MiB in 2 nodes, 1 CPU");
+}
+
+TEST(Reply, Replay) {
+  ReplaySummary report{{{"lines", 3}, {"alloc_events", 1}}, {{2, "no pfn="}}};
+  EXPECT_EQ(
+      line(report_reply(report)),
+      R"({"ok":true,"report":{"lines":3,"alloc_events":1,"malformed":[{"line":2,"reason":"no pfn="}]}})"
+      "\n");
+  EXPECT_EQ(report_reply(report).text, "lines: 3\nalloc_events: 1\nmalformed line 2: no pfn=\n");
+  EXPECT_EQ(
+      line(replay_aborted_reply(report, 3)),
+      R"({"ok":true,"report":{"lines":3,"alloc_events":1,"malformed":[{"line":2,"reason":"no pfn="}]},"lines":3,"aborted":true})"
+      "\n");
+  EXPECT_EQ(line(replay_started_reply()), "{\"ok\":true}\n");
+  EXPECT_EQ(line(replay_frame_reply(42)), "{\"ok\":true,\"lines\":42}\n");
+}
+
+TEST(Reply, Snapshots) {
+  Reply saved = snapshot_saved_reply(std::make_shared<const std::string>("12345"), 324);
+  EXPECT_EQ(line(saved), "{\"ok\":true,\"bytes\":5,\"allocations\":324}\n");
+  ASSERT_TRUE(saved.payload);
+  EXPECT_EQ(*saved.payload, "12345");
+  EXPECT_EQ(line(snapshot_admitted_reply()), "{\"ok\":true}\n");
+  EXPECT_EQ(line(snapshot_loaded_reply("x86_64, 512 MiB in 1 node, 2 CPUs", 324)),
+            R"({"ok":true,"machine":"x86_64, 512 MiB in 1 node, 2 CPUs","allocations":324})"
+            "\n");
+}
+
+TEST(Reply, Errors) {
+  Reply r = bad_input("alloc: missing gfp=");
+  EXPECT_EQ(r.failure, Failure::kBadInput);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(line(r), "{\"ok\":false,\"error\":\"alloc: missing gfp=\"}\n");
+  EXPECT_EQ(r.text, "error: alloc: missing gfp=\n");
+  // Bytes a client sent that are not UTF-8 are replaced, never thrown.
+  EXPECT_EQ(line(Reply::error(Failure::kBusy, "bad \xff byte")),
+            "{\"ok\":false,\"error\":\"bad \xef\xbf\xbd byte\"}\n");
+}
+
+}  // namespace
+}  // namespace memd::protocol
