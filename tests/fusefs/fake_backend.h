@@ -1,0 +1,88 @@
+// A Backend for the adapter's tests: files whose text the test sets, command
+// files that answer "ok: LINE" (or EINVAL for lines starting with "bad"), and
+// counters of every call the adapter makes.
+#pragma once
+
+#include <cerrno>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fusefs/backend.h"
+
+namespace memd::fusefs::testing {
+
+class FakeBackend final : public Backend {
+ public:
+  struct FakeSession final : Session {
+    int number = 0;  // 1 for the first open, 2 for the next, ...
+    FileId file = 0;
+    Caller caller;
+  };
+
+  explicit FakeBackend(std::vector<Entry> entries) : entries_(std::move(entries)) {}
+
+  std::vector<Entry> entries() const override { return entries_; }
+
+  std::string render(FileId file) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++renders[file];
+    if (throw_on_render) throw std::runtime_error("no memory");
+    auto it = texts.find(file);
+    return it != texts.end() ? it->second : "file " + std::to_string(file) + "\n";
+  }
+
+  CommandOpen open_command(FileId file, const Caller& caller) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto session = std::make_unique<FakeSession>();
+    session->number = ++opened_sessions;
+    session->file = file;
+    session->caller = caller;
+    return {std::move(session), "help for " + std::to_string(file) + "\n"};
+  }
+
+  CommandReply run(Session& session, std::string_view line) override {
+    auto& s = static_cast<FakeSession&>(session);
+    std::lock_guard<std::mutex> lock(mu_);
+    lines.push_back(std::to_string(s.number) + ":" + std::string(line));
+    if (line.substr(0, 3) == "bad") {
+      return {EINVAL, "error: no such command\n", "no such command"};
+    }
+    return {0, "ok: " + std::string(line), ""};
+  }
+
+  void close(Session& session) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed.push_back(static_cast<FakeSession&>(session).number);
+  }
+
+  // What the tests set and read (under no lock: tests read them between calls).
+  std::map<FileId, std::string> texts;
+  bool throw_on_render = false;
+  std::map<FileId, int> renders;
+  int opened_sessions = 0;
+  std::vector<std::string> lines;  // "SESSION:LINE", in order
+  std::vector<int> closed;         // sessions closed, in order
+
+ private:
+  std::vector<Entry> entries_;
+  std::mutex mu_;
+};
+
+// Like memd's root, plus a memory/ directory shaped like /sys/devices/system/memory.
+inline std::vector<Entry> sample_entries() {
+  return {
+      {"control", Kind::kCommand, 0600, 100},
+      {"buddyinfo", Kind::kRendered, 0444, 1},
+      {"pagetypeinfo", Kind::kRendered, 0400, 2},
+      {"memory/block_size_bytes", Kind::kRendered, 0444, 10},
+      {"memory/memory0/state", Kind::kCommand, 0644, 200},
+      {"memory/memory0/phys_index", Kind::kRendered, 0444, 11},
+      {"memory/memory1/state", Kind::kCommand, 0644, 201},
+  };
+}
+
+}  // namespace memd::fusefs::testing
