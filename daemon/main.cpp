@@ -39,18 +39,25 @@ bool mount_answers(const std::string& path) {
     struct stat st {};
     _exit(stat(path.c_str(), &st) == 0 ? 0 : 1);
   }
-  if (pid < 0) return false;
+  if (pid < 0) {
+    return false;
+  }
   // 10 s at most: a mount that takes longer does not answer.
   int status = 0;
   for (int i = 0; i < 1000; ++i) {
     const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (r < 0 && errno != EINTR) return false;
+    if (r == pid) {
+      return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    if (r < 0 && errno != EINTR) {
+      return false;
+    }
     usleep(10'000);
   }
   kill(pid, SIGKILL);  // a FUSE wait gives way to SIGKILL
-  for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; ++i)
+  for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; ++i) {
     usleep(10'000);
+  }
   return false;
 }
 
@@ -168,7 +175,9 @@ int wait_for_stop(const Signals& signals, Service* service) {
   const auto watchdog = notify::watchdog_interval();
   int sig;
   while ((sig = signals.wait(watchdog)) == 0 || sig == SIGHUP) {
-    if (sig == SIGHUP) log::info("SIGHUP ignored: restart memd to read its configuration again");
+    if (sig == SIGHUP) {
+      log::info("SIGHUP ignored: restart memd to read its configuration again");
+    }
     if (sig == 0) {
       service->stats();  // the machine's lock can be taken: memd is not stuck
       notify::watchdog();
@@ -226,15 +235,21 @@ int run_daemon(const Config& config, const Options& options) {
   raise_fd_limit();
 
   auto activated = ListenSocket::from_systemd();
-  if (!activated) return startup.fail(activated.error().message);
+  if (!activated) {
+    return startup.fail(activated.error().message);
+  }
   const std::string socket_path = *activated ? (*activated)->path() : d.socket;
   auto lock = InstanceLock::acquire(socket_path);
-  if (!lock) return startup.fail(lock.error().message);
+  if (!lock) {
+    return startup.fail(lock.error().message);
+  }
   // After the instance lock: a memd refused there never touches the state.
   const std::optional<StateDir> state = open_state_dir(d.state_dir);
   std::string restored;
   auto service = start_machine(config, state ? &*state : nullptr, &restored);
-  if (!service) return startup.fail(service.error().message);
+  if (!service) {
+    return startup.fail(service.error().message);
+  }
   for (const std::string& w : (*service)->boot_warnings()) {
     log::warning("{}", w);
   }
@@ -243,14 +258,18 @@ int run_daemon(const Config& config, const Options& options) {
     log::info("socket group '{}' does not exist: only root may use the socket", d.socket_group);
   }
   auto listener = *activated ? std::move(**activated) : ListenSocket::create(socket_path, group);
-  if (!listener) return startup.fail(listener.error().message);
+  if (!listener) {
+    return startup.fail(listener.error().message);
+  }
 
   const std::string status =
       fmt::format("Emulating {}; files at {}, socket {}{}", (*service)->shape(), d.mount,
                   socket_path, restored.empty() ? "" : "; " + restored);
   const std::optional<int> sig =
       serve(service->get(), &*listener, group, d, &startup, signals, status);
-  if (!sig) return 1;
+  if (!sig) {
+    return 1;
+  }
   // Saved also when the mount was taken away: the machine itself is whole.
   const bool saved = !state || save_machine(service->get(), *state);
   return (*sig == SIGTERM || *sig == SIGINT) && saved ? 0 : 1;
@@ -272,7 +291,9 @@ int run(const Options& options) {
 int main(int argc, char** argv) {
   try {
     auto parsed = memd::parse_options(argc, argv);
-    if (const int* rc = std::get_if<int>(&parsed)) return *rc;
+    if (const int* rc = std::get_if<int>(&parsed)) {
+      return *rc;
+    }
     return memd::run(std::get<memd::Options>(parsed));
   } catch (const std::exception& e) {
     memd::log::err("memd: {}", e.what());

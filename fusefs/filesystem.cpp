@@ -32,10 +32,14 @@ void Filesystem::add(const Entry& entry) {
   for (;;) {
     const size_t slash = rest.find('/');
     const std::string_view name = rest.substr(0, slash);
-    if (name.empty() || name == "." || name == "..") refuse("an empty, '.' or '..' component");
+    if (name.empty() || name == "." || name == "..") {
+      refuse("an empty, '.' or '..' component");
+    }
     const Ino found = find_child(dir, name);
     if (slash != std::string_view::npos) {  // a directory on the way
-      if (found && node(found)->kind != Kind::kDirectory) refuse("a file used as a directory");
+      if (found && node(found)->kind != Kind::kDirectory) {
+        refuse("a file used as a directory");
+      }
       dir = found ? found : make_node(dir, name, Kind::kDirectory, 0555, 0);
       rest.remove_prefix(slash + 1);
       continue;
@@ -53,7 +57,9 @@ void Filesystem::add(const Entry& entry) {
 
 Ino Filesystem::find_child(Ino dir, std::string_view name) const {
   for (Ino child : nodes_[dir - kRootIno].children) {
-    if (nodes_[child - kRootIno].name == name) return child;
+    if (nodes_[child - kRootIno].name == name) {
+      return child;
+    }
   }
   return 0;
 }
@@ -71,7 +77,9 @@ Ino Filesystem::make_node(Ino parent, std::string_view name, Kind kind, mode_t m
   nodes_.push_back(std::move(n));
   Node& dir = nodes_[parent - kRootIno];
   dir.children.push_back(ino);
-  if (kind == Kind::kDirectory) ++dir.subdirs;
+  if (kind == Kind::kDirectory) {
+    ++dir.subdirs;
+  }
   return ino;
 }
 
@@ -94,36 +102,56 @@ void Filesystem::fill_stat(const Node& n, struct stat* st) const {
 
 int Filesystem::getattr(Ino ino, struct stat* st) const {
   const Node* n = node(ino);
-  if (!n) return ENOENT;
+  if (!n) {
+    return ENOENT;
+  }
   fill_stat(*n, st);
   return 0;
 }
 
 int Filesystem::lookup(Ino parent, std::string_view name, struct stat* st) const {
   const Node* dir = node(parent);
-  if (!dir) return ENOENT;
-  if (dir->kind != Kind::kDirectory) return ENOTDIR;
+  if (!dir) {
+    return ENOENT;
+  }
+  if (dir->kind != Kind::kDirectory) {
+    return ENOTDIR;
+  }
   const Ino found = find_child(parent, name);
-  if (!found) return ENOENT;
+  if (!found) {
+    return ENOENT;
+  }
   fill_stat(*node(found), st);
   return 0;
 }
 
 int Filesystem::setattr(Ino ino, bool size_and_times_only, struct stat* st) const {
   const Node* n = node(ino);
-  if (!n) return ENOENT;
-  if (n->kind != Kind::kCommand || !size_and_times_only) return EPERM;
+  if (!n) {
+    return ENOENT;
+  }
+  if (n->kind != Kind::kCommand || !size_and_times_only) {
+    return EPERM;
+  }
   fill_stat(*n, st);
   return 0;
 }
 
 Filesystem::Opened Filesystem::open(Ino ino, int flags, const Caller& caller) {
   const Node* n = node(ino);
-  if (!n) return {ENOENT};
-  if (n->kind == Kind::kDirectory) return {EISDIR};
-  if (n->kind == Kind::kRendered && (flags & O_ACCMODE) != O_RDONLY) return {EACCES};
+  if (!n) {
+    return {ENOENT};
+  }
+  if (n->kind == Kind::kDirectory) {
+    return {EISDIR};
+  }
+  if (n->kind == Kind::kRendered && (flags & O_ACCMODE) != O_RDONLY) {
+    return {EACCES};
+  }
   auto file = std::make_unique<OpenFile>();
-  if (int error = first_text(*n, caller, file.get())) return {error};
+  if (int error = first_text(*n, caller, file.get())) {
+    return {error};
+  }
   return admit(std::move(file), caller);
 }
 
@@ -161,7 +189,9 @@ Filesystem::Opened Filesystem::admit(std::unique_ptr<OpenFile> file, const Calle
       open_files_.emplace(raw, std::move(file));
     }
   }
-  if (!file) return {0, raw};
+  if (!file) {
+    return {0, raw};
+  }
   // Refused (only rendered files count, so there is no session to close).
   if (refused_opens_.fetch_add(1, std::memory_order_relaxed) % 1000 == 0) {
     log(LogLevel::kWarning,
@@ -176,16 +206,22 @@ void Filesystem::abandon(OpenFile* f) {
   {
     std::lock_guard<std::mutex> lock(open_mu_);
     auto it = open_files_.find(f);
-    if (it == open_files_.end()) return;
+    if (it == open_files_.end()) {
+      return;
+    }
     held_by_others_ -= f->held;
     owned = std::move(it->second);
     open_files_.erase(it);
   }
-  if (owned->session) backend_->close(*owned->session);
+  if (owned->session) {
+    backend_->close(*owned->session);
+  }
 }
 
 int Filesystem::write(OpenFile* f, std::string_view line) {
-  if (!f->command) return EBADF;
+  if (!f->command) {
+    return EBADF;
+  }
   std::lock_guard<std::mutex> lock(f->mu);
   CommandReply reply;
   try {
@@ -229,7 +265,9 @@ size_t Filesystem::held_by_others() const {
 }
 
 void Filesystem::log(LogLevel level, std::string_view line) const {
-  if (log_) log_(level, line);
+  if (log_) {
+    log_(level, line);
+  }
 }
 
 }  // namespace memd::fusefs

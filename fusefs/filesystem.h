@@ -136,7 +136,9 @@ class Filesystem {
   Opened admit(std::unique_ptr<OpenFile> file, const Caller& caller);
   // Drops a reference to an open file; the last one frees it.
   void unref(OpenFile* f) {
-    if (f->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) free_file(f);
+    if (f->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      free_file(f);
+    }
   }
   void free_file(OpenFile* f);
   void log(LogLevel level, std::string_view line) const;
@@ -168,7 +170,9 @@ auto Filesystem::read(OpenFile* f, size_t size, off_t off, Reply&& reply) {
   std::lock_guard<std::mutex> lock(f->mu);
   // Reads follow the last write, whatever the file offset after it
   // (`exec 3<>control; echo cmd >&3; cat <&3`); offset 0 starts over.
-  if (off == 0) f->cursor = 0;
+  if (off == 0) {
+    f->cursor = 0;
+  }
   const size_t start = std::min(f->cursor, f->text.size());
   const size_t n = std::min(size, f->text.size() - start);
   f->cursor = start + n;

@@ -122,8 +122,10 @@ void memd_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   fi->direct_io = 1;
   fi->keep_cache = 0;
-  fi->fh = reinterpret_cast<uint64_t>(opened.file);            // freed in memd_release
-  if (fuse_reply_open(req, fi) != 0) fs.abandon(opened.file);  // interrupted: no release will come
+  fi->fh = reinterpret_cast<uint64_t>(opened.file);  // freed in memd_release
+  if (fuse_reply_open(req, fi) != 0) {
+    fs.abandon(opened.file);  // interrupted: no release will come
+  }
 }
 
 void memd_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
@@ -154,7 +156,9 @@ LogSink& fuse_log_sink() {
 
 void memd_log(fuse_log_level level, const char* fmt, va_list ap) {
   const LogSink& sink = fuse_log_sink();
-  if (!sink) return;
+  if (!sink) {
+    return;
+  }
   char buf[1024];
   vsnprintf(buf, sizeof(buf), fmt, ap);
   std::string_view msg(buf);
@@ -203,11 +207,15 @@ std::unique_ptr<FuseMount> FuseMount::mount(Backend* backend, MountOptions optio
     return nullptr;
   }
   *error = prepare_mountpoint(options.mountpoint, options.make_dirs, options.log);
-  if (!error->empty()) return nullptr;
+  if (!error->empty()) {
+    return nullptr;
+  }
   const std::string resolved = resolved_path(options.mountpoint);
 
   std::string opts = "fsname=memd,subtype=memd,default_permissions";
-  if (options.allow_other) opts += ",allow_other";
+  if (options.allow_other) {
+    opts += ",allow_other";
+  }
   const char* argv[] = {"memd", "-o", opts.c_str()};
   fuse_args args = FUSE_ARGS_INIT(3, const_cast<char**>(argv));
   fuse_session* se = fuse_session_new(&args, &kOps, sizeof(kOps), state.get());
@@ -225,7 +233,9 @@ std::unique_ptr<FuseMount> FuseMount::mount(Backend* backend, MountOptions optio
   }
   auto mount = std::unique_ptr<FuseMount>(new FuseMount(std::move(options), std::move(state), se));
   mount->resolved_mountpoint_ = resolved;
-  if (auto top = mount_at(resolved); top && top->type == "fuse.memd") mount->mount_id_ = top->id;
+  if (auto top = mount_at(resolved); top && top->type == "fuse.memd") {
+    mount->mount_id_ = top->id;
+  }
   return mount;
 }
 
@@ -245,9 +255,13 @@ void FuseMount::start(std::function<void()> on_exit) {
     fuse_loop_cfg_set_clone_fd(config, 0);
     int rc = fuse_session_loop_mt(session_, config);
     fuse_loop_cfg_destroy(config);
-    if (rc != 0) log(LogLevel::kDebug, "fuse: the loop ended with " + std::to_string(rc));
+    if (rc != 0) {
+      log(LogLevel::kDebug, "fuse: the loop ended with " + std::to_string(rc));
+    }
     loop_done_ = true;
-    if (on_exit) on_exit();
+    if (on_exit) {
+      on_exit();
+    }
   });
 }
 
@@ -284,7 +298,9 @@ FuseMount::~FuseMount() {
 }
 
 void FuseMount::log(LogLevel level, const std::string& line) const {
-  if (options_.log) options_.log(level, line);
+  if (options_.log) {
+    options_.log(level, line);
+  }
 }
 
 }  // namespace memd::fusefs

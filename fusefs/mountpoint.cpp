@@ -54,8 +54,12 @@ std::string unmount_stale(const std::string& path) {
 }
 
 std::string make_dir(const MakeDirs& make_dirs, const std::string& path) {
-  if (make_dirs) return make_dirs(path, 0755);
-  if (mkdir(path.c_str(), 0755) != 0) return fmt::format("{}: {}", path, std::strerror(errno));
+  if (make_dirs) {
+    return make_dirs(path, 0755);
+  }
+  if (mkdir(path.c_str(), 0755) != 0) {
+    return fmt::format("{}: {}", path, std::strerror(errno));
+  }
   return {};
 }
 
@@ -74,9 +78,13 @@ std::optional<MountInfo> mount_at(const std::string& path) {
     std::istringstream fields(line);
     std::string id, parent, dev, root, point;
     fields >> id >> parent >> dev >> root >> point;
-    if (unescape_mountinfo(point) != path) continue;
+    if (unescape_mountinfo(point) != path) {
+      continue;
+    }
     size_t dash = line.find(" - ");
-    if (dash == std::string::npos) continue;
+    if (dash == std::string::npos) {
+      continue;
+    }
     std::istringstream rest(line.substr(dash + 3));
     std::string fstype;
     rest >> fstype;
@@ -99,12 +107,17 @@ std::string prepare_mountpoint(const std::string& path, const MakeDirs& make_dir
   struct statfs fs {};
   if (statfs(path.c_str(), &fs) != 0) {
     if (errno == ENOTCONN || errno == ECONNABORTED) {
-      if (log)
+      if (log) {
         log(LogLevel::kNotice, path + ": cleaning up a stale mount left by a memd that is gone");
-      if (std::string why = unmount_stale(path); !why.empty()) return why;
+      }
+      if (std::string why = unmount_stale(path); !why.empty()) {
+        return why;
+      }
       return prepare_mountpoint(path, make_dirs, log);
     }
-    if (errno != ENOENT) return fmt::format("{}: {}", path, std::strerror(errno));
+    if (errno != ENOENT) {
+      return fmt::format("{}: {}", path, std::strerror(errno));
+    }
     return make_dir(make_dirs, path);
   }
   struct stat st {};

@@ -30,7 +30,9 @@ class FakeBackend final : public Backend {
   std::string render(FileId file) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++renders[file];
-    if (throw_on_render) throw std::runtime_error("no memory");
+    if (throw_on_render) {
+      throw std::runtime_error("no memory");
+    }
     auto it = texts.find(file);
     return it != texts.end() ? it->second : "file " + std::to_string(file) + "\n";
   }

@@ -52,7 +52,9 @@ class FilesystemTest : public ::testing::Test {
   }
   int open_error(Ino ino, uid_t uid = kOwner, int flags = O_RDONLY) {
     Filesystem::Opened opened = fs_.open(ino, flags, Caller{uid, uid, 1});
-    if (opened.file) fs_.release(opened.file);
+    if (opened.file) {
+      fs_.release(opened.file);
+    }
     return opened.error;
   }
   Ino lookup(Ino parent, const char* name) {

@@ -25,7 +25,9 @@ using testing::sample_entries;
 // The whole file, read in small pieces; "" and errno set on failure.
 std::string slurp(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) return "";
+  if (fd < 0) {
+    return "";
+  }
   std::string text;
   char buf[7];
   ssize_t n;
