@@ -29,18 +29,18 @@ class FakeBackend final : public Backend {
 
   std::string render(FileId file) override {
     std::lock_guard<std::mutex> lock(mu_);
-    ++renders[file];
-    if (throw_on_render) {
+    ++renders_[file];
+    if (throw_on_render_) {
       throw std::runtime_error("no memory");
     }
-    auto it = texts.find(file);
-    return it != texts.end() ? it->second : "file " + std::to_string(file) + "\n";
+    auto it = texts_.find(file);
+    return it != texts_.end() ? it->second : "file " + std::to_string(file) + "\n";
   }
 
   CommandOpen open_command(FileId file, const Caller& caller) override {
     std::lock_guard<std::mutex> lock(mu_);
     auto session = std::make_unique<FakeSession>();
-    session->number = ++opened_sessions;
+    session->number = ++opened_sessions_;
     session->file = file;
     session->caller = caller;
     return {std::move(session), "help for " + std::to_string(file) + "\n"};
@@ -49,7 +49,7 @@ class FakeBackend final : public Backend {
   CommandReply run(Session& session, std::string_view line) override {
     auto& s = static_cast<FakeSession&>(session);
     std::lock_guard<std::mutex> lock(mu_);
-    lines.push_back(std::to_string(s.number) + ":" + std::string(line));
+    lines_.push_back(std::to_string(s.number) + ":" + std::string(line));
     if (line.substr(0, 3) == "bad") {
       return {EINVAL, "error: no such command\n", "no such command"};
     }
@@ -58,20 +58,53 @@ class FakeBackend final : public Backend {
 
   void close(Session& session) override {
     std::lock_guard<std::mutex> lock(mu_);
-    closed.push_back(static_cast<FakeSession&>(session).number);
+    closed_.push_back(static_cast<FakeSession&>(session).number);
   }
 
-  // What the tests set and read (under no lock: tests read them between calls).
-  std::map<FileId, std::string> texts;
-  bool throw_on_render = false;
-  std::map<FileId, int> renders;
-  int opened_sessions = 0;
-  std::vector<std::string> lines;  // "SESSION:LINE", in order
-  std::vector<int> closed;         // sessions closed, in order
+  // What the tests set and read, under the lock: a real mount calls the
+  // backend on libfuse's threads, and the kernel's ordering is invisible to TSan.
+  void set_text(FileId file, std::string text) {
+    std::lock_guard<std::mutex> lock(mu_);
+    texts_[file] = std::move(text);
+  }
+  void set_throw_on_render(bool on) {
+    std::lock_guard<std::mutex> lock(mu_);
+    throw_on_render_ = on;
+  }
+  int renders_of(FileId file) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return renders_[file];
+  }
+  int render_count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    int n = 0;
+    for (const auto& [file, count] : renders_) {
+      n += count;
+    }
+    return n;
+  }
+  int opened_session_count() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return opened_sessions_;
+  }
+  std::vector<std::string> lines_run() {  // "SESSION:LINE", in order
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+  std::vector<int> closed_sessions() {  // in order
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_;
+  }
 
  private:
   std::vector<Entry> entries_;
   std::mutex mu_;
+  std::map<FileId, std::string> texts_;
+  bool throw_on_render_ = false;
+  std::map<FileId, int> renders_;
+  int opened_sessions_ = 0;
+  std::vector<std::string> lines_;
+  std::vector<int> closed_;
 };
 
 // Like memd's root, plus a memory/ directory shaped like /sys/devices/system/memory.

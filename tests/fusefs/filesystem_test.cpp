@@ -5,9 +5,11 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cerrno>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/fusefs/fake_backend.h"
@@ -168,24 +170,24 @@ TEST(FilesystemTable, AListedDirectoryTakesItsMode) {
 }
 
 TEST_F(FilesystemTest, AnOpenTakesExactlyOneRender) {
-  backend_.texts[1] = "Node 0, zone   Normal  1 2 3\n";
+  backend_.set_text(1, "Node 0, zone   Normal  1 2 3\n");
   OpenFile* f = open_ok(kBuddyinfo);
-  EXPECT_EQ(backend_.renders[1], 1);
-  backend_.texts[1] = "changed\n";
+  EXPECT_EQ(backend_.renders_of(1), 1);
+  backend_.set_text(1, "changed\n");
   EXPECT_EQ(read(f), "Node 0, zone   Normal  1 2 3\n");
   EXPECT_EQ(read(f, 4096, 5), "0, zone   Normal  1 2 3\n");
-  EXPECT_EQ(backend_.renders[1], 1);  // reads never render
+  EXPECT_EQ(backend_.renders_of(1), 1);  // reads never render
   OpenFile* g = open_ok(kBuddyinfo);
-  EXPECT_EQ(backend_.renders[1], 2);
+  EXPECT_EQ(backend_.renders_of(1), 2);
   EXPECT_EQ(read(g), "changed\n");
   fs_.release(f);
   fs_.release(g);
-  EXPECT_TRUE(backend_.closed.empty());  // rendered files have no session
-  EXPECT_EQ(backend_.opened_sessions, 0);
+  EXPECT_TRUE(backend_.closed_sessions().empty());  // rendered files have no session
+  EXPECT_EQ(backend_.opened_session_count(), 0);
 }
 
 TEST_F(FilesystemTest, ReadsAtOffsets) {
-  backend_.texts[10] = "0123456789";
+  backend_.set_text(10, "0123456789");
   OpenFile* f = open_ok(kBlockSize);
   EXPECT_EQ(read(f, 4, 0), "0123");
   EXPECT_EQ(read(f, 4, 4), "4567");
@@ -202,13 +204,13 @@ TEST_F(FilesystemTest, OpenRefusals) {
   EXPECT_EQ(open_error(77), ENOENT);
   EXPECT_EQ(open_error(kBuddyinfo, 0, O_WRONLY), EACCES);  // even root: read-only snapshots
   EXPECT_EQ(open_error(kBuddyinfo, 0, O_RDWR), EACCES);
-  EXPECT_EQ(backend_.renders[1], 0);
+  EXPECT_EQ(backend_.renders_of(1), 0);
   EXPECT_EQ(open_error(kControl, kOwner, O_RDWR), 0);
   EXPECT_EQ(open_error(kState0, kOwner, O_WRONLY), 0);
 }
 
 TEST_F(FilesystemTest, ARenderThatThrowsFailsTheOpenWithEnomem) {
-  backend_.throw_on_render = true;
+  backend_.set_throw_on_render(true);
   EXPECT_EQ(open_error(kBuddyinfo), ENOMEM);
   ASSERT_EQ(logged_.size(), 1u);
   EXPECT_EQ(logged_[0].level, LogLevel::kErr);
@@ -220,8 +222,8 @@ TEST_F(FilesystemTest, AFreshCommandOpenReadsItsFirstText) {
   EXPECT_EQ(read(f), "help for 100\n");
   EXPECT_EQ(read(f, 4096, 0), "help for 100\n");  // offset 0 starts over
   fs_.release(f);
-  ASSERT_EQ(backend_.opened_sessions, 1);
-  EXPECT_EQ(backend_.renders.size(), 0u);
+  ASSERT_EQ(backend_.opened_session_count(), 1);
+  EXPECT_EQ(backend_.render_count(), 0);
 }
 
 TEST_F(FilesystemTest, AWriteRunsALineAndTheNextReadShowsTheReply) {
@@ -234,7 +236,7 @@ TEST_F(FilesystemTest, AWriteRunsALineAndTheNextReadShowsTheReply) {
   EXPECT_EQ(read(f, 3, 999), "lin");  // whatever the offset (the write moved it)
   EXPECT_EQ(read(f, 3, 6), "e");
   EXPECT_EQ(read(f, 3, 0), "ok:");
-  EXPECT_EQ(backend_.lines, (std::vector<std::string>{"1:offline\n", "1:online"}));
+  EXPECT_EQ(backend_.lines_run(), (std::vector<std::string>{"1:offline\n", "1:online"}));
   fs_.release(f);
   EXPECT_TRUE(logged_.empty());
 }
@@ -263,7 +265,7 @@ TEST_F(FilesystemTest, ALongBadLineIsCutInTheLog) {
 TEST_F(FilesystemTest, WritingARenderedFileIsEbadf) {
   OpenFile* f = open_ok(kBuddyinfo);
   EXPECT_EQ(fs_.write(f, "x"), EBADF);
-  EXPECT_TRUE(backend_.lines.empty());
+  EXPECT_TRUE(backend_.lines_run().empty());
   fs_.release(f);
 }
 
@@ -277,17 +279,17 @@ TEST_F(FilesystemTest, EachCommandOpenIsASessionOfItsOpenerClosedAtRelease) {
   EXPECT_EQ(sb->file, 100u);
   EXPECT_EQ(fs_.write(b, "x"), 0);
   EXPECT_EQ(fs_.write(a, "y"), 0);
-  EXPECT_EQ(backend_.lines, (std::vector<std::string>{"2:x", "1:y"}));
+  EXPECT_EQ(backend_.lines_run(), (std::vector<std::string>{"2:x", "1:y"}));
   fs_.release(b);
-  EXPECT_EQ(backend_.closed, (std::vector<int>{2}));
+  EXPECT_EQ(backend_.closed_sessions(), (std::vector<int>{2}));
   fs_.release(a);
-  EXPECT_EQ(backend_.closed, (std::vector<int>{2, 1}));
+  EXPECT_EQ(backend_.closed_sessions(), (std::vector<int>{2, 1}));
 }
 
 TEST_F(FilesystemTest, AnAbandonedOpenIsClosedAndFreed) {
   OpenFile* f = open_ok(kControl, kOwner, O_RDWR);
   fs_.abandon(f);
-  EXPECT_EQ(backend_.closed, (std::vector<int>{1}));
+  EXPECT_EQ(backend_.closed_sessions(), (std::vector<int>{1}));
   OpenFile* g = open_ok(kBuddyinfo, kOther);
   EXPECT_EQ(fs_.held_by_others(), 4096u);
   fs_.abandon(g);
@@ -295,7 +297,7 @@ TEST_F(FilesystemTest, AnAbandonedOpenIsClosedAndFreed) {
 }
 
 TEST_F(FilesystemTest, AReadInFlightKeepsTheTextPastTheRelease) {
-  backend_.texts[1] = "snapshot\n";
+  backend_.set_text(1, "snapshot\n");
   OpenFile* f = open_ok(kBuddyinfo);
   std::string seen = fs_.read(f, 4096, 0, [&](const char* data, size_t n) {
     fs_.release(f);  // the release comes while the reply is being written
@@ -310,8 +312,8 @@ class FilesystemCapTest : public FilesystemTest {
 };
 
 TEST_F(FilesystemCapTest, OtherUsersOpensPastTheCapFailWithEnfile) {
-  backend_.texts[1] = std::string(5000, 'b');  // counts 5000
-  backend_.texts[2] = "p";                     // counts at least min_held
+  backend_.set_text(1, std::string(5000, 'b'));  // counts 5000
+  backend_.set_text(2, "p");                     // counts at least min_held
   OpenFile* a = open_ok(kBuddyinfo, kOther);
   EXPECT_EQ(fs_.held_by_others(), 5000u);
   OpenFile* b = open_ok(kPagetypeinfo, kOther);
@@ -337,6 +339,36 @@ TEST_F(FilesystemCapTest, OtherUsersOpensPastTheCapFailWithEnfile) {
     fs_.release(f);
   }
   EXPECT_EQ(fs_.held_by_others(), 0u);
+}
+
+TEST_F(FilesystemCapTest, OpensReadsAndReleasesOnManyThreadsGiveEveryShareBack) {
+  backend_.set_text(1, "x");
+  std::vector<std::thread> threads;
+  std::atomic<int> refused{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 500; ++i) {
+        Filesystem::Opened a = fs_.open(kBuddyinfo, O_RDONLY, Caller{kOther + t, 0, 0});
+        Filesystem::Opened c = fs_.open(kControl, O_RDWR, Caller{kOther + t, 0, 0});
+        if (a.file) {
+          EXPECT_EQ(read(a.file), "x");
+          fs_.release(a.file);
+        } else {
+          EXPECT_EQ(a.error, ENFILE);
+          ++refused;
+        }
+        EXPECT_EQ(fs_.write(c.file, "w"), 0);
+        EXPECT_EQ(read(c.file), "ok: w");
+        fs_.release(c.file);
+      }
+    });
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  EXPECT_EQ(fs_.held_by_others(), 0u);
+  EXPECT_EQ(fs_.refused_opens(), static_cast<uint64_t>(refused.load()));
+  EXPECT_EQ(backend_.closed_sessions().size(), 2000u);
 }
 
 TEST(FilesystemDefaults, TheCapIs128MibOfAtLeastAPagePerOpen) {

@@ -81,9 +81,9 @@ class FuseMountTest : public ::testing::Test {
 };
 
 TEST_F(FuseMountTest, ServesTheTreeAndItsCommandFiles) {
-  backend_.texts[1] = "Node 0, zone   Normal  1 2 3\n";
+  backend_.set_text(1, "Node 0, zone   Normal  1 2 3\n");
   EXPECT_EQ(slurp(at("buddyinfo")), "Node 0, zone   Normal  1 2 3\n");
-  EXPECT_EQ(backend_.renders[1], 1);  // one render for the open, however many reads
+  EXPECT_EQ(backend_.renders_of(1), 1);  // one render for the open, however many reads
 
   auto root = names_in(at(""));
   EXPECT_EQ(root, (std::vector<std::string>{".", "..", "control", "buddyinfo", "pagetypeinfo",
