@@ -6,10 +6,14 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -22,7 +26,7 @@ namespace {
 using testing::FakeBackend;
 using testing::sample_entries;
 
-// The whole file, read in small pieces; "" and errno set on failure.
+// The whole file, read in small pieces; "" on failure.
 std::string slurp(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY);
   if (fd < 0) {
@@ -38,15 +42,92 @@ std::string slurp(const std::string& path) {
   return text;
 }
 
-std::vector<std::string> names_in(const std::string& dir) {
-  std::vector<std::string> names;
+std::string names_in(const std::string& dir) {
+  std::string names;
   if (DIR* d = opendir(dir.c_str())) {
     while (dirent* e = readdir(d)) {
-      names.emplace_back(e->d_name);
+      names += std::string(names.empty() ? "" : " ") + e->d_name;
     }
     closedir(d);
   }
   return names;
+}
+
+std::string mode_of(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) {
+    return "error " + std::to_string(errno);
+  }
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%o size %lld", st.st_mode, static_cast<long long>(st.st_size));
+  return buf;
+}
+
+// A write of `line` and the read of the same open file after it.
+std::string write_then_read(int fd, std::string_view line) {
+  const ssize_t w = ::write(fd, line.data(), line.size());
+  std::string seen = w < 0 ? "error " + std::to_string(errno) : std::to_string(w);
+  char buf[64];
+  const ssize_t n = ::pread(fd, buf, sizeof(buf), 0);
+  return seen + ", then '" + std::string(buf, n > 0 ? static_cast<size_t>(n) : 0) + "'";
+}
+
+// What the mount at `mnt` shows, one "what: seen" line each, as a reader sees it.
+std::string observe(const std::string& mnt) {
+  std::string seen;
+  auto note = [&seen](const std::string& what, const std::string& value) {
+    seen += what + ": " + value + "\n";
+  };
+  note("buddyinfo", slurp(mnt + "/buddyinfo"));
+  note("root", names_in(mnt));
+  note("memory", names_in(mnt + "/memory"));
+  note("memory0/state", mode_of(mnt + "/memory/memory0/state"));
+  note("pagetypeinfo", mode_of(mnt + "/pagetypeinfo"));
+  note("memory1", mode_of(mnt + "/memory/memory1"));
+  note("control", slurp(mnt + "/control"));
+  const int fd = ::open((mnt + "/memory/memory0/state").c_str(), O_RDWR | O_TRUNC);
+  note("offline", write_then_read(fd, "offline\n"));
+  note("bad", write_then_read(fd, "bad\n"));
+  ::close(fd);
+  note("write buddyinfo", ::open((mnt + "/buddyinfo").c_str(), O_WRONLY) < 0
+                              ? "error " + std::to_string(errno)
+                              : "opened");
+  return seen;
+}
+
+// observe(mnt) in a child process: a process that waits on its own mount
+// could never exit if it died meanwhile (its FUSE threads gone, its request
+// never answered). The child's view comes back through a pipe; a child that
+// takes longer than 20 s is killed.
+std::string observe_from_child(const std::string& mnt) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    return "pipe failed";
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    const std::string seen = observe(mnt);
+    _exit(::write(fds[1], seen.data(), seen.size()) == static_cast<ssize_t>(seen.size()) ? 0 : 1);
+  }
+  close(fds[1]);
+  std::string seen;
+  pollfd p{fds[0], POLLIN, 0};
+  char buf[4096];
+  ssize_t n = 1;
+  while (n > 0 && poll(&p, 1, 20'000) == 1) {
+    n = ::read(fds[0], buf, sizeof(buf));
+    if (n > 0) {
+      seen.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fds[0]);
+  if (n != 0) {
+    kill(pid, SIGKILL);
+    seen += "(timed out)\n";
+  }
+  waitpid(pid, nullptr, 0);
+  return seen;
 }
 
 class FuseMountTest : public ::testing::Test {
@@ -82,36 +163,23 @@ class FuseMountTest : public ::testing::Test {
 
 TEST_F(FuseMountTest, ServesTheTreeAndItsCommandFiles) {
   backend_.set_text(1, "Node 0, zone   Normal  1 2 3\n");
-  EXPECT_EQ(slurp(at("buddyinfo")), "Node 0, zone   Normal  1 2 3\n");
+  EXPECT_EQ(observe_from_child(at("")),
+            "buddyinfo: Node 0, zone   Normal  1 2 3\n\n"
+            "root: . .. control buddyinfo pagetypeinfo memory\n"
+            "memory: . .. block_size_bytes memory0 memory1\n"
+            "memory0/state: 100644 size 0\n"
+            "pagetypeinfo: 100400 size 0\n"
+            "memory1: 40555 size 0\n"
+            "control: help for 100\n\n"
+            "offline: 8, then 'ok: offline\n'\n"
+            "bad: error 22, then 'error: no such command\n'\n"
+            "write buddyinfo: error 13\n");
   EXPECT_EQ(backend_.renders_of(1), 1);  // one render for the open, however many reads
-
-  auto root = names_in(at(""));
-  EXPECT_EQ(root, (std::vector<std::string>{".", "..", "control", "buddyinfo", "pagetypeinfo",
-                                            "memory"}));
-  EXPECT_EQ(names_in(at("memory")),
-            (std::vector<std::string>{".", "..", "block_size_bytes", "memory0", "memory1"}));
-  struct stat st {};
-  ASSERT_EQ(stat(at("memory/memory0/state").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode, S_IFREG | 0644);
-  EXPECT_EQ(st.st_size, 0);
-  ASSERT_EQ(stat(at("pagetypeinfo").c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode, S_IFREG | 0400);
-  ASSERT_EQ(stat(at("memory/memory1").c_str(), &st), 0);
-  EXPECT_TRUE(S_ISDIR(st.st_mode));
-
-  EXPECT_EQ(slurp(at("control")), "help for 100\n");
-  const int fd = ::open(at("memory/memory0/state").c_str(), O_RDWR | O_TRUNC);
-  ASSERT_GE(fd, 0) << errno;
-  EXPECT_EQ(::write(fd, "offline\n", 8), 8);
-  char buf[64];
-  ssize_t n = ::pread(fd, buf, sizeof(buf), 0);
-  EXPECT_EQ(std::string(buf, n > 0 ? n : 0), "ok: offline\n");
-  EXPECT_EQ(::write(fd, "bad\n", 4), -1);
-  EXPECT_EQ(errno, EINVAL);
-  n = ::pread(fd, buf, sizeof(buf), 0);
-  EXPECT_EQ(std::string(buf, n > 0 ? n : 0), "error: no such command\n");
-  ::close(fd);
-  EXPECT_EQ(::open(at("buddyinfo").c_str(), O_WRONLY), -1);
+  // control and memory0/state; the kernel sends a release after close(2) returns.
+  for (int i = 0; i < 200 && backend_.closed_sessions().size() < 2; ++i) {
+    usleep(10'000);
+  }
+  EXPECT_EQ(backend_.closed_sessions().size(), 2u);
 }
 
 }  // namespace
