@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "daemon/log.h"
+#include "daemon/mount_backend.h"
 #include "daemon/options.h"
 #include "daemon/service.h"
 #include "daemon/socket_server.h"
@@ -38,24 +39,40 @@ bool mount_answers(const std::string& path) {
     struct stat st {};
     _exit(stat(path.c_str(), &st) == 0 ? 0 : 1);
   }
-  if (pid < 0) return false;
+  if (pid < 0) {
+    return false;
+  }
   // 10 s at most: a mount that takes longer does not answer.
   int status = 0;
   for (int i = 0; i < 1000; ++i) {
     const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (r < 0 && errno != EINTR) return false;
+    if (r == pid) {
+      return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    if (r < 0 && errno != EINTR) {
+      return false;
+    }
     usleep(10'000);
   }
   kill(pid, SIGKILL);  // a FUSE wait gives way to SIGKILL
-  for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; ++i)
+  for (int i = 0; i < 100 && waitpid(pid, &status, WNOHANG) == 0; ++i) {
     usleep(10'000);
+  }
   return false;
 }
 
-// --print FILE: the file as the mount would serve it, without mounting anything.
-int print_file(Service* service, const std::string& name) {
-  const std::string text = service->render(*proc_file_from_name(name));
+// --print FILE: the file as the mount would serve it, from a fresh machine:
+// nothing is mounted, and the state directory is never read or written.
+int print_file(const Config& config, const std::string& name) {
+  auto service = Service::boot(config.machine);
+  if (!service) {
+    log::err("{}: cannot boot the machine: {}", config.source, service.error().message);
+    return 1;
+  }
+  for (const std::string& w : (*service)->boot_warnings()) {
+    log::warning("{}", w);
+  }
+  const std::string text = (*service)->render(*proc_file_from_name(name));
   return fwrite(text.data(), 1, text.size(), stdout) == text.size() && fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -128,6 +145,136 @@ bool save_machine(Service* service, const StateDir& state) {
   return true;
 }
 
+// Runs `f` when it leaves scope: a step of the teardown, in its place among the guards.
+template <typename F>
+class OnExit {
+ public:
+  explicit OnExit(F f) : f_(std::move(f)) {}
+  ~OnExit() { f_(); }
+  OnExit(const OnExit&) = delete;
+  OnExit& operator=(const OnExit&) = delete;
+
+ private:
+  F f_;
+};
+
+// Tells whoever started memd (the terminal it detached from, or systemd) how it went.
+struct Startup {
+  Detach detach;
+
+  int fail(const std::string& why) {
+    log::err("{}", why);
+    detach.failed(why);
+    return 1;
+  }
+};
+
+// Waits for SIGTERM or SIGINT (a clean stop) or SIGUSR2 (the mount went
+// away), feeding systemd's watchdog meanwhile; returns the signal.
+int wait_for_stop(const Signals& signals, Service* service) {
+  const auto watchdog = notify::watchdog_interval();
+  int sig;
+  while ((sig = signals.wait(watchdog)) == 0 || sig == SIGHUP) {
+    if (sig == SIGHUP) {
+      log::info("SIGHUP ignored: restart memd to read its configuration again");
+    }
+    if (sig == 0) {
+      service->stats();  // the machine's lock can be taken: memd is not stuck
+      notify::watchdog();
+    }
+  }
+  return sig;
+}
+
+// The front ends over `service`, from the mount to the socket server, until a
+// signal stops memd; nullopt (and why, told to `startup`) if they could not
+// start. Teardown is the guards' destruction in reverse order: the replay in
+// progress stopped, the socket server, the mount. So once this returns,
+// nothing can change the machine any more.
+std::optional<int> serve(Service* service, ListenSocket* listener, std::optional<gid_t> group,
+                         const DaemonSettings& d, Startup* startup, const Signals& signals,
+                         const std::string& status) {
+  MountBackend backend(service);
+  std::string why;
+  auto mount = fusefs::FuseMount::mount(&backend, mount_options(d), &why);
+  if (!mount) {
+    startup->fail(why);
+    return std::nullopt;
+  }
+  mount->start([] { kill(getpid(), SIGUSR2); });
+  if (!mount_answers(d.mount + "/control")) {
+    startup->fail(d.mount + ": the mount does not answer");
+    return std::nullopt;
+  }
+  SocketServer server(service, listener->release_fd(),
+                      SocketServerOptions{d.socket_threads, d.max_clients, group, d.socket_group});
+  server.start();
+  const OnExit stop_service([service] { service->stop(); });  // a replay ends at its next batch
+
+  log::info("{}{}", status, listener->activated() ? " (socket activation)" : "");
+  notify::ready(status);
+  startup->detach.ready();
+  const int sig = wait_for_stop(signals, service);
+  if (sig == SIGTERM || sig == SIGINT) {
+    log::info("{}: unmounting {} and exiting", strsignal(sig), d.mount);
+  } else {
+    log::err("the FUSE mount at {} went away (unmounted from outside?); exiting", d.mount);
+  }
+  notify::stopping();
+  return sig;
+}
+
+// memd as a daemon: a straight line of set-up, each step an RAII guard (the
+// instance lock, the state directory, the machine, the listening socket, then
+// serve()'s front ends), torn down in reverse order; the machine is saved in
+// between, once no front end is left to change it.
+int run_daemon(const Config& config, const Options& options) {
+  const DaemonSettings& d = config.daemon;
+  Startup startup{options.foreground || notify::under_systemd() ? Detach() : Detach::start()};
+  Signals signals;  // before any thread: only signals.wait() receives them
+  raise_fd_limit();
+
+  auto activated = ListenSocket::from_systemd();
+  if (!activated) {
+    return startup.fail(activated.error().message);
+  }
+  const std::string socket_path = *activated ? (*activated)->path() : d.socket;
+  auto lock = InstanceLock::acquire(socket_path);
+  if (!lock) {
+    return startup.fail(lock.error().message);
+  }
+  // After the instance lock: a memd refused there never touches the state.
+  const std::optional<StateDir> state = open_state_dir(d.state_dir);
+  std::string restored;
+  auto service = start_machine(config, state ? &*state : nullptr, &restored);
+  if (!service) {
+    return startup.fail(service.error().message);
+  }
+  for (const std::string& w : (*service)->boot_warnings()) {
+    log::warning("{}", w);
+  }
+  const std::optional<gid_t> group = find_group(d.socket_group);
+  if (!d.socket_group.empty() && !group) {
+    log::info("socket group '{}' does not exist: only root may use the socket", d.socket_group);
+  }
+  auto listener = *activated ? std::move(**activated) : ListenSocket::create(socket_path, group);
+  if (!listener) {
+    return startup.fail(listener.error().message);
+  }
+
+  const std::string status =
+      fmt::format("Emulating {}; files at {}, socket {}{}", (*service)->shape(), d.mount,
+                  socket_path, restored.empty() ? "" : "; " + restored);
+  const std::optional<int> sig =
+      serve(service->get(), &*listener, group, d, &startup, signals, status);
+  if (!sig) {
+    return 1;
+  }
+  // Saved also when the mount was taken away: the machine itself is whole.
+  const bool saved = !state || save_machine(service->get(), *state);
+  return (*sig == SIGTERM || *sig == SIGINT) && saved ? 0 : 1;
+}
+
 int run(const Options& options) {
   log::set_max_level(options.verbose ? log::Level::kDebug : log::Level::kInfo);
   auto config = resolve_config(options);
@@ -135,88 +282,7 @@ int run(const Options& options) {
     log::err("{}", config.error().message);
     return 1;
   }
-  if (options.print) {  // a fresh machine: --print never reads or writes the state directory
-    auto service = Service::boot(config->machine);
-    if (!service) {
-      log::err("{}: cannot boot the machine: {}", config->source, service.error().message);
-      return 1;
-    }
-    for (const std::string& w : (*service)->boot_warnings()) {
-      log::warning("{}", w);
-    }
-    return print_file(service->get(), *options.print);
-  }
-
-  const DaemonSettings& d = config->daemon;
-  Detach detach = options.foreground || notify::under_systemd() ? Detach() : Detach::start();
-  auto fail = [&detach](const std::string& why) {
-    log::err("{}", why);
-    detach.failed(why);
-    return 1;
-  };
-  Signals signals;  // before any thread: only signals.wait() receives them
-  raise_fd_limit();
-
-  auto activated = ListenSocket::from_systemd();
-  if (!activated) return fail(activated.error().message);
-  const std::string socket_path = *activated ? (*activated)->path() : d.socket;
-  auto lock = InstanceLock::acquire(socket_path);
-  if (!lock) return fail(lock.error().message);
-  // After the instance lock: a memd refused there never touches the state.
-  const std::optional<StateDir> state = open_state_dir(d.state_dir);
-  std::string restored;
-  auto service = start_machine(*config, state ? &*state : nullptr, &restored);
-  if (!service) return fail(service.error().message);
-  for (const std::string& w : (*service)->boot_warnings()) {
-    log::warning("{}", w);
-  }
-  const std::string shape = (*service)->shape();
-  const std::optional<gid_t> group = find_group(d.socket_group);
-  if (!d.socket_group.empty() && !group) {
-    log::info("socket group '{}' does not exist: only root may use the socket", d.socket_group);
-  }
-  auto listener = *activated ? std::move(**activated) : ListenSocket::create(socket_path, group);
-  if (!listener) return fail(listener.error().message);
-
-  auto mount =
-      FuseMount::mount(service->get(), MountOptions{d.mount, d.allow_other, d.fuse_threads});
-  if (!mount) return fail(mount.error().message);
-  (*mount)->start([] { kill(getpid(), SIGUSR2); });
-  if (!mount_answers(d.mount + "/control")) return fail(d.mount + ": the mount does not answer");
-
-  SocketServer server(service->get(), listener->release_fd(),
-                      SocketServerOptions{d.socket_threads, d.max_clients, group, d.socket_group});
-  server.start();
-
-  const std::string status = fmt::format("Emulating {}; files at {}, socket {}{}", shape, d.mount,
-                                         socket_path, restored.empty() ? "" : "; " + restored);
-  log::info("{}{}", status, listener->activated() ? " (socket activation)" : "");
-  notify::ready(status);
-  detach.ready();
-
-  const auto watchdog = notify::watchdog_interval();
-  int sig;
-  while ((sig = signals.wait(watchdog)) == 0 || sig == SIGHUP) {
-    if (sig == SIGHUP) log::info("SIGHUP ignored: restart memd to read its configuration again");
-    if (sig == 0) {
-      (*service)->stats();  // the machine's lock can be taken: memd is not stuck
-      notify::watchdog();
-    }
-  }
-  const bool clean = sig == SIGTERM || sig == SIGINT;
-  if (clean) {
-    log::info("{}: unmounting {} and exiting", strsignal(sig), d.mount);
-  } else {
-    log::err("the FUSE mount at {} went away (unmounted from outside?); exiting", d.mount);
-  }
-  notify::stopping();
-  (*service)->stop();  // a replay in progress ends at its next batch
-  // Nothing may change the machine once it is saved: no client, no mount.
-  server.stop();
-  (*mount)->stop();
-  // Saved also when the mount was taken away: the machine itself is whole.
-  const bool saved = !state || save_machine(service->get(), *state);
-  return clean && saved ? 0 : 1;
+  return options.print ? print_file(*config, *options.print) : run_daemon(*config, options);
 }
 
 }  // namespace
@@ -225,7 +291,9 @@ int run(const Options& options) {
 int main(int argc, char** argv) {
   try {
     auto parsed = memd::parse_options(argc, argv);
-    if (const int* rc = std::get_if<int>(&parsed)) return *rc;
+    if (const int* rc = std::get_if<int>(&parsed)) {
+      return *rc;
+    }
     return memd::run(std::get<memd::Options>(parsed));
   } catch (const std::exception& e) {
     memd::log::err("memd: {}", e.what());

@@ -1,13 +1,7 @@
-// The FUSE mount: the kernel's files (buddyinfo, zoneinfo, ...) and `control`
-// at its root, served from a Service with libfuse's low-level API.
-//
-// Each open of a file renders it once, from a snapshot of the counters, and
-// serves every read of that open from the text (size 0 and direct_io, like
-// procfs). A write to `control` runs one command; a read of the same open
-// file returns its result, a fresh open reads the help.
+// The FUSE mount: a Backend's files served with libfuse's low-level API, on
+// a loop thread of its own. The handlers are thin: fusefs/filesystem.h does
+// the work, and this file only speaks libfuse.
 #pragma once
-
-#include <pthread.h>
 
 #include <atomic>
 #include <cstdint>
@@ -16,12 +10,11 @@
 #include <string>
 #include <thread>
 
-#include "core/result.h"
-#include "daemon/service.h"
+#include "fusefs/backend.h"
 
 struct fuse_session;
 
-namespace memd {
+namespace memd::fusefs {
 
 struct FsState;  // what the FUSE handlers reach through the session's user data
 
@@ -29,13 +22,17 @@ struct MountOptions {
   std::string mountpoint;
   bool allow_other = false;
   int max_threads = 8;  // FUSE worker threads at most
+  LogSink log;          // the adapter's and libfuse's log lines; none if empty
+  MakeDirs make_dirs;   // creates a missing mount point; mkdir(2) of it alone if empty
 };
 
 class FuseMount {
  public:
   // Cleans a stale mount left by a killed memd (ENOTCONN), refuses a live one,
-  // then mounts. Requests are served once start() runs.
-  static Result<std::unique_ptr<FuseMount>> mount(Service* service, const MountOptions& options);
+  // then mounts `backend`'s files, which it reads now. Requests are served
+  // once start() runs. On failure: nullptr, and `error` says why.
+  static std::unique_ptr<FuseMount> mount(Backend* backend, MountOptions options,
+                                          std::string* error);
   ~FuseMount();  // stop() and unmount
   FuseMount(const FuseMount&) = delete;
   FuseMount& operator=(const FuseMount&) = delete;
@@ -49,6 +46,7 @@ class FuseMount {
 
  private:
   FuseMount(MountOptions options, std::unique_ptr<FsState> state, fuse_session* session);
+  void log(LogLevel level, const std::string& line) const;
 
   MountOptions options_;
   std::unique_ptr<FsState> state_;
@@ -56,7 +54,7 @@ class FuseMount {
   std::thread loop_;
   std::atomic<bool> loop_done_{false};
   std::string resolved_mountpoint_;  // as /proc/self/mountinfo spells it
-  uint64_t mount_id_ = 0;            // memd's mount in /proc/self/mountinfo; 0 if unknown
+  uint64_t mount_id_ = 0;            // this mount in /proc/self/mountinfo; 0 if unknown
 };
 
-}  // namespace memd
+}  // namespace memd::fusefs

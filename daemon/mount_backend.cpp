@@ -1,0 +1,104 @@
+#include "daemon/mount_backend.h"
+
+#include <cerrno>
+#include <memory>
+
+#include "daemon/log.h"
+#include "daemon/system.h"
+
+namespace memd {
+namespace {
+
+// The control file's id; the kernel's files are numbered by their place in kProcFiles.
+constexpr fusefs::FileId kControlFile = kProcFiles.size();
+
+// An open control file: one client of the command language.
+struct ControlSession final : fusefs::Backend::Session {
+  Client client;
+};
+
+int errno_for(Failure f) {
+  switch (f) {
+    case Failure::kNone:
+      return 0;
+    case Failure::kBadInput:
+      return EINVAL;
+    case Failure::kAllocFailed:
+      return ENOMEM;
+    case Failure::kBusy:
+      return EBUSY;
+    case Failure::kDenied:
+      return EPERM;
+    case Failure::kCheckFailed:
+    case Failure::kIo:
+    case Failure::kInternal:
+      return EIO;
+  }
+  return EINVAL;
+}
+
+log::Level level_of(fusefs::LogLevel level) {
+  switch (level) {
+    case fusefs::LogLevel::kErr:
+      return log::Level::kErr;
+    case fusefs::LogLevel::kWarning:
+      return log::Level::kWarning;
+    case fusefs::LogLevel::kNotice:
+      return log::Level::kNotice;
+    case fusefs::LogLevel::kInfo:
+      return log::Level::kInfo;
+    case fusefs::LogLevel::kDebug:
+      return log::Level::kDebug;
+  }
+  return log::Level::kErr;
+}
+
+}  // namespace
+
+std::vector<fusefs::Entry> MountBackend::entries() const {
+  std::vector<fusefs::Entry> entries;
+  entries.push_back({"control", fusefs::Kind::kCommand, 0600, kControlFile});
+  for (size_t i = 0; i < kProcFiles.size(); ++i) {
+    entries.push_back({std::string(proc_file_name(kProcFiles[i])), fusefs::Kind::kRendered,
+                       proc_file_mode(kProcFiles[i]), static_cast<fusefs::FileId>(i)});
+  }
+  return entries;
+}
+
+std::string MountBackend::render(fusefs::FileId file) {
+  return service_->render(kProcFiles.at(file));
+}
+
+MountBackend::CommandOpen MountBackend::open_command(fusefs::FileId, const fusefs::Caller& caller) {
+  auto session = std::make_unique<ControlSession>();
+  session->client.origin = Client::Origin::kControlFile;
+  session->client.uid = caller.uid;
+  return {std::move(session), std::string(command_help())};
+}
+
+fusefs::CommandReply MountBackend::run(Session& session, std::string_view line) {
+  Reply reply = service_->execute(line, &static_cast<ControlSession&>(session).client);
+  return {errno_for(reply.failure), std::move(reply.text),
+          reply.ok() ? std::string() : reply.error_message()};
+}
+
+void MountBackend::close(Session& session) {
+  service_->disconnect(&static_cast<ControlSession&>(session).client);
+}
+
+fusefs::MountOptions mount_options(const DaemonSettings& settings) {
+  fusefs::MountOptions options;
+  options.mountpoint = settings.mount;
+  options.allow_other = settings.allow_other;
+  options.max_threads = settings.fuse_threads;
+  options.log = [](fusefs::LogLevel level, std::string_view line) {
+    log::write(level_of(level), line);
+  };
+  options.make_dirs = [](const std::string& path, mode_t mode) {
+    Status made = make_dirs(path, mode);
+    return made ? std::string() : made.error().message;
+  };
+  return options;
+}
+
+}  // namespace memd
