@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The mount: every file, its mode, size 0, the same bytes as `memd --print`
 # and as `show`, one snapshot per open, and reads in any block size.
+set -euo pipefail
 . "$(dirname "$0")/lib.sh" "$@"
 
 start_memd

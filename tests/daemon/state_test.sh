@@ -5,8 +5,9 @@
 # moved aside and memd boots fresh; kill -9 comes back to the last clean stop;
 # a full disk or read-only state directory is a clear error that leaves the
 # previous file intact; `snapshot save/load` on the socket (state_socket_test.py).
+set -euo pipefail
 . "$(dirname "$0")/lib.sh" "$@"
-SAMPLE=$(readlink -f "$HERE/../../../shared/traces/build-sample.trace.gz")
+SAMPLE=$(readlink -f "$HERE/../../../shared/traces/build-sample.trace.gz") || true
 [ -f "$SAMPLE" ] || fail "no sample trace at $SAMPLE"
 STATE=$W/state
 FILES="buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index"
@@ -53,8 +54,8 @@ stop_expect() {
   kill -TERM "$MEMD_PID"
   for _ in $(seq 200); do kill -0 "$MEMD_PID" 2>/dev/null || break; sleep 0.05; done
   kill -0 "$MEMD_PID" 2>/dev/null && fail "memd still runs 10 s after SIGTERM"
-  wait "$MEMD_PID"
-  local rc=$?
+  local rc=0
+  wait "$MEMD_PID" || rc=$?
   expect_eq "exit status after SIGTERM" $rc "$1"
   mounted && fail "still mounted after SIGTERM"
   [ -e "$SOCK" ] && fail "socket left after SIGTERM"
@@ -62,14 +63,15 @@ stop_expect() {
 }
 kill9() {
   kill -9 "$MEMD_PID"
-  wait "$MEMD_PID" 2>/dev/null
+  wait "$MEMD_PID" 2>/dev/null || true  # 137
 }
 
 # --- --print and the flags never touch the state ------------------------------------------------
 "$MEMD" --config "$CONFIG" --state-dir "$W/print-state" --print buddyinfo >/dev/null || fail "--print"
 [ -e "$W/print-state" ] && fail "--print created the state directory"
-out=$("$MEMD" --config "$CONFIG" --state-dir "$STATE" --no-state --print buddyinfo 2>&1)
-expect_eq "--state-dir with --no-state" $? 2
+rc=0
+out=$("$MEMD" --config "$CONFIG" --state-dir "$STATE" --no-state --print buddyinfo 2>&1) || rc=$?
+expect_eq "--state-dir with --no-state" $rc 2
 expect_contains "--state-dir with --no-state" "$out" "excludes"
 
 # --- a workload, on memd (with state) and on its twin (without) ---------------------------------
