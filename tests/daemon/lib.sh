@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by memd's integration tests: a temporary directory, memd processes
 # started on it, and a cleanup that always runs (kill by pid, lazy unmount,
 # remove the directory), whatever the test's outcome.

@@ -232,7 +232,7 @@ cp "$STATE/memd.state" "$W/small.state"
 restart
 grep -q "restored 3 allocations" "$LOG" || fail "restore from the tmpfs"
 send "alloc order=0 gfp=GFP_KERNEL count=20000" >/dev/null  # 320 KiB more state than fits
-dd if=/dev/zero of="$FULL/filler" bs=4k 2>/dev/null
+dd if=/dev/zero of="$FULL/filler" bs=4k 2>/dev/null && fail "dd filled no disk (test premise)"  # ENOSPC
 stop_expect 1
 grep -q "<3>cannot save the machine's state: $STATE/memd.state.new: write: No space left on device; the state saved before stays in $STATE/memd.state" \
   "$LOG" || fail "full disk: $(cat "$LOG")"
