@@ -19,6 +19,8 @@ rc=0; "$MEMD" --print nosuchfile >/dev/null 2>&1 || rc=$?; expect_eq "--print of
 printf '[machine]\nsize = "2G"\ncpus = 4\n' >"$W/small.toml"
 "$MEMD" --config "$W/small.toml" --print zoneinfo >"$W/z" || fail "--print zoneinfo"
 grep -q "^Node 0, zone    DMA32" "$W/z" || fail "--print zoneinfo output"
+# (Both counts come from the output checked: with no pagesets at all, 0 = 4 * 0 would pass.)
+[ "$(grep -c 'pagesets' "$W/z" || true)" -gt 0 ] || fail "--print zoneinfo has no pagesets"
 expect_eq "cpus in pagesets" "$(grep -c '^    cpu: ' "$W/z")" "$((4 * $(grep -c 'pagesets' "$W/z")))"
 out=$("$MEMD" --config "$W/small.toml" --cpus 1 --print zoneinfo) || fail "--cpus 1 --print zoneinfo"
 grep -q '^    cpu: 0' <<<"$out" || fail "--cpus 1: no cpu 0 in zoneinfo"
