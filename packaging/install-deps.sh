@@ -16,6 +16,6 @@ $SUDO apt-get install -y --no-install-recommends --no-upgrade \
   libboost-dev libsystemd-dev \
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
-  jc socat python3 gzip \
+  jc socat python3 gzip universal-ctags \
   systemd systemd-container \
   procps psmisc util-linux passwd binutils dpkg-dev file

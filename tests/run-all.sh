@@ -6,11 +6,14 @@
 #   asan     the same suite built with -DMEMD_SANITIZE=address,undefined
 #   tsan     the same suite built with -DMEMD_SANITIZE=thread
 #   fuzz     clang -DMEMD_FUZZ=ON: each fuzz target for MEMD_FUZZ_SECONDS (60) seconds
+#   lint     clang build with -DMEMD_THREAD_SAFETY=ON (-Wthread-safety -Werror), then
+#            clang-tidy (.clang-tidy, warnings as errors) on core daemon fusefs
+#            client protocol; any finding fails the stage
 # Installs the dependencies first (packaging/install-deps.sh, apt-get update).
 # Every stage runs even when an earlier one failed; the exit status is 0 only
 # when every stage built and every test passed (skipped tests are listed).
 #
-# usage: tests/run-all.sh [--no-deps] [--only release,asan,tsan,fuzz] [--long]
+# usage: tests/run-all.sh [--no-deps] [--only release,asan,tsan,fuzz,lint] [--long]
 #   --no-deps   do not run packaging/install-deps.sh
 #   --only      run these stages only
 #   --long      (or MEMD_LONG=1) long fuzzing (MEMD_LONG_FUZZ_SECONDS, 300 s a
@@ -20,7 +23,7 @@
 set -uo pipefail
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 DEPS=1
-STAGES=release,asan,tsan,fuzz
+STAGES=release,asan,tsan,fuzz,lint
 MEMD_LONG=${MEMD_LONG:-0}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
     --only) STAGES=$2; shift ;;
     --only=*) STAGES=${1#--only=} ;;
     --long) MEMD_LONG=1 ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run-all.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -148,6 +151,47 @@ if has fuzz; then
   unset CC CXX
 fi
 
+# lint: the invariants the compiler and clang-tidy can check. A clang build
+# (-O0, no debug info: only the diagnostics matter) with -Wthread-safety and
+# -Werror, then clang-tidy with the repository's .clang-tidy over the
+# project's own sources (not tests/, bench/), warnings as errors.
+lint_stage() {
+  local dir=$OUT/lint log=$OUT/lint.log t tb
+  t=$(date +%s)
+  : >"$log"
+  rm -f "$dir/clang-tidy.log"
+  echo "== $(ts) lint: clang -Wthread-safety build in $dir, then clang-tidy (log: $log)"
+  if ! CC=clang CXX=clang++ cmake -S "$SRC" -B "$dir" -DCMAKE_BUILD_TYPE=Debug \
+    -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DCMAKE_C_FLAGS_DEBUG=-O0 -DMEMD_THREAD_SAFETY=ON \
+    -DMEMD_BUILD_BENCH=OFF >>"$log" 2>&1; then
+    tail -n 40 "$log"
+    SUMMARY+=("$(printf '%-9s %-8s %s' lint FAILED "$(elapsed "$t")  cmake failed")")
+    FAILED=1
+    return
+  fi
+  if ! cmake --build "$dir" -j "$JOBS" >>"$log" 2>&1; then
+    grep -E -A6 'error:|Error [0-9]' "$log" | head -n 80
+    SUMMARY+=("$(printf '%-9s %-8s %s' lint FAILED "$(elapsed "$t")  clang build failed")")
+    FAILED=1
+    return
+  fi
+  tb=$(elapsed "$t")
+  echo "== $(ts) lint: built in $tb; clang-tidy"
+  local tidy=$OUT/lint/clang-tidy.log findings=0 rc=0
+  "$SRC/tests/tools/run_clang_tidy.sh" "$dir" "$JOBS" >"$tidy" 2>&1 || rc=$?
+  cat "$tidy" >>"$log"
+  findings=$(grep -c '^FINDING ' "$tidy" || true)
+  if [ "$rc" = 0 ]; then
+    tail -n 1 "$tidy"
+    SUMMARY+=("$(printf '%-9s %-8s %s' lint ok "$(elapsed "$t")  (build $tb; clang-tidy: no findings)")")
+  else
+    grep -E '^FINDING |^run_clang_tidy' "$tidy"
+    SUMMARY+=("$(printf '%-9s %-8s %s' lint FAILED "$(elapsed "$t")  (build $tb; clang-tidy: $findings findings)")")
+    FAILED=1
+  fi
+}
+if has lint; then lint_stage; fi
+
 echo
 echo "== memd tests: $(elapsed "$T0") in all (stages: $STAGES; long: $MEMD_LONG)"
 for line in "${SUMMARY[@]}"; do echo "   $line"; done
@@ -160,5 +204,8 @@ for name in release asan tsan fuzz; do
   sed -n '/The following tests FAILED/,/^Errors while running/p' "$OUT/$name/ctest.log" |
     grep -E '^\s+[0-9]+ - ' | sed "s/^\s*/   FAILED in $name: /"
 done
+if has lint && [ -f "$OUT/lint/clang-tidy.log" ]; then
+  grep -h '^FINDING ' "$OUT/lint/clang-tidy.log" | sed 's/^FINDING /   lint: /'
+fi
 if [ "$FAILED" = 0 ]; then echo "== PASSED"; else echo "== FAILED"; fi
 exit "$FAILED"

@@ -194,6 +194,7 @@ def replay_kill(sock, mnt, trace):
 
     # Killed mid-frame: the frames acknowledged are applied, nothing of the cut one.
     c.ok("reset")
+    fresh = fingerprint(c)
     ref = Conn(sock)
     assert ref.cmd("replay begin") == {"ok": True}
     for fr in frames[:5]:
@@ -201,6 +202,8 @@ def replay_kill(sock, mnt, trace):
         assert ref.reply()["ok"]
     ref.ok("replay abort")
     want = fingerprint(c)
+    # Premise: the frames change the machine, else the comparisons below could not fail.
+    assert want != fresh, "five frames of the sample trace left the machine as it was"
     c.ok("reset")
     t = killed_streamer(sock, trace, 5, len(frames[5]) // 2)
     assert fingerprint(c) == want, "a partial frame of a killed client was applied"

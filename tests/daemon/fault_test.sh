@@ -10,15 +10,16 @@
 #  - a client streaming a replay killed mid-frame and after a whole frame
 #    (fault_test.py replay-kill).
 # MEMD_LONG=1 kills more often.
+set -euo pipefail
 . "$(dirname "$0")/lib.sh" "$@"
-SAMPLE=$(readlink -f "$HERE/../../../shared/traces/build-sample.trace.gz")
+SAMPLE=$(readlink -f "$HERE/../../../shared/traces/build-sample.trace.gz") || true
 [ -f "$SAMPLE" ] || fail "no sample trace at $SAMPLE"
 ROUNDS=6
 [ "${MEMD_LONG:-0}" = 1 ] && ROUNDS=40
 
 # Starts memd afresh on the same paths (keeping the old log aside).
 restart() {
-  cat "$LOG" >>"$W/all.log" 2>/dev/null
+  if [ -f "$LOG" ]; then cat "$LOG" >>"$W/all.log"; fi
   : >"$LOG"
   start_memd "$@"
 }
@@ -121,8 +122,9 @@ echo "kill -9: $kills kills, each followed by a clean restart on the same paths"
 gone_with_message() {  # $1: what was done
   for _ in $(seq 100); do kill -0 "$MEMD_PID" 2>/dev/null || break; sleep 0.05; done
   kill -0 "$MEMD_PID" 2>/dev/null && fail "$1: memd kept running without its mount"
-  wait "$MEMD_PID"
-  expect_eq "$1: exit status" $? 1
+  local rc=0
+  wait "$MEMD_PID" || rc=$?
+  expect_eq "$1: exit status" $rc 1
   grep -q "the FUSE mount at $MNT went away (unmounted from outside?); exiting" "$LOG" ||
     fail "$1: no clear message"
   [ -e "$SOCK" ] && fail "$1: socket left behind"
@@ -163,7 +165,9 @@ expect_contains "second memd on a covered mount point" "$out" "something else is
 kill -TERM "$MEMD_PID"
 for _ in $(seq 100); do kill -0 "$MEMD_PID" 2>/dev/null || break; sleep 0.05; done
 kill -0 "$MEMD_PID" 2>/dev/null && fail "memd hangs on SIGTERM with its mount covered"
-wait "$MEMD_PID"
+rc=0
+wait "$MEMD_PID" || rc=$?
+expect_eq "exit status after SIGTERM with the mount covered" $rc 0
 awk -v m="$MNT" '$2 == m && $3 == "tmpfs" {found=1} END {exit !found}' /proc/mounts ||
   fail "stopping memd unmounted the tmpfs mounted over its mount point"
 grep -q "a tmpfs file system is mounted over memd's files; leaving it mounted" "$LOG" ||

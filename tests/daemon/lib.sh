@@ -1,8 +1,14 @@
+# shellcheck shell=bash
 # Sourced by memd's integration tests: a temporary directory, memd processes
 # started on it, and a cleanup that always runs (kill by pid, lazy unmount,
 # remove the directory), whatever the test's outcome.
 #   usage in a test:  . "$(dirname "$0")/lib.sh" "$@"
-set -u
+# Strict mode for every test that sources it (the tests set it too, first
+# thing): a command that fails unexpectedly ends the test with its status,
+# an unset variable is an error, and a pipeline fails if any stage fails.
+# A command expected to fail is written `cmd && fail ...`, `cmd || rc=$?` or
+# inside `if`; `grep -c` (status 1 on no match) as `$(grep -c ... || true)`.
+set -euo pipefail
 MEMD=$(readlink -f "${1:?usage: $0 path/to/memd}")
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
@@ -32,7 +38,7 @@ reap() {
     sleep 0.1
   done
   case "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" in
-    "" | Z) wait "$1" 2>/dev/null; return 0 ;;
+    "" | Z) wait "$1" 2>/dev/null || true; return 0 ;;
     *) return 1 ;;
   esac
 }
@@ -40,6 +46,7 @@ wchan() { cat "/proc/$1/wchan" 2>/dev/null; }
 
 cleanup() {
   rc=$?
+  set +e  # best effort from here on: every step runs, whatever the one before did
   for pid in $PIDS; do kill -9 "$pid" 2>/dev/null; done
   # Reap them, but never hang on one the kernel cannot kill (a process stuck
   # on a FUSE request nobody will answer): name it and fail instead.
@@ -71,7 +78,7 @@ expect_contains() { case "$2" in *"$3"*) ;; *) fail "$1: [$2] does not contain [
 # waits until it said it is ready.
 start_memd() {
   local before
-  before=$(grep -c "Emulating" "$LOG" 2>/dev/null)
+  before=$(grep -c "Emulating" "$LOG" 2>/dev/null || true)
   "$MEMD" --config "$CONFIG" --foreground --mount "$MNT" --socket "$SOCK" "$@" 2>>"$LOG" &
   MEMD_PID=$!
   PIDS="$PIDS $MEMD_PID"
@@ -84,7 +91,7 @@ start_memd() {
 wait_ready() {
   local n
   for _ in $(seq 200); do
-    n=$(grep -c "Emulating" "$LOG" 2>/dev/null)
+    n=$(grep -c "Emulating" "$LOG" 2>/dev/null || true)
     if [ "${n:-0}" -gt "${2:-0}" ] && [ -e "$MNT/control" ]; then return 0; fi
     kill -0 "$1" 2>/dev/null || fail "memd exited before it was ready"
     sleep 0.05
@@ -95,8 +102,8 @@ wait_ready() {
 stop_memd() {
   kill -TERM "$MEMD_PID"
   for _ in $(seq 200); do kill -0 "$MEMD_PID" 2>/dev/null || break; sleep 0.05; done
-  wait "$MEMD_PID"
-  local rc=$?
+  local rc=0
+  wait "$MEMD_PID" || rc=$?
   [ $rc = 0 ] || fail "memd exited with $rc after SIGTERM"
 }
 # One command on the socket; prints the JSON reply line.

@@ -3,6 +3,7 @@
 # run by default (about 30 s), MEMD_LONG=1 for five minutes and more clients.
 # The machine has 1024 CPUs so that zoneinfo (what the slow readers ask for
 # and never read) is megabytes: buffered replies would show in memd's memory.
+set -euo pipefail
 . "$(dirname "$0")/lib.sh" "$@"
 printf '[machine]\nsize = "4G"\ncpus = 1024\n[daemon]\nstate_dir = ""\n' >"$CONFIG"
 start_memd

@@ -2,6 +2,7 @@
 # Who may do what: the socket is 0660 with the configured group; peers are
 # checked with SO_PEERCRED (root, the socket group, its members); the mount is
 # for its owner unless allow_other; replay file= is for root.
+set -euo pipefail
 . "$(dirname "$0")/lib.sh" "$@"
 NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
 as_nobody_send() { printf '%s\n' "$1" | $NOBODY socat -t5 - "UNIX-CONNECT:$SOCK" 2>&1; }

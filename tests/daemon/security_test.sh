@@ -13,6 +13,7 @@
 #  5. memd's own files: the socket and its lock are never made through
 #     another user's links or in a directory others can write; the mount point
 #     is never another user's link.
+set -euo pipefail
 . "$(dirname "$0")/lib.sh" "$@"
 NOBODY="setpriv --reuid=65534 --regid=65534 --clear-groups"
 as_nobody_send() { printf '%s\n' "$1" | $NOBODY socat -t5 - "UNIX-CONNECT:$SOCK" 2>&1; }
@@ -151,8 +152,8 @@ mkdir -m 1777 "$S"
 echo precious >"$W/victim"
 start_other() {  # $1: socket, $2: mount; prints memd's message; fails if it started
   local out rc
-  out=$(timeout 5 "$MEMD" --config "$CONFIG" --foreground --socket "$1" --mount "$2" 2>&1)
-  rc=$?
+  rc=0
+  out=$(timeout 5 "$MEMD" --config "$CONFIG" --foreground --socket "$1" --mount "$2" 2>&1) || rc=$?
   [ $rc = 0 ] || [ $rc = 124 ] && fail "memd started with --socket $1 --mount $2: $out"
   printf '%s' "$out"
 }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The socket protocol (socket_test.py), against a real memd.
+set -euo pipefail
 . "$(dirname "$0")/lib.sh" "$@"
 start_memd
-SAMPLE=$(readlink -f "$HERE/../../../shared/traces/build-sample.trace.gz")
+SAMPLE=$(readlink -f "$HERE/../../../shared/traces/build-sample.trace.gz") || true
 [ -f "$SAMPLE" ] || fail "no sample trace at $SAMPLE"
 # socat, as a shell user would: one JSON line per command.
 reply=$(send "alloc order=3 gfp=GFP_HIGHUSER_MOVABLE")

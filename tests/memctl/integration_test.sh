@@ -4,8 +4,9 @@
 # always cleans up (kill by pid, lazy unmount, rm the directory), whatever the
 # outcome. Exit 77: skipped.
 #   usage: integration_test.sh path/to/memd path/to/memctl path/to/build-sample.trace.gz
+set -euo pipefail
 MEMCTL=$(readlink -f "${2:?usage: $0 MEMD MEMCTL SAMPLE_TRACE}")
-SAMPLE=$(readlink -f "${3:?usage: $0 MEMD MEMCTL SAMPLE_TRACE}")
+SAMPLE=$(readlink -f "${3:?usage: $0 MEMD MEMCTL SAMPLE_TRACE}") || SAMPLE=$3
 # The daemon tests' harness: $W, $MNT, $SOCK, $LOG, a $CONFIG of the default
 # machine without a state directory, start_memd/stop_memd, and the cleanup
 # (kill by pid without hanging, lazy unmount, rm) whatever the outcome.
@@ -23,15 +24,16 @@ fail() {
 
 # mc ARGS...: runs memctl on the test's socket; sets RC, OUT, ERR.
 mc() {
-  "$MEMCTL" --socket "$SOCK" "$@" >"$W/out" 2>"$W/err"
-  RC=$?
+  RC=0
+  "$MEMCTL" --socket "$SOCK" "$@" >"$W/out" 2>"$W/err" || RC=$?
   OUT=$(cat "$W/out")
   ERR=$(cat "$W/err")
 }
 expect_rc() { [ "$RC" = "$1" ] || fail "memctl $2: exit $RC, wanted $1"; }
 expect_out() { [ "$OUT" = "$1" ] || fail "stdout [$OUT], wanted [$1]"; }
 expect_out_has() { case "$OUT" in *"$1"*) ;; *) fail "stdout lacks [$1]" ;; esac; }
-expect_out_matches() { printf '%s\n' "$OUT" | grep -Eq -- "$1" || fail "stdout does not match /$1/"; }
+# (A here-string, not a pipe: grep -q ending early must not fail the writer.)
+expect_out_matches() { grep -Eq -- "$1" <<<"$OUT" || fail "stdout does not match /$1/"; }
 expect_no_err() { [ -z "$ERR" ] || fail "stderr not empty"; }
 # One line on stderr, "memctl: ..." containing $1.
 expect_err_line() {
@@ -94,6 +96,7 @@ expect_err_line "page allocation failure: order:10, mode:0x2800(GFP_NOWAIT), nod
 mc free --all
 expect_rc 0 "free --all"; expect_out_matches '^freed [0-9]+ allocations$'
 mc alloc --order 3 --movable --json
+expect_rc 0 "alloc --order 3 --movable --json"
 PFN=$(json 'r["allocations"][0]["pfn"]')
 ID=$(json 'r["allocations"][0]["id"]')
 mc free "$PFN"
@@ -104,6 +107,7 @@ $(printf '%8s  %-12s %5s  %-8s %4s  %s' "$ID" "$PFN" 3 Normal 0 Movable)"
 mc free "$PFN"
 expect_rc 1 "free $PFN again"; expect_out ""; expect_err_line "pfn=$PFN"
 mc alloc --count 2 --json
+expect_rc 0 "alloc --count 2 --json"
 mc free --id "$(json 'r["allocations"][0]["id"]')" --id "$(json 'r["allocations"][1]["id"]')" --cpu 1
 expect_rc 0 "free --id"; expect_out_has "freed 2 allocations"
 mc free
@@ -138,6 +142,7 @@ expect_rc 1 "sysctl bad value"
 # --- replay ----------------------------------------------------------------------------------------
 # The sample trace on a fresh machine: counts as tests/replay/sample_trace_test.cpp derives them.
 mc reset
+expect_rc 0 "reset"
 mc replay "$SAMPLE"
 expect_rc 0 replay; expect_no_err  # not a terminal: no progress bar
 expect_out_matches "^replayed $SAMPLE: 300000 lines in [0-9.]+ s$"
@@ -151,6 +156,7 @@ expect_rc 0 "check after replay"
 mc status
 expect_out_has "live allocations: 132655"
 mc reset
+expect_rc 0 "reset"
 mc --json replay "$SAMPLE"
 expect_rc 0 "replay --json"
 [ "$(json 'r["ok"], r["report"]["lines"], r["report"]["applied_allocs"], r["report"]["malformed"]')" = \
@@ -199,9 +205,13 @@ expect_rc 0 "check after an interrupted replay"
 # --- snapshot save / load ------------------------------------------------------------------------
 files() { for f in buddyinfo pagetypeinfo zoneinfo vmstat meminfo; do cat "$MNT/$f"; done; }
 mc reset
+expect_rc 0 "reset"
 mc alloc --order 3 --movable --count 5
+expect_rc 0 "alloc --order 3 --movable --count 5"
 mc alloc --count 20 --cpu 1
+expect_rc 0 "alloc --count 20 --cpu 1"
 mc sysctl min_free_kbytes=80000
+expect_rc 0 "sysctl min_free_kbytes=80000"
 BEFORE=$(files)
 mc snapshot save "$W/machine.state"
 expect_rc 0 "snapshot save"; expect_no_err
@@ -215,7 +225,9 @@ expect_rc 0 "--json snapshot save"
 [ "$(json 'r["ok"], r["bytes"], r["allocations"]')" = "True $(stat -c %s "$W/json.state") 25" ] ||
   fail "snapshot save --json"
 mc alloc --order 5 --count 3
+expect_rc 0 "alloc --order 5 --count 3"
 mc sysctl min_free_kbytes=70000
+expect_rc 0 "sysctl min_free_kbytes=70000"
 mc snapshot load "$W/machine.state"
 expect_rc 0 "snapshot load"; expect_no_err
 expect_out "loaded $W/machine.state: x86_64, 4095 MiB in 1 node, 2 CPUs, 25 allocations"
@@ -226,14 +238,16 @@ mc check
 expect_rc 0 "check after snapshot load"
 mc free --id 3
 expect_rc 0 "free an id of the loaded machine"
-"$MEMCTL" --socket "$SOCK" --json snapshot load - <"$W/machine.state" >"$W/out" 2>"$W/err"
-RC=$?; OUT=$(cat "$W/out")
+RC=0
+"$MEMCTL" --socket "$SOCK" --json snapshot load - <"$W/machine.state" >"$W/out" 2>"$W/err" || RC=$?
+OUT=$(cat "$W/out")
 expect_rc 0 "snapshot load -"
 [ "$(json 'r["allocations"]')" = 25 ] || fail "snapshot load - --json"
 # Damaged and foreign files are refused; the machine stays as it was.
 python3 -c 'import sys; d=bytearray(open(sys.argv[1],"rb").read()); d[len(d)//2]^=1; open(sys.argv[2],"wb").write(d)' \
   "$W/machine.state" "$W/damaged.state"
 mc alloc --order 2
+expect_rc 0 "alloc --order 2"
 BEFORE=$(files)
 mc snapshot load "$W/damaged.state"
 expect_rc 1 "snapshot load of a damaged file"; expect_out ""
@@ -260,8 +274,9 @@ mc snapshot
 expect_rc 2 "snapshot without save or load"
 
 # --- an unreachable daemon, usage errors ------------------------------------------------------------
-"$MEMCTL" --socket "$W/nope.sock" status >"$W/out" 2>"$W/err"
-RC=$?; ERR=$(cat "$W/err")
+RC=0
+"$MEMCTL" --socket "$W/nope.sock" status >"$W/out" 2>"$W/err" || RC=$?
+ERR=$(cat "$W/err")
 expect_rc 3 "status on a missing socket"; expect_err_line "$W/nope.sock"
 mc frobnicate
 expect_rc 2 frobnicate; expect_err_line "frobnicate"

@@ -3,7 +3,7 @@
 # the test's own cgroups, mounts the overlay root, copies the test's files in
 # and becomes systemd-nspawn. Every mount here dies with this namespace.
 # Environment: CT_W CT_MACHINE CT_CGPROCS CT_COPIES (SRC:DEST ...) CT_OVERLAYS (DIR ...).
-set -eu
+set -euo pipefail
 for p in $CT_CGPROCS; do echo $$ >"$p"; done
 mount -t tmpfs -o mode=0755 memd-ct-up "$CT_W/up"
 mkdir -p "$CT_W/up/upper" "$CT_W/up/work"

@@ -1,8 +1,8 @@
-#!/bin/sh
+#!/bin/bash
 # Builds memd's .deb with CPack from an already built tree and leaves it at
 # OUT (a fixed name for the tests that install it).
 # usage: build_deb.sh CPACK CPackConfig.cmake OUT.deb
-set -eu
+set -euo pipefail
 CPACK=$1 CONFIG=$2 OUT=$3
 DIR=$(dirname "$OUT")
 rm -rf "$DIR"

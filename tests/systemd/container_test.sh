@@ -12,7 +12,7 @@
 #   - socket activation: memd.socket listens, the first memctl starts memd;
 #   - dpkg -r stops memd and takes everything away.
 # usage: container_test.sh MEMD_DEB       exit 0 pass, 1 fail, 77 skipped
-set -uo pipefail
+set -euo pipefail
 DEB=$(readlink -f "${1:?usage: $0 memd_VERSION_ARCH.deb}")
 . "$(dirname "$0")/container.sh"
 
@@ -29,7 +29,7 @@ expect() {
 expect_out() {
   local what=$1 pattern=$2 out
   shift 2
-  out=$(ct_run "$@" 2>&1)
+  out=$(ct_run "$@" 2>&1) || true  # the output is what is checked
   if grep -Eq -- "$pattern" <<<"$out"; then ok "$what"; else fail "$what: '$*' printed [$out], wanted /$pattern/"; fi
 }
 show() { IN systemctl show --value -p "$2" "$1"; }
@@ -58,7 +58,7 @@ expect "the package created group memd" getent group memd
 expect "the package created /run/memd" test -d /run/memd
 expect "memd is installed" sh -c 'command -v memd && command -v memctl'
 mapfile -t units < <(IN systemctl show -p FragmentPath --value memd.service memd.socket | grep .)
-verify=$(ct_run systemd-analyze verify "${units[@]}" 2>&1)
+verify=$(ct_run systemd-analyze verify "${units[@]}" 2>&1) || fail "systemd-analyze verify exited non-zero"
 if [ -z "$verify" ]; then ok "systemd-analyze verify ${units[*]}: no output"; else
   fail "systemd-analyze verify ${units[*]} printed:"
   echo "$verify" | sed 's/^/  | /'

@@ -4,7 +4,7 @@
 # binaries need (each library's package, found with dpkg -S, must be in
 # Depends:). The packaged configuration gives the default machine.
 # usage: package_test.sh memd.deb SOURCE/packaging
-set -uo pipefail
+set -euo pipefail
 DEB=$(readlink -f "$1") SRC=$2
 W=$(mktemp -d /tmp/memd-package.XXXXXX)
 trap 'rm -rf "$W"' EXIT
@@ -18,7 +18,8 @@ field() { dpkg-deb -f "$DEB" "$1"; }
 [ "$(field Package)" = memd ] && ok "Package: memd" || fail "Package: $(field Package)"
 
 # Files, wherever the prefix put them.
-find_one() { (cd "$W/root" && find . -path "$1" | sed 's|^\.||' | head -n 1); }
+# (sort, not head: head ending early could SIGPIPE find, a failure under pipefail.)
+find_one() { (cd "$W/root" && find . -path "$1" | sed 's|^\.||' | sort | sed -n 1p); }
 for f in '*/bin/memd' '*/bin/memctl' '*/lib/systemd/system/memd.service' \
   '*/lib/systemd/system/memd.socket' '*/lib/sysusers.d/memd.conf' '*/lib/tmpfiles.d/memd.conf' \
   './etc/memd/memd.toml' '*/share/doc/memd/README.md'; do
@@ -54,11 +55,13 @@ for pkg in fuse3 libfuse3-3 libsystemd0; do
 done
 for bin in "$MEMD" "$MEMCTL"; do
   for lib in $(objdump -p "$bin" | awk '$1 == "NEEDED" {print $2}'); do
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|64bit/ {print $NF; exit}')
-    [ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l {print $NF; exit}')
+    # awk reads all of ldconfig's output (no exit): ldconfig must not meet a closed pipe.
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|x86_64|64bit/ && !p {p = $NF} END {print p}')
+    [ -n "$path" ] || path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !p {p = $NF} END {print p}')
     [ -n "$path" ] || { fail "$(basename "$bin") needs $lib, which is not installed here"; continue; }
-    pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | head -n 1 | cut -d: -f1)
-    [ -n "$pkg" ] || pkg=$(dpkg -S "$path" 2>/dev/null | head -n 1 | cut -d: -f1)
+    # dpkg -S exits 1 for a path no package owns: then the next form is tried.
+    pkg=$(dpkg -S "$(readlink -f "$path")" 2>/dev/null | sed -n 1p | cut -d: -f1) || pkg=""
+    [ -n "$pkg" ] || pkg=$(dpkg -S "$path" 2>/dev/null | sed -n 1p | cut -d: -f1) || pkg=""
     if [[ "$deps" == *" $pkg "* ]]; then ok "$(basename "$bin") needs $lib: $pkg is a dependency"; else
       fail "$(basename "$bin") needs $lib from package '$pkg', which is not in Depends"
     fi
