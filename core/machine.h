@@ -32,6 +32,13 @@ struct AllocRequest {
   int cpu = 0;              // the CPU whose per-cpu lists serve the request
 };
 
+// Why the allocator refuses a request without trying it: the first rule it
+// breaks, in the order Machine::check_request() checks them. The kernel's
+// callers must not ask these (order above MAX_PAGE_ORDER, GFP_ZONE_BAD and
+// MOVABLE|RECLAIMABLE are VM_BUGs or warnings there); memd also checks the
+// CPU and the node, which the kernel takes from the running task.
+enum class AllocRefusal : uint8_t { kOrder, kCpu, kNode, kZoneBad, kMovableReclaimable };
+
 // A live allocation, as the allocator handed it out.
 struct Allocation {
   AllocId id = 0;
@@ -63,6 +70,9 @@ class Machine {
   // __alloc_pages(): the fast path, then the slow path as §15.4 fixes it.
   // A failure carries the kernel's warn_alloc text.
   Result<Allocation> alloc(const AllocRequest& request);
+  // What alloc() would refuse `request` for, without changing anything;
+  // nullopt when it would try. Front ends word the reason in their own terms.
+  std::optional<AllocRefusal> check_request(const AllocRequest& request) const;
   // Frees the allocation whose head is pfn, on `cpu`'s per-cpu lists.
   Result<Allocation> free_pfn(Pfn pfn, int cpu = 0);
   Result<Allocation> free_id(AllocId id, int cpu = 0);
@@ -161,7 +171,7 @@ class Machine {
   int zone_highsize(const Zone& zone, int batch, int fraction) const;
 
   // allocation (core/machine_alloc.cpp)
-  [[gnu::cold, gnu::noinline]] Error alloc_refusal(const AllocRequest& req) const;
+  [[gnu::cold, gnu::noinline]] Error alloc_refusal(const AllocRequest& req, AllocRefusal why) const;
   std::optional<size_t> first_zone(const std::vector<unsigned>& zl, unsigned highest) const;
   unsigned alloc_flags_nofragment(const Zone* zone, Gfp gfp) const;
   unsigned gfp_to_alloc_flags(Gfp gfp, unsigned order) const;

@@ -299,25 +299,36 @@ OptPfn Machine::alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone**
                                 alloc::kWmarkHigh | alloc::kCpuset, *ac, zone_out);
 }
 
-// Why alloc() refuses `req`, checked in order. Out of line and cold: the
+std::optional<AllocRefusal> Machine::check_request(const AllocRequest& req) const {
+  if (req.order > kMaxPageOrder) return AllocRefusal::kOrder;
+  if (req.cpu < 0 || req.cpu >= nr_cpus()) return AllocRefusal::kCpu;
+  if (req.node && (*req.node < 0 || *req.node >= nr_nodes())) return AllocRefusal::kNode;
+  if (gfp_zone(req.gfp, layout_.arch.arch) < 0) return AllocRefusal::kZoneBad;
+  if ((req.gfp & gfp::kMovableMask) == gfp::kMovableMask) {
+    return AllocRefusal::kMovableReclaimable;
+  }
+  return std::nullopt;
+}
+
+// Why alloc() refuses `req`, in the core's words. Out of line and cold: the
 // message building would otherwise be inlined into the allocation path.
-Error Machine::alloc_refusal(const AllocRequest& req) const {
-  if (req.order > kMaxPageOrder) {
-    return make_error("order " + std::to_string(req.order) + " is above MAX_PAGE_ORDER (10)");
-  }
-  if (req.cpu < 0 || req.cpu >= nr_cpus()) {
-    return make_error("cpu " + std::to_string(req.cpu) +
-                      " does not exist (the machine has CPUs 0-" + std::to_string(nr_cpus() - 1) +
-                      ")");
-  }
-  if (req.node && (*req.node < 0 || *req.node >= nr_nodes())) {
-    return make_error("node " + std::to_string(*req.node) +
-                      " does not exist (the machine has nodes 0-" + std::to_string(nr_nodes() - 1) +
-                      ")");
-  }
-  if (gfp_zone(req.gfp, layout_.arch.arch) < 0) {
-    return make_error("GFP flags " + format_gfp(req.gfp) +
-                      " combine zone modifiers the kernel rejects (GFP_ZONE_BAD)");
+Error Machine::alloc_refusal(const AllocRequest& req, AllocRefusal why) const {
+  switch (why) {
+    case AllocRefusal::kOrder:
+      return make_error("order " + std::to_string(req.order) + " is above MAX_PAGE_ORDER (10)");
+    case AllocRefusal::kCpu:
+      return make_error("cpu " + std::to_string(req.cpu) +
+                        " does not exist (the machine has CPUs 0-" + std::to_string(nr_cpus() - 1) +
+                        ")");
+    case AllocRefusal::kNode:
+      return make_error("node " + std::to_string(*req.node) +
+                        " does not exist (the machine has nodes 0-" +
+                        std::to_string(nr_nodes() - 1) + ")");
+    case AllocRefusal::kZoneBad:
+      return make_error("GFP flags " + format_gfp(req.gfp) +
+                        " combine zone modifiers the kernel rejects (GFP_ZONE_BAD)");
+    case AllocRefusal::kMovableReclaimable:
+      break;
   }
   return make_error("GFP flags " + format_gfp(req.gfp) +
                     " set both __GFP_MOVABLE and __GFP_RECLAIMABLE");
@@ -330,12 +341,8 @@ Error Machine::alloc_refusal(const AllocRequest& req) const {
 // charging, the task's cpuset and mempolicy (the preferred node is the
 // request's or the CPU's), and page_owner/KASAN hooks.
 Result<Allocation> Machine::alloc(const AllocRequest& req) {
+  if (auto why = check_request(req)) return alloc_refusal(req, *why);
   const int zone_idx = gfp_zone(req.gfp, layout_.arch.arch);
-  if (req.order > kMaxPageOrder || req.cpu < 0 || req.cpu >= nr_cpus() ||
-      (req.node && (*req.node < 0 || *req.node >= nr_nodes())) || zone_idx < 0 ||
-      (req.gfp & gfp::kMovableMask) == gfp::kMovableMask) {
-    return alloc_refusal(req);
-  }
   const int nid = req.node.value_or(layout_.cpu_node[req.cpu]);
   const bool thisnode = req.gfp & gfp::kThisnode;
   const Zonelists& lists = zonelists_[nid];

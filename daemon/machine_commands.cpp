@@ -21,26 +21,26 @@ using protocol::bad_input;
 namespace {
 
 // Why `m` refuses an allocation the grammar took, in the command's terms
-// (naming the key); nullopt if it may go ahead. The core checks the same
-// (Machine::alloc) for its other callers, in its own terms: here a refusal
-// is bad input, and nothing is touched.
-std::optional<std::string> alloc_refusal(const Machine& m, const AllocCommand& c, Gfp gfp) {
-  const int cpu = c.cpu_or_default();
-  if (cpu >= m.nr_cpus()) {
-    return fmt::format("alloc: cpu={}: the machine has CPUs 0-{}", cpu, m.nr_cpus() - 1);
+// (naming the key); nullopt if it may go ahead. The core decides
+// (Machine::check_request); a refusal here is bad input, and nothing is touched.
+std::optional<std::string> alloc_refusal(const Machine& m, const AllocRequest& r) {
+  auto why = m.check_request(r);
+  if (!why) return std::nullopt;
+  switch (*why) {
+    case AllocRefusal::kOrder:  // the grammar refuses it first
+      return fmt::format("alloc: order={}: must be in 0..{}", r.order, protocol::kMaxOrder);
+    case AllocRefusal::kCpu:
+      return fmt::format("alloc: cpu={}: the machine has CPUs 0-{}", r.cpu, m.nr_cpus() - 1);
+    case AllocRefusal::kNode:
+      return fmt::format("alloc: node={}: the machine has nodes 0-{}", *r.node, m.nr_nodes() - 1);
+    case AllocRefusal::kZoneBad:
+      return fmt::format("alloc: gfp={}: combines zone modifiers the kernel rejects (GFP_ZONE_BAD)",
+                         format_gfp(r.gfp));
+    case AllocRefusal::kMovableReclaimable:
+      break;
   }
-  if (c.node && *c.node >= m.nr_nodes()) {
-    return fmt::format("alloc: node={}: the machine has nodes 0-{}", *c.node, m.nr_nodes() - 1);
-  }
-  if (gfp_zone(gfp, m.config().arch) < 0) {
-    return fmt::format("alloc: gfp={}: combines zone modifiers the kernel rejects (GFP_ZONE_BAD)",
-                       format_gfp(gfp));
-  }
-  if ((gfp & gfp::kMovableMask) == gfp::kMovableMask) {
-    return fmt::format("alloc: gfp={}: sets both __GFP_MOVABLE and __GFP_RECLAIMABLE",
-                       format_gfp(gfp));
-  }
-  return std::nullopt;
+  return fmt::format("alloc: gfp={}: sets both __GFP_MOVABLE and __GFP_RECLAIMABLE",
+                     format_gfp(r.gfp));
 }
 
 std::vector<protocol::AllocationEntry> entries(const std::vector<Allocation>& list) {
@@ -61,9 +61,9 @@ Reply Service::alloc(const AllocCommand& c) {
   std::optional<Error> failure;
   {
     Lock lock(this);
-    if (auto refusal = alloc_refusal(*machine_, c, *gfp)) return bad_input(*refusal);
-    made.reserve(c.count_or_default());
     const AllocRequest request{c.order, *gfp, c.node, c.cpu_or_default()};
+    if (auto refusal = alloc_refusal(*machine_, request)) return bad_input(*refusal);
+    made.reserve(c.count_or_default());
     for (uint64_t i = 0; i < c.count_or_default(); ++i) {
       auto a = machine_->alloc(request);
       if (!a) {

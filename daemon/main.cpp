@@ -72,7 +72,7 @@ int print_file(const Config& config, const std::string& name) {
   for (const std::string& w : (*service)->boot_warnings()) {
     log::warning("{}", w);
   }
-  const std::string text = (*service)->render(*proc_file_from_name(name));
+  const std::string text = (*service)->render(*proc_file_named(name));
   return fwrite(text.data(), 1, text.size(), stdout) == text.size() && fflush(stdout) == 0 ? 0 : 1;
 }
 

@@ -1106,6 +1106,31 @@ TEST(Gfp, BadCombinationsRefused) {
   expect_check(m);
 }
 
+// check_request() names the first rule a request breaks, in alloc()'s
+// order, and alloc() refuses exactly those; a request that breaks none is tried.
+TEST(Gfp, CheckRequestNamesTheFirstRuleBroken) {
+  MEMD_BOOT(m, machines::two_nodes());
+  auto why = [&](unsigned order, Gfp g, int cpu, std::optional<int> node = std::nullopt) {
+    return m.check_request(AllocRequest{order, g, node, cpu});
+  };
+  EXPECT_EQ(why(0, gfp::kKernel, 0), std::nullopt);
+  EXPECT_EQ(why(10, gfp::kKernel, m.nr_cpus() - 1, 1), std::nullopt);
+  EXPECT_EQ(why(11, gfp::kKernel | gfp::kDma | gfp::kHighmem, 99, 7), AllocRefusal::kOrder);
+  EXPECT_EQ(why(0, gfp::kKernel, m.nr_cpus(), 7), AllocRefusal::kCpu);
+  EXPECT_EQ(why(0, gfp::kKernel, -1), AllocRefusal::kCpu);
+  EXPECT_EQ(why(0, gfp::kKernel | gfp::kDma | gfp::kDma32, 0, 2), AllocRefusal::kNode);
+  EXPECT_EQ(why(0, gfp::kKernel | gfp::kDma | gfp::kDma32, 0, 1), AllocRefusal::kZoneBad);
+  EXPECT_EQ(why(0, gfp::kKernel | gfp::kMovable | gfp::kReclaimable, 0),
+            AllocRefusal::kMovableReclaimable);
+  const Gfp both = gfp::kKernel | gfp::kMovable | gfp::kReclaimable;
+  auto r = try_alloc(m, 0, both);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message,
+            "GFP flags " + format_gfp(both) + " set both __GFP_MOVABLE and __GFP_RECLAIMABLE");
+  EXPECT_EQ(m.nr_allocations(), 0u);
+  expect_check(m);
+}
+
 TEST(Gfp, ZoneTable) {
   const Arch x = Arch::kX86_64;
   EXPECT_EQ(gfp_zone(0, x), int(kZoneNormal));
