@@ -10,8 +10,9 @@ std::string one_line(std::string s) {
   for (char& c : s) {
     if (c == '\n' || c == '\r') c = ' ';
   }
-  while (!s.empty() && s.back() == ' ')
+  while (!s.empty() && s.back() == ' ') {
     s.pop_back();
+  }
   return s;
 }
 

@@ -283,8 +283,9 @@ int usage_error(const CLI::App& app, const std::vector<std::string>& args, const
   std::string where = "memctl";
   for (const CLI::App* sub : app.get_subcommands()) {
     where += " " + sub->get_name();
-    for (const CLI::App* inner : sub->get_subcommands())
+    for (const CLI::App* inner : sub->get_subcommands()) {
       where += " " + inner->get_name();
+    }
   }
   return fail(err, kExitUsage, std::string(e.what()) + " (see " + where + " --help)");
 }
@@ -294,8 +295,9 @@ std::optional<int> parse(CLI::App* app, const std::vector<std::string>& args, st
                          std::ostream& err) {
   std::vector<const char*> argv;
   argv.reserve(args.size() + 1);
-  for (const std::string& a : args)
+  for (const std::string& a : args) {
     argv.push_back(a.c_str());
+  }
   if (argv.empty()) argv.push_back("memctl");
   try {
     app->parse(static_cast<int>(argv.size()), argv.data());

@@ -30,8 +30,9 @@ uint64_t number_of(const Json& obj, const char* key) {
 // Makes sure a message is one line.
 std::string one_line(std::string s) {
   std::replace(s.begin(), s.end(), '\n', ' ');
-  while (!s.empty() && s.back() == ' ')
+  while (!s.empty() && s.back() == ' ') {
     s.pop_back();
+  }
   return s;
 }
 
@@ -82,8 +83,9 @@ std::string format_sysctl(const Json& reply) {
   for (const auto& [name, value] : it->items()) {
     std::string v;
     if (value.is_array()) {
-      for (const Json& x : value)
+      for (const Json& x : value) {
         v += (v.empty() ? "" : "\t") + x.dump();
+      }
     } else if (value.is_string()) {
       v = value.get<std::string>();
     } else {

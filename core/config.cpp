@@ -45,8 +45,9 @@ std::vector<Arg> split_args(std::string_view s) {
   std::vector<Arg> args;
   size_t i = 0;
   while (i < s.size()) {
-    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i])))
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) {
       ++i;
+    }
     if (i >= s.size()) break;
     size_t start = i;
     bool in_quote = false;
@@ -87,8 +88,9 @@ Status parse_core(std::string_view name, std::string_view v, uint64_t* pages, ui
   uint64_t n = 0;
   size_t end = parse_c_number(v, &n);
   if (end > 0 && end + 1 == v.size() && v[end] == '%') {
-    if (n > 100)
+    if (n > 100) {
       return make_error(std::string(name) + "=" + std::string(v) + ": a percentage over 100");
+    }
     *percent = n;  // an earlier size stays: only a non-zero percentage overrides it
     return {};
   }
@@ -133,15 +135,18 @@ Status parse_sysctl(KernelParams* kp, std::string_view key, std::string_view v, 
     std::vector<int> ratios;
     size_t i = 0;
     while (i < v.size()) {
-      while (i < v.size() && std::isspace(static_cast<unsigned char>(v[i])))
+      while (i < v.size() && std::isspace(static_cast<unsigned char>(v[i]))) {
         ++i;
+      }
       size_t j = i;
-      while (j < v.size() && !std::isspace(static_cast<unsigned char>(v[j])))
+      while (j < v.size() && !std::isspace(static_cast<unsigned char>(v[j]))) {
         ++j;
+      }
       if (j > i) {
         auto n = parse_int(v.substr(i, j - i));
-        if (!n)
+        if (!n) {
           return make_error(what + ": '" + std::string(v.substr(i, j - i)) + "' is not an integer");
+        }
         ratios.push_back(*n);
       }
       i = j;
@@ -156,20 +161,8 @@ Status parse_sysctl(KernelParams* kp, std::string_view key, std::string_view v, 
 
 }  // namespace
 
-std::optional<uint64_t> parse_uint(std::string_view s) {
-  int base = 10;
-  if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-    s.remove_prefix(2);
-    base = 16;
-  }
-  if (s.empty()) return std::nullopt;
-  uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-std::optional<int> parse_sysctl_int(std::string_view s) {
+std::optional<int> parse_sysctl_int(std::string_view text) {
+  std::string_view s = text;
   bool neg = false;
   if (!s.empty() && s[0] == '-') {
     neg = true;

@@ -75,10 +75,6 @@ Result<KernelParams> parse_kernel_cmdline(std::string_view cmdline);
 // K/M/G/T/P/E suffix. Returns nullopt if nothing parses or junk follows.
 std::optional<uint64_t> parse_memsize(std::string_view text);
 
-// A non-negative integer as memd's command language writes numbers: decimal
-// or 0x hex, nothing around it (pfns, ids, orders, counts).
-std::optional<uint64_t> parse_uint(std::string_view text);
-
 // An integer as a vm sysctl write reads it (proc_dointvec: strtoul with base
 // 0, so "010" is 8 and "0x1000" is 4096; an optional '-'; must fit an int).
 std::optional<int> parse_sysctl_int(std::string_view text);

@@ -90,8 +90,9 @@ class IdIndex {
   size_t slot(AllocId id) const { return (id * 0x9E3779B97F4A7C15ULL) >> shift_; }
   void place(AllocId id, uint32_t pfn) {
     size_t i = slot(id);
-    while (slots_[i] != kNilPfn)
+    while (slots_[i] != kNilPfn) {
       i = (i + 1) & mask_;
+    }
     slots_[i] = pfn;
   }
   // Out of line: it runs once per doubling or halving, and inlined into the

@@ -17,10 +17,12 @@ constexpr uint64_t mult_frac(uint64_t x, uint64_t n, uint64_t d) {
 // int_sqrt(): floor of the square root.
 inline uint64_t int_sqrt(uint64_t x) {
   uint64_t r = static_cast<uint64_t>(std::sqrt(static_cast<long double>(x)));
-  while (r * r > x)
+  while (r * r > x) {
     --r;
-  while ((r + 1) * (r + 1) <= x)
+  }
+  while ((r + 1) * (r + 1) <= x) {
     ++r;
+  }
   return r;
 }
 

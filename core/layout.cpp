@@ -188,15 +188,17 @@ int ArchLayout::index_of(ZoneKind kind) const {
 
 uint64_t NodeLayout::present() const {
   uint64_t n = 0;
-  for (const ZoneSpan& z : zones)
+  for (const ZoneSpan& z : zones) {
     n += z.present;
+  }
   return n;
 }
 
 uint64_t NodeLayout::spanned() const {
   uint64_t n = 0;
-  for (const ZoneSpan& z : zones)
+  for (const ZoneSpan& z : zones) {
     n += z.spanned;
+  }
   return n;
 }
 
@@ -242,8 +244,9 @@ struct FirmwareMemory {
 // the union of the node ranges), or qemu's default 4 GiB.
 Result<uint64_t> qemu_ram_size(const MachineConfig& cfg) {
   uint64_t node_sum = 0;
-  for (const NodeConfig& n : cfg.nodes)
+  for (const NodeConfig& n : cfg.nodes) {
     node_sum += n.size.value_or(0);
+  }
   const bool by_size = !cfg.nodes.empty() && cfg.nodes[0].size;
   if (by_size && cfg.size && node_sum != *cfg.size) {
     return make_error("machine.node: node sizes add up to " + std::to_string(node_sum >> 20) +
@@ -270,8 +273,9 @@ Result<std::vector<E820Entry>> e820_memory_setup(const MachineConfig& cfg, Firmw
   fw->total_size = *size;
   if (*size) return qemu_pc_e820(*size);
   std::vector<E820Entry> e820;
-  for (const NodeConfig& n : cfg.nodes)
+  for (const NodeConfig& n : cfg.nodes) {
     e820.push_back({*n.range, "usable"});
+  }
   return e820;
 }
 
@@ -284,8 +288,9 @@ std::vector<PhysRange> e820_update_table(const std::vector<E820Entry>& e820) {
     (e.type == "usable" ? usable : other).push_back(e.range);
   }
   usable = merge(usable);
-  for (const PhysRange& o : merge(other))
+  for (const PhysRange& o : merge(other)) {
     usable = subtract(usable, o);
+  }
   return usable;
 }
 
@@ -293,8 +298,9 @@ std::vector<PhysRange> e820_update_table(const std::vector<E820Entry>& e820) {
 Pfn e820_end_of_ram_pfn(const std::vector<E820Entry>& e820) {
   Pfn max_pfn = 0;
   for (const E820Entry& e : e820) {
-    if (e.type == "usable" || e.type == "ACPI data")
+    if (e.type == "usable" || e.type == "ACPI data") {
       max_pfn = std::max(max_pfn, pfn_down(e.range.end));
+    }
   }
   return max_pfn;
 }
@@ -312,8 +318,9 @@ void trim_bios_range(std::vector<PhysRange>* usable) {
 Status limit_physical_memory(Arch arch, FirmwareMemory* fw, std::vector<std::string>* warnings) {
   if (arch == Arch::kI386) {
     bool trimmed = false;
-    for (const PhysRange& r : fw->usable)
+    for (const PhysRange& r : fw->usable) {
       trimmed |= r.end > kI386MaxPhys;
+    }
     if (!trimmed) return {};
     warnings->push_back(
         "only 4GB will be used: i386 kernels since 6.15 have no PAE highmem "
@@ -394,8 +401,9 @@ Status e820_memblock_setup(const MachineConfig& cfg, const std::vector<PhysRange
   for (const PhysRange& r : usable) {
     uint64_t covered = 0;
     for (int nid = 0; nid < nr_nodes; ++nid) {
-      for (const PhysRange& o : own.ranges[nid])
+      for (const PhysRange& o : own.ranges[nid]) {
         covered += memblock_add_node(r, o, nid, mirrored, L);
+      }
     }
     if (covered != r.end - r.start) {
       return make_error("usable memory " + hex(r.start) + "-" + hex(r.end - 1) +
@@ -422,8 +430,9 @@ Status memblock_reserve(const MachineConfig& cfg, Layout* L) {
   L->reserved = merge(reserved);
   for (const MemRegion& r : L->memory) {
     std::vector<PhysRange> free = {{r.start << kPageShift, r.end << kPageShift}};
-    for (const PhysRange& res : L->reserved)
+    for (const PhysRange& res : L->reserved) {
       free = subtract(free, res);
+    }
     for (const PhysRange& f : free) {
       const Pfn s = pfn_up(f.start), e = pfn_down(f.end);
       if (s < e) L->free_ranges.emplace_back(s, e);
@@ -437,15 +446,17 @@ Status memblock_reserve(const MachineConfig& cfg, Layout* L) {
 Status cpus_from_node_lists(const MachineConfig& cfg, int nr_nodes, Layout* L) {
   int max_cpu = -1;
   for (const NodeConfig& n : cfg.nodes) {
-    for (int c : n.cpus)
+    for (int c : n.cpus) {
       max_cpu = std::max(max_cpu, c);
+    }
   }
   L->nr_cpus = max_cpu + 1;
   L->cpu_node.assign(L->nr_cpus, -1);
   for (int nid = 0; nid < nr_nodes; ++nid) {
     for (int c : cfg.nodes[nid].cpus) {
-      if (c < 0)
+      if (c < 0) {
         return make_error("machine.node[" + std::to_string(nid) + "].cpus: negative CPU number");
+      }
       if (L->cpu_node[c] != -1) {
         return make_error("CPU " + std::to_string(c) + " is listed in node " +
                           std::to_string(L->cpu_node[c]) + " and node " + std::to_string(nid));
@@ -466,15 +477,17 @@ Status cpus_from_node_lists(const MachineConfig& cfg, int nr_nodes, Layout* L) {
 // lists, or machine.cpus spread round-robin over the nodes.
 Status init_cpu_to_node(const MachineConfig& cfg, int nr_nodes, Layout* L) {
   bool cpus_listed = false;
-  for (const NodeConfig& n : cfg.nodes)
+  for (const NodeConfig& n : cfg.nodes) {
     cpus_listed |= !n.cpus.empty();
+  }
   if (cpus_listed) {
     if (auto st = cpus_from_node_lists(cfg, nr_nodes, L); !st) return st;
   } else {
     L->nr_cpus = cfg.cpus;
     if (L->nr_cpus < 1) return make_error("machine.cpus must be at least 1");
-    for (int c = 0; c < L->nr_cpus; ++c)
+    for (int c = 0; c < L->nr_cpus; ++c) {
       L->cpu_node.push_back(c % nr_nodes);
+    }
   }
   if (L->nr_cpus > 1024) return make_error("at most 1024 CPUs are supported");
   return {};
@@ -486,8 +499,9 @@ Status numa_set_distance(const MachineConfig& cfg, int nr_nodes, NodeLayout* n) 
   const int nid = n->id;
   const std::vector<int>* dist = cfg.nodes.empty() ? nullptr : &cfg.nodes[nid].distance;
   if (!dist || dist->empty()) {
-    for (int j = 0; j < nr_nodes; ++j)
+    for (int j = 0; j < nr_nodes; ++j) {
       n->distance.push_back(j == nid ? kLocalDistance : kRemoteDistance);
+    }
     return {};
   }
   if (static_cast<int>(dist->size()) != nr_nodes) {
@@ -610,8 +624,9 @@ int find_usable_zone_for_movable(const Layout& L) {
 // Returns whether zone_movable_pfn[] was set (and must be aligned).
 bool zone_movable_for_mirror(Layout* L) {
   bool any_mirror = false;
-  for (const MemRegion& r : L->memory)
+  for (const MemRegion& r : L->memory) {
     any_mirror |= r.mirror;
+  }
   if (!any_mirror) {
     L->warnings.push_back("The system has no mirror memory, ignore kernelcore=mirror.");
     return false;
@@ -858,8 +873,9 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
   const Pfn max_pfn = std::max(fw->e820_max_pfn, L.memory.back().end);
   free_area_init_zone_limits(zone_sizes_init(L, max_pfn), &L);
   find_zone_movable_pfns_for_nodes(params, &L);
-  for (NodeLayout& n : L.nodes)
+  for (NodeLayout& n : L.nodes) {
     calculate_node_totalpages(L, &n);
+  }
   memblocks_present(&L);
   memmap_init(&L);
   return L;

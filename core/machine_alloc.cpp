@@ -115,8 +115,9 @@ OptPfn Machine::rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order, unsig
 OptPfn Machine::rmqueue(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
                         unsigned mt, int cpu) {
   OptPfn page;
-  if (zone->pcp_allowed_order(order))
+  if (zone->pcp_allowed_order(order)) {
     page = rmqueue_pcplist(preferred, zone, order, mt, alloc_flags, cpu);
+  }
   if (!page) page = rmqueue_buddy(preferred, zone, order, alloc_flags, mt, cpu);
   if ((alloc_flags & alloc::kKswapd) && zone->boosted_watermark) {
     zone->boosted_watermark = false;

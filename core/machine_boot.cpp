@@ -126,8 +126,9 @@ void Machine::init_pageblock_block_counts() {
 void Machine::hugepage_init(const KernelParams& params) {
   if (!ctx_.thp_configured) return;
   uint64_t totalram = 0;
-  for (const Zone* z : ctx_.zones)
+  for (const Zone* z : ctx_.zones) {
     totalram += z->managed;
+  }
   thp_enabled_ = params.thp != KernelParams::Thp::kNever;
   if (totalram < (512ULL << 20) >> kPageShift) {
     thp_enabled_ = false;
@@ -155,8 +156,9 @@ Status Machine::apply_cmdline_sysctls(const KernelParams& params) {
       return make_error("sysctl.vm.lowmem_reserve_ratio: " + std::to_string(r.size()) +
                         " ratios given, the machine has " + std::to_string(nr_zones) + " zones");
     }
-    for (size_t i = 0; i < r.size(); ++i)
+    for (size_t i = 0; i < r.size(); ++i) {
       lowmem_reserve_ratio_[i] = r[i] < 1 ? 0 : r[i];
+    }
     setup_per_zone_lowmem_reserve();
   }
   if (params.percpu_pagelist_high_fraction && *params.percpu_pagelist_high_fraction) {
@@ -220,8 +222,9 @@ void Machine::build_zonelists(int local, std::vector<int>* node_load) {
       if (zone.populated()) out->push_back(zone.global_idx);
     }
   };
-  for (int n : zl.node_order)
+  for (int n : zl.node_order) {
     zonerefs(n, &zl.fallback);
+  }
   zonerefs(local, &zl.nofallback);
   for (unsigned z = 0; z < kMaxNrZones; ++z) {
     auto f = first_zone(zl.fallback, z);
@@ -236,8 +239,9 @@ void Machine::build_zonelists(int local, std::vector<int>* node_load) {
 void Machine::build_all_zonelists() {
   zonelists_.assign(nr_nodes(), {});
   std::vector<int> node_load(nr_nodes(), 0);
-  for (int nid = 0; nid < nr_nodes(); ++nid)
+  for (int nid = 0; nid < nr_nodes(); ++nid) {
     build_zonelists(nid, &node_load);
+  }
   const unsigned movable_zone =
       static_cast<unsigned>(gfp_zone(gfp::kHighuserMovable, layout_.arch.arch));
   uint64_t vm_total_pages = nr_free_zone_pages(movable_zone);
@@ -247,14 +251,16 @@ void Machine::build_all_zonelists() {
 // memblock_free_all() -> __free_pages_memory(): ascending, largest aligned
 // chunks, each freed with FPI_TO_TAIL through __free_pages_core().
 void Machine::free_boot_memory() {
-  for (Zone* z : ctx_.zones)
+  for (Zone* z : ctx_.zones) {
     z->managed = 0;
+  }
   for (auto [start, end] : layout_.free_ranges) {
     while (start < end) {
       unsigned order =
           start ? std::min<unsigned>(kMaxPageOrder, std::countr_zero(start)) : kMaxPageOrder;
-      while (start + (1ULL << order) > end)
+      while (start + (1ULL << order) > end) {
         order--;
+      }
       auto iv = layout_.zone_of(start);
       Zone* zone = zones_[iv->nid][iv->zone].get();
       zone->managed += 1ULL << order;

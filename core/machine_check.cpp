@@ -108,8 +108,9 @@ void Machine::Checker::check_free_block(const Zone& z, Pfn p, unsigned o, unsign
   }
   if (p & ((1ULL << o) - 1)) fail(where + ": not aligned to its order");
   if (!z.spans(p) || !z.spans(p + (1ULL << o) - 1)) fail(where + ": outside the zone");
-  if (!in_managed(z.global_idx, p, p + (1ULL << o)))
+  if (!in_managed(z.global_idx, p, p + (1ULL << o))) {
     fail(where + ": covers pages never given to the buddy allocator");
+  }
   const PageblockTable& pageblocks = m.ctx_.pageblocks;
   for (Pfn b = p; b < p + (1ULL << o); b += kPageblockNrPages) {
     if (pageblocks.get(b) != mt) {
@@ -167,8 +168,9 @@ uint64_t Machine::Checker::check_free_list(const Zone& z, unsigned o, unsigned m
 void Machine::Checker::check_free_area(const Zone& z, unsigned o, const std::string& zname,
                                        FreeCount* c) {
   uint64_t total = 0;
-  for (unsigned mt = 0; mt < kMigrateTypes; ++mt)
+  for (unsigned mt = 0; mt < kMigrateTypes; ++mt) {
     total += check_free_list(z, o, mt, zname, c);
+  }
   if (total != z.free_area[o].nr_free) {
     fail(zname + ": order " + std::to_string(o) + " nr_free " +
          std::to_string(z.free_area[o].nr_free) + " but the lists hold " + std::to_string(total));
@@ -238,8 +240,9 @@ void Machine::Checker::check_block_cover(const Zone& z, const std::string& zname
              std::to_string(f.order()));
         break;
       }
-      if (f.zone_global_idx() != z.global_idx)
+      if (f.zone_global_idx() != z.global_idx) {
         fail(zname + ": block " + hex(p) + " is marked as another zone's");
+      }
       if (f.state() == FrameState::kAllocated) ++allocated_heads;
       p += n;
     }
@@ -260,8 +263,9 @@ void Machine::Checker::check_block_counts(const Zone& z, const std::string& znam
 // managed against the boot free ranges.
 uint64_t Machine::Checker::check_managed_pages(const Zone& z, const std::string& zname) {
   uint64_t managed_pages = 0;
-  for (auto [s, e] : managed[z.global_idx])
+  for (auto [s, e] : managed[z.global_idx]) {
     managed_pages += e - s;
+  }
   if (managed_pages != z.managed) {
     fail(zname + ": managed " + std::to_string(z.managed) + " but " +
          std::to_string(managed_pages) + " pages were given to the buddy allocator");
@@ -274,8 +278,9 @@ void Machine::Checker::check_zone(const Zone& z) {
       "node " + std::to_string(z.nid) + " zone " + std::string(zone_kind_name(z.kind));
   const uint64_t managed_pages = check_managed_pages(z, zname);
   FreeCount c;
-  for (unsigned o = 0; o < kNrPageOrders; ++o)
+  for (unsigned o = 0; o < kNrPageOrders; ++o) {
     check_free_area(z, o, zname, &c);
+  }
   check_free_counters(z, c, zname);
   const auto buddy_pages = static_cast<uint64_t>(c.free_pages + c.isolated);
   pgalloc_total += z.pgalloc;
@@ -309,8 +314,9 @@ CheckReport Machine::check() const {
   Checker c(*this);
   c.collect_managed_ranges();
   c.check_id_index();
-  for (const Zone* z : ctx_.zones)
+  for (const Zone* z : ctx_.zones) {
     c.check_zone(*z);
+  }
   c.check_globals();
   return std::move(c.report);
 }

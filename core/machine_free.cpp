@@ -70,10 +70,12 @@ Error Machine::free_refusal(Pfn pfn, int cpu) const {
     return make_error("cpu " + std::to_string(cpu) + " does not exist (the machine has CPUs 0-" +
                       std::to_string(nr_cpus() - 1) + ")");
   }
-  if (pfn >= ctx_.frames.end())
+  if (pfn >= ctx_.frames.end()) {
     return make_error("pfn " + hex(pfn) + " is beyond the end of memory");
-  if (ctx_.frames[pfn].state() == FrameState::kNone)
+  }
+  if (ctx_.frames[pfn].state() == FrameState::kNone) {
     return make_error("pfn " + hex(pfn) + " is not the first page of a live allocation");
+  }
   return make_error("pfn " + hex(pfn) + " is free (double free?)");
 }
 

@@ -34,8 +34,9 @@ ZoneStats zone_stats(const Zone& z, unsigned nr_zones) {
   zs.pgalloc = z.pgalloc;
   zs.nr_reserved_highatomic = z.nr_reserved_highatomic;
   zs.nr_free_highatomic = static_cast<uint64_t>(z.nr_free_highatomic);
-  for (const PerCpuPages& p : z.pcp)
+  for (const PerCpuPages& p : z.pcp) {
     zs.pcp.push_back({p.count, p.high, p.batch, p.high_min, p.high_max});
+  }
   zs.stat_threshold = z.stat_threshold;
   return zs;
 }
@@ -45,8 +46,9 @@ uint64_t nr_memmap_boot_pages(const Layout& layout) {
   uint64_t pages = 0;
   if (layout.arch.arch == Arch::kX86_64) {
     // sparse_init_nid(): PAGES_PER_SECTION * sizeof(struct page) (64) per present section.
-    for (uint8_t present : layout.section_present)
+    for (uint8_t present : layout.section_present) {
       pages += present ? 512 : 0;
+    }
     return pages;
   }
   // alloc_node_mem_map(): the node span widened to MAX_ORDER_NR_PAGES, 32-byte struct pages.
@@ -91,13 +93,15 @@ MachineStats Machine::stats() const {
   s.percpu_pagelist_high_fraction = percpu_pagelist_high_fraction_;
   s.lowmem_reserve_ratio = lowmem_reserve_ratio_;
   // What meminfo's DirectMap lines and nr_memmap_boot_pages derive from.
-  for (const MemRegion& r : layout_.memory)
+  for (const MemRegion& r : layout_.memory) {
     s.memblock_memory.emplace_back(r.start, r.end);
+  }
   s.max_low_pfn = layout_.arch_zone_highest[layout_.arch.normal_idx()];
   s.direct_gbpages = layout_.arch.arch == Arch::kX86_64;
   s.nr_memmap_boot_pages = nr_memmap_boot_pages(layout_);
-  for (int nid = 0; nid < nr_nodes(); ++nid)
+  for (int nid = 0; nid < nr_nodes(); ++nid) {
     s.nodes.push_back(node_stats(nid, &s.totalram_pages));
+  }
   return s;
 }
 

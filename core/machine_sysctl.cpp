@@ -28,11 +28,13 @@ Result<std::vector<int>> parse_int_vector(std::string_view value, const std::str
   std::vector<int> out;
   size_t i = 0;
   while (i < value.size()) {
-    while (i < value.size() && is_sysctl_space(value[i]))
+    while (i < value.size() && is_sysctl_space(value[i])) {
       ++i;
+    }
     size_t j = i;
-    while (j < value.size() && !is_sysctl_space(value[j]))
+    while (j < value.size() && !is_sysctl_space(value[j])) {
       ++j;
+    }
     if (j > i) {
       auto n = parse_sysctl_int(value.substr(i, j - i));
       if (!n) {
@@ -109,8 +111,9 @@ const std::vector<Machine::Sysctl>& Machine::sysctl_table() {
                 std::to_string(m.lowmem_reserve_ratio_.size()) + " zones";
        },
        [](Machine& m, const std::vector<int>& v) {
-         for (size_t k = 0; k < v.size(); ++k)
+         for (size_t k = 0; k < v.size(); ++k) {
            m.lowmem_reserve_ratio_[k] = v[k] < 1 ? 0 : v[k];
+         }
          return true;
        },
        &Machine::setup_per_zone_lowmem_reserve},
@@ -142,8 +145,9 @@ const Machine::Sysctl* Machine::find_sysctl(std::string_view name) {
 const std::vector<std::string_view>& Machine::sysctl_names() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> v;
-    for (const Sysctl& s : sysctl_table())
+    for (const Sysctl& s : sysctl_table()) {
       v.push_back(s.name);
+    }
     return v;
   }();
   return names;

@@ -44,8 +44,9 @@ void Machine::set_recommended_min_free_kbytes() {
     recommended += kPageblockNrPages * nr_zones * kMigratePcpTypes * kMigratePcpTypes;
     recommended = std::min(recommended, nr_free_zone_pages(user_zone) / 20);
     recommended <<= (kPageShift - 10);
-    if (recommended > static_cast<uint64_t>(min_free_kbytes_))
+    if (recommended > static_cast<uint64_t>(min_free_kbytes_)) {
       min_free_kbytes_ = static_cast<int>(recommended);
+    }
   }
   setup_per_zone_wmarks();
 }
@@ -71,8 +72,9 @@ void Machine::setup_per_zone_wmarks() {
     z->watermark[kWmarkPromo] = z->watermark[kWmarkHigh] + tmp;
   }
   calculate_totalreserve_pages();
-  for (Zone* z : ctx_.zones)
+  for (Zone* z : ctx_.zones) {
     zone_pcp_update(z);
+  }
 }
 
 // setup_per_zone_lowmem_reserve()
@@ -99,8 +101,9 @@ uint64_t Machine::node_totalreserve_pages(const std::vector<std::unique_ptr<Zone
   uint64_t total = 0;
   for (const auto& z : node) {
     int64_t max = 0;
-    for (unsigned j = z->idx; j < node.size(); ++j)
+    for (unsigned j = z->idx; j < node.size(); ++j) {
       max = std::max(max, z->lowmem_reserve[j]);
+    }
     total += std::min(static_cast<uint64_t>(max) + z->wmark(kWmarkHigh), z->managed);
   }
   return total;
@@ -109,8 +112,9 @@ uint64_t Machine::node_totalreserve_pages(const std::vector<std::unique_ptr<Zone
 // calculate_totalreserve_pages(): the sum over the nodes.
 void Machine::calculate_totalreserve_pages() {
   totalreserve_pages_ = 0;
-  for (const auto& node : zones_)
+  for (const auto& node : zones_) {
     totalreserve_pages_ += node_totalreserve_pages(node);
+  }
 }
 
 // zone_batchsize()

@@ -91,11 +91,13 @@ std::string canonical_config(const MachineConfig& c) {
     w.put<uint64_t>(n.range ? n.range->start : ~0ULL);
     w.put<uint64_t>(n.range ? n.range->end : ~0ULL);
     w.put<uint64_t>(n.cpus.size());
-    for (int cpu : n.cpus)
+    for (int cpu : n.cpus) {
       w.put<int32_t>(cpu);
+    }
     w.put<uint64_t>(n.distance.size());
-    for (int d : n.distance)
+    for (int d : n.distance) {
       w.put<int32_t>(d);
+    }
   }
   for (const auto* v : {&c.reserved, &c.mirrored}) {
     w.put<uint64_t>(v->size());
@@ -145,6 +147,60 @@ struct Machine::SavedState {
   std::string read_allocs(Reader* r, Pfn frames_end, size_t nr_zones);
 };
 
+namespace {
+
+// A list as its length, then its pfns from head to tail.
+void put_list(Writer* w, const FrameTable& frames, const PageList& list) {
+  uint64_t n = 0;
+  for (Pfn p = list.head; p != kNilPfn; p = frames[p].next) {
+    ++n;
+  }
+  w->put<uint64_t>(n);
+  for (Pfn p = list.head; p != kNilPfn; p = frames[p].next) {
+    w->put<uint32_t>(static_cast<uint32_t>(p));
+  }
+}
+
+// One zone: its watermarks, reserves and counters, its free lists by order
+// and migrate type, and each CPU's pageset with its lists.
+void put_zone(Writer* w, const FrameTable& frames, const Zone& z) {
+  for (uint64_t v : z.watermark) {
+    w->put<uint64_t>(v);
+  }
+  w->put<uint64_t>(z.watermark_boost);
+  w->put<uint64_t>(z.nr_reserved_highatomic);
+  w->put<uint64_t>(z.pgalloc);
+  for (int64_t v : z.lowmem_reserve) {
+    w->put<int64_t>(v);
+  }
+  w->put<uint8_t>(z.below_high);
+  w->put<uint8_t>(z.boosted_watermark);
+  for (uint64_t v : z.numa) {
+    w->put<uint64_t>(v);
+  }
+  w->put<int32_t>(z.pageset_batch);
+  w->put<int32_t>(z.pageset_high_min);
+  w->put<int32_t>(z.pageset_high_max);
+  for (const FreeArea& area : z.free_area) {
+    for (const PageList& list : area.free_list) {
+      put_list(w, frames, list);
+    }
+  }
+  w->put<uint64_t>(z.pcp.size());
+  for (const PerCpuPages& p : z.pcp) {
+    for (int32_t v :
+         {p.count, p.high, p.high_min, p.high_max, p.batch, p.alloc_factor, p.free_count}) {
+      w->put<int32_t>(v);
+    }
+    w->put<uint8_t>(p.prev_free_high_order);
+    for (const PageList& list : p.lists) {
+      put_list(w, frames, list);
+    }
+  }
+}
+
+}  // namespace
+
 std::string Machine::save_state() const {
   Writer w;
   w.put<uint64_t>(next_id_);
@@ -159,50 +215,16 @@ std::string Machine::save_state() const {
   w.put<uint8_t>(thp_enabled_);
   w.put<uint8_t>(ctx_.mobility_disabled);
   w.put<uint64_t>(lowmem_reserve_ratio_.size());
-  for (int r : lowmem_reserve_ratio_)
+  for (int r : lowmem_reserve_ratio_) {
     w.put<int32_t>(r);
+  }
   w.put<uint64_t>(ctx_.pageblocks.size());
-  for (size_t b = 0; b < ctx_.pageblocks.size(); ++b)
+  for (size_t b = 0; b < ctx_.pageblocks.size(); ++b) {
     w.put<uint8_t>(ctx_.pageblocks.raw(b << kPageblockOrder));
-
-  auto put_list = [&](const PageList& list) {
-    uint64_t n = 0;
-    for (Pfn p = list.head; p != kNilPfn; p = ctx_.frames[p].next)
-      ++n;
-    w.put<uint64_t>(n);
-    for (Pfn p = list.head; p != kNilPfn; p = ctx_.frames[p].next)
-      w.put<uint32_t>(static_cast<uint32_t>(p));
-  };
+  }
   w.put<uint64_t>(ctx_.zones.size());
   for (const Zone* z : ctx_.zones) {
-    for (uint64_t v : z->watermark)
-      w.put<uint64_t>(v);
-    w.put<uint64_t>(z->watermark_boost);
-    w.put<uint64_t>(z->nr_reserved_highatomic);
-    w.put<uint64_t>(z->pgalloc);
-    for (int64_t v : z->lowmem_reserve)
-      w.put<int64_t>(v);
-    w.put<uint8_t>(z->below_high);
-    w.put<uint8_t>(z->boosted_watermark);
-    for (uint64_t v : z->numa)
-      w.put<uint64_t>(v);
-    w.put<int32_t>(z->pageset_batch);
-    w.put<int32_t>(z->pageset_high_min);
-    w.put<int32_t>(z->pageset_high_max);
-    for (const FreeArea& area : z->free_area) {
-      for (const PageList& list : area.free_list)
-        put_list(list);
-    }
-    w.put<uint64_t>(z->pcp.size());
-    for (const PerCpuPages& p : z->pcp) {
-      for (int32_t v :
-           {p.count, p.high, p.high_min, p.high_max, p.batch, p.alloc_factor, p.free_count}) {
-        w.put<int32_t>(v);
-      }
-      w.put<uint8_t>(p.prev_free_high_order);
-      for (const PageList& list : p.lists)
-        put_list(list);
-    }
+    put_zone(&w, ctx_.frames, *z);
   }
   auto allocs = ids_->sorted();
   w.put<uint64_t>(allocs.size());
@@ -214,7 +236,6 @@ std::string Machine::save_state() const {
     w.put<uint8_t>(static_cast<uint8_t>(f.alloc_mt()));
     w.put<uint16_t>(static_cast<uint16_t>(f.zone_global_idx()));
   }
-
   return state_header(config_, w.out) + w.out;
 }
 
@@ -247,16 +268,18 @@ Result<std::string_view> check_state_header(const MachineConfig& config, std::st
   hr.get(&digest);
   hr.get(&body_len);
   hr.get(&checksum);
-  if (version != kVersion)
+  if (version != kVersion) {
     return refuse("format version " + std::to_string(version) + ", memd reads " +
                   std::to_string(kVersion));
+  }
   if (digest != fnv1a(canonical_config(config))) {
     return refuse("it was saved from a machine with a different configuration");
   }
   std::string_view body = data.substr(kHeaderSize);
-  if (body.size() != body_len)
+  if (body.size() != body_len) {
     return refuse("truncated or padded (" + std::to_string(body.size()) + " of " +
                   std::to_string(body_len) + " bytes)");
+  }
   if (fnv1a(body) != checksum) return refuse("checksum mismatch (damaged)");
   return body;
 }
@@ -289,19 +312,22 @@ std::string Machine::SavedState::read_globals(Reader* r, const Machine& m) {
   r->get(&pcp_fraction);
   r->get(&thp_enabled);
   r->get(&mobility_disabled);
-  if (!r->get(&n) || n != m.lowmem_reserve_ratio_.size())
+  if (!r->get(&n) || n != m.lowmem_reserve_ratio_.size()) {
     return "wrong number of lowmem_reserve_ratio entries";
+  }
   ratios.resize(n);
-  for (auto& v : ratios)
+  for (auto& v : ratios) {
     r->get(&v);
+  }
   if (!r->get(&n) || n != m.ctx_.pageblocks.size() || !r->bytes(n, &pageblocks)) {
     return "wrong pageblock count";
   }
   for (char b : pageblocks) {
     // Bits 0-2 hold Unmovable..HighAtomic, bit 3 the skip hint, bit 4 isolation.
     const auto raw = static_cast<uint8_t>(b);
-    if ((raw & PageblockTable::kMigrateMask) >= kIsolate || (raw & 0xe0))
+    if ((raw & PageblockTable::kMigrateMask) >= kIsolate || (raw & 0xe0)) {
       return "damaged pageblock bitmap";
+    }
   }
   return {};
 }
@@ -309,17 +335,20 @@ std::string Machine::SavedState::read_globals(Reader* r, const Machine& m) {
 // One zone: counters, tunables, free lists and per-cpu lists.
 std::string Machine::SavedState::read_zone(Reader* r, const Zone& zone, Pfn frames_end,
                                            ZoneState* z) {
-  for (auto& v : z->watermark)
+  for (auto& v : z->watermark) {
     r->get(&v);
+  }
   r->get(&z->boost);
   r->get(&z->nr_reserved_highatomic);
   r->get(&z->pgalloc);
-  for (auto& v : z->lowmem_reserve)
+  for (auto& v : z->lowmem_reserve) {
     r->get(&v);
+  }
   r->get(&z->below_high);
   r->get(&z->boosted);
-  for (auto& v : z->numa)
+  for (auto& v : z->numa) {
     r->get(&v);
+  }
   r->get(&z->pageset_batch);
   r->get(&z->pageset_high_min);
   r->get(&z->pageset_high_max);
@@ -374,8 +403,9 @@ std::string Machine::SavedState::read(std::string_view body, const Machine& m) {
   if (!r.get(&n) || n != m.ctx_.zones.size()) return "wrong number of zones";
   zones.resize(n);
   for (size_t zi = 0; zi < n; ++zi) {
-    if (std::string why = read_zone(&r, *m.ctx_.zones[zi], frames_end, &zones[zi]); !why.empty())
+    if (std::string why = read_zone(&r, *m.ctx_.zones[zi], frames_end, &zones[zi]); !why.empty()) {
       return why;
+    }
   }
   if (std::string why = read_allocs(&r, frames_end, m.ctx_.zones.size()); !why.empty()) return why;
   if (r.failed() || !r.done()) return "damaged body";
@@ -404,16 +434,18 @@ void Machine::clear_dynamic_state() {
   for (Zone* z : ctx_.zones) {
     for (FreeArea& area : z->free_area) {
       for (PageList& list : area.free_list) {
-        while (!list.empty())
+        while (!list.empty()) {
           ctx_.frames[ctx_.frames.pop_front(&list)].clear();
+        }
       }
       area.nr.fill(0);
       area.nr_free = 0;
     }
     for (PerCpuPages& p : z->pcp) {
       for (PageList& list : p.lists) {
-        while (!list.empty())
+        while (!list.empty()) {
           ctx_.frames[ctx_.frames.pop_front(&list)].clear();
+        }
       }
     }
     z->nr_free_pages = z->nr_free_pages_blocks = z->nr_free_highatomic = 0;
@@ -453,8 +485,9 @@ Status Machine::apply_state(const SavedState& st) {
     for (unsigned o = 0; o < kNrPageOrders; ++o) {
       for (unsigned mt = 0; mt < kMigrateTypes; ++mt) {
         for (uint32_t pfn : s.free_lists[o][mt]) {
-          if (ctx_.frames[pfn].state() != FrameState::kNone)
+          if (ctx_.frames[pfn].state() != FrameState::kNone) {
             return make_error("a block is listed twice");
+          }
           z->load_free_block(pfn, o, mt, /*tail=*/true);
           z->account_freepages(1LL << o, mt);
         }
@@ -473,8 +506,9 @@ Status Machine::apply_state(const SavedState& st) {
       p.prev_free_high_order = sp.prev_free_high_order;
       for (unsigned pi = 0; pi < kNrPcpLists; ++pi) {
         for (uint32_t pfn : sp.lists[pi]) {
-          if (ctx_.frames[pfn].state() != FrameState::kNone)
+          if (ctx_.frames[pfn].state() != FrameState::kNone) {
             return make_error("a block is listed twice");
+          }
           ctx_.frames[pfn].set(FrameState::kPcp, z->pindex_to_order(pi), 0, z->global_idx);
           ctx_.frames.push_back(&p.lists[pi], pfn);
         }

@@ -57,8 +57,9 @@ struct Cursor {
 
   bool at_end() const { return p == end; }
   void skip_spaces() {
-    while (p != end && is_space(*p))
+    while (p != end && is_space(*p)) {
       ++p;
+    }
   }
   bool consume(std::string_view lit) {
     if (static_cast<size_t>(end - p) < lit.size() || std::memcmp(p, lit.data(), lit.size()) != 0) {
@@ -78,8 +79,9 @@ struct Cursor {
     const char* s = p;
     // Most tokens are short: a loop beats a call to memchr for those.
     const char* stop = end - p > 24 ? p + 24 : end;
-    while (p != stop && *p != ' ')
+    while (p != stop && *p != ' ') {
       ++p;
+    }
     if (p == stop && p != end) {
       const void* sp = std::memchr(p, ' ', static_cast<size_t>(end - p));
       p = sp ? static_cast<const char*>(sp) : end;
@@ -92,10 +94,12 @@ struct Cursor {
 // Hex digit values; -1 for other bytes.
 inline constexpr std::array<int8_t, 256> kHexValue = [] {
   std::array<int8_t, 256> t{};
-  for (size_t i = 0; i < 256; ++i)
+  for (size_t i = 0; i < 256; ++i) {
     t[i] = -1;
-  for (int i = 0; i < 10; ++i)
+  }
+  for (int i = 0; i < 10; ++i) {
     t['0' + i] = static_cast<int8_t>(i);
+  }
   for (int i = 0; i < 6; ++i) {
     t['a' + i] = static_cast<int8_t>(10 + i);
     t['A' + i] = static_cast<int8_t>(10 + i);
@@ -129,14 +133,16 @@ inline bool is_timestamp(std::string_view t) {
   if (t.size() < 2 || t.back() != ':') return false;
   t.remove_suffix(1);
   size_t i = 0;
-  while (i < t.size() && is_digit(t[i]))
+  while (i < t.size() && is_digit(t[i])) {
     ++i;
+  }
   if (i == 0) return false;
   if (i == t.size()) return true;
   if (t[i] != '.') return false;
   size_t j = ++i;
-  while (j < t.size() && is_digit(t[j]))
+  while (j < t.size() && is_digit(t[j])) {
     ++j;
+  }
   return j > i && j == t.size();
 }
 
@@ -168,8 +174,9 @@ inline bool match_event(std::string_view line, EventHead* head) {
     s = static_cast<const char*>(found) + 1;
     Cursor c{s, end};
     const char* digits = c.p;
-    while (!c.at_end() && is_digit(*c.p))
+    while (!c.at_end() && is_digit(*c.p)) {
       ++c.p;
+    }
     if (c.p == digits || c.p - digits > 9 || c.at_end() || *c.p != ']') continue;
     uint32_t cpu = 0;
     std::from_chars(digits, c.p, cpu, 10);
@@ -185,8 +192,9 @@ inline bool match_event(std::string_view line, EventHead* head) {
     if (c.at_end() || !is_space(*c.p)) continue;
     c.skip_spaces();
     const char* name = c.p;
-    while (!c.at_end() && is_name_char(*c.p))
+    while (!c.at_end() && is_name_char(*c.p)) {
       ++c.p;
+    }
     if (c.p == name || c.at_end() || *c.p != ':') continue;
     head->name = {name, static_cast<size_t>(c.p - name)};
     ++c.p;
@@ -205,14 +213,16 @@ inline bool match_lost(std::string_view line, uint64_t* lost) {
   c.skip_spaces();
   uint32_t cpu = 0;
   const char* d = c.p;
-  while (!c.at_end() && is_digit(*c.p))
+  while (!c.at_end() && is_digit(*c.p)) {
     ++c.p;
+  }
   if (!parse_dec(std::string_view(d, static_cast<size_t>(c.p - d)), &cpu)) return false;
   c.skip_spaces();
   if (!c.consume("[LOST ")) return false;
   d = c.p;
-  while (!c.at_end() && is_digit(*c.p))
+  while (!c.at_end() && is_digit(*c.p)) {
     ++c.p;
+  }
   if (!parse_dec(std::string_view(d, static_cast<size_t>(c.p - d)), lost)) return false;
   if (!c.consume(" EVENTS]")) return false;
   c.skip_spaces();

@@ -131,8 +131,9 @@ class GfpCache {
       h = (h ^ w) * 0x100000001b3ULL;
       h ^= h >> 29;
     }
-    for (; i < s.size(); ++i)
+    for (; i < s.size(); ++i) {
       h = (h ^ static_cast<unsigned char>(s[i])) * 0x100000001b3ULL;
+    }
     return h ^ (h >> 32);
   }
 
@@ -248,8 +249,9 @@ void Replayer::Impl::line(std::string_view text) {
     malformed([] { return "line longer than " + std::to_string(kMaxLineBytes) + " bytes"; });
     return;
   }
-  while (!text.empty() && (is_space(text.back()) || text.back() == '\r'))
+  while (!text.empty() && (is_space(text.back()) || text.back() == '\r')) {
     text.remove_suffix(1);
+  }
   EventHead head;
   if (match_event(text, &head)) {
     event(head);
@@ -260,8 +262,9 @@ void Replayer::Impl::line(std::string_view text) {
 
 void Replayer::Impl::not_event(std::string_view text) {
   size_t i = 0;
-  while (i < text.size() && (is_space(text[i]) || text[i] == '\r'))
+  while (i < text.size() && (is_space(text[i]) || text[i] == '\r')) {
     ++i;
+  }
   text.remove_prefix(i);
   uint64_t lost = 0;
   if (text.empty()) {

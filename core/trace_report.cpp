@@ -25,8 +25,9 @@ namespace {
 std::string migratetype_name(int mt) {
   if (mt >= 0 && mt < static_cast<int>(kMigrateTypes)) {
     std::string name(kMigrateTypeNames[mt]);
-    for (char& ch : name)
+    for (char& ch : name) {
       ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    }
     return name;
   }
   return "mt" + std::to_string(mt);

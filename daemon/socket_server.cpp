@@ -460,8 +460,9 @@ uint64_t SocketServer::Impl::hold(const std::shared_ptr<Connection>& connection,
 
 void SocketServer::Impl::progress(uint64_t id) {
   MutexLock lock(&held_mu);
-  if (auto it = held.find(id); it != held.end())
+  if (auto it = held.find(id); it != held.end()) {
     it->second.progress = std::chrono::steady_clock::now();
+  }
 }
 
 void SocketServer::Impl::release(uint64_t id) {

@@ -312,8 +312,9 @@ constexpr Verb kVerbs[] = {
 }  // namespace
 
 bool announces_raw_bytes(std::string_view line) {
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r'))
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
     line.remove_suffix(1);
+  }
   std::string verb, op;
   if (auto tokens = tokenize(line); tokens) {
     if (tokens->size() < 2 || (*tokens)[0].has_key || (*tokens)[1].has_key) return false;
@@ -384,8 +385,9 @@ class LineWriter {
   LineWriter& value(std::string_view key, std::string_view v) {
     auto q = quote_value(v);
     if (!q) {
-      if (!error_)
+      if (!error_) {
         error_ = make_error(fmt::format("{}: {}", key.empty() ? line_ : key, q.error().message));
+      }
       return *this;
     }
     return word(key.empty() ? *q : fmt::format("{}={}", key, *q));
