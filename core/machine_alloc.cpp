@@ -300,15 +300,27 @@ OptPfn Machine::alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone**
                                 alloc::kWmarkHigh | alloc::kCpuset, *ac, zone_out);
 }
 
-std::optional<AllocRefusal> Machine::check_request(const AllocRequest& req) const {
+namespace {
+
+// check_request()'s rules, inlined into alloc(): the allocation path pays for
+// the comparisons and nothing more.
+[[gnu::always_inline]] inline std::optional<AllocRefusal> refusal_of(const AllocRequest& req,
+                                                                     int nr_cpus, int nr_nodes,
+                                                                     Arch arch) {
   if (req.order > kMaxPageOrder) return AllocRefusal::kOrder;
-  if (req.cpu < 0 || req.cpu >= nr_cpus()) return AllocRefusal::kCpu;
-  if (req.node && (*req.node < 0 || *req.node >= nr_nodes())) return AllocRefusal::kNode;
-  if (gfp_zone(req.gfp, layout_.arch.arch) < 0) return AllocRefusal::kZoneBad;
+  if (req.cpu < 0 || req.cpu >= nr_cpus) return AllocRefusal::kCpu;
+  if (req.node && (*req.node < 0 || *req.node >= nr_nodes)) return AllocRefusal::kNode;
+  if (gfp_zone(req.gfp, arch) < 0) return AllocRefusal::kZoneBad;
   if ((req.gfp & gfp::kMovableMask) == gfp::kMovableMask) {
     return AllocRefusal::kMovableReclaimable;
   }
   return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<AllocRefusal> Machine::check_request(const AllocRequest& req) const {
+  return refusal_of(req, nr_cpus(), nr_nodes(), layout_.arch.arch);
 }
 
 // Why alloc() refuses `req`, in the core's words. Out of line and cold: the
@@ -342,7 +354,9 @@ Error Machine::alloc_refusal(const AllocRequest& req, AllocRefusal why) const {
 // charging, the task's cpuset and mempolicy (the preferred node is the
 // request's or the CPU's), and page_owner/KASAN hooks.
 Result<Allocation> Machine::alloc(const AllocRequest& req) {
-  if (auto why = check_request(req)) return alloc_refusal(req, *why);
+  if (auto why = refusal_of(req, nr_cpus(), nr_nodes(), layout_.arch.arch)) {
+    return alloc_refusal(req, *why);
+  }
   const int zone_idx = gfp_zone(req.gfp, layout_.arch.arch);
   const int nid = req.node.value_or(layout_.cpu_node[req.cpu]);
   const bool thisnode = req.gfp & gfp::kThisnode;
