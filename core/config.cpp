@@ -4,6 +4,8 @@
 #include <charconv>
 #include <string>
 
+#include "core/kernel_param_names.h"
+
 namespace memd {
 namespace {
 
@@ -81,6 +83,13 @@ std::vector<Arg> split_args(std::string_view s) {
     args.push_back(arg);
   }
   return args;
+}
+
+// unknown_bootoption(): the kernel knows a registered name, a module's
+// parameter (a name with a dot) and the bootloaders' BOOT_IMAGE= and kexec.
+bool known_to_kernel(std::string_view param) {
+  return is_kernel_param_name(param) || param.find('.') != std::string_view::npos ||
+         param.substr(0, 10) == "BOOT_IMAGE" || param.substr(0, 5) == "kexec";
 }
 
 // cmdline_parse_core(): "N%" or a memparse size, converted to pages.
@@ -222,6 +231,10 @@ Result<KernelParams> parse_kernel_cmdline(std::string_view cmdline) {
   KernelParams kp;
   for (const Arg& a : split_args(cmdline)) {
     if (a.param == "--") break;  // the rest goes to init
+    if (!known_to_kernel(a.param)) {
+      kp.unknown_to_kernel.push_back(std::string(a.param) +
+                                     (a.value ? "=" + std::string(*a.value) : ""));
+    }
     std::string_view v = a.value.value_or("");
     if (a.param == "kernelcore") {
       if (!a.value) return make_error("kernelcore: needs a value");

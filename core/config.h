@@ -64,6 +64,9 @@ struct KernelParams {
   bool thp_set = false;
   // Names of parameters memd does not model, for a warning.
   std::vector<std::string> ignored;
+  // Parameters the kernel itself would not know (unknown_bootoption() hands
+  // them to init), as "name" or "name=value", in command-line order.
+  std::vector<std::string> unknown_to_kernel;
 };
 
 // Splits a command line the way the kernel's next_arg() does (double quotes

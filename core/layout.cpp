@@ -344,6 +344,7 @@ Result<FirmwareMemory> e820_usable_ram(const MachineConfig& cfg, Layout* L) {
   FirmwareMemory fw;
   auto e820 = e820_memory_setup(cfg, &fw, &L->warnings);
   if (!e820) return e820.error();
+  L->e820 = *e820;
   fw.usable = e820_update_table(*e820);
   fw.e820_max_pfn = e820_end_of_ram_pfn(*e820);
   trim_bios_range(&fw.usable);
@@ -825,6 +826,23 @@ void memblocks_present(Layout* L) {
   }
 }
 
+// init_unavailable_range(): a hole's pfns go to the zone given; those with a
+// memmap (a present section, or any pfn under flatmem) are counted.
+void init_unavailable_range(Layout* L, PfnInterval hole) {
+  assign(&L->memmap, hole);
+  uint64_t pages = hole.end - hole.start;
+  if (L->arch.arch == Arch::kX86_64) {
+    pages = 0;
+    for (Pfn s = hole.start >> kSectionShift; s <= (hole.end - 1) >> kSectionShift; ++s) {
+      if (s >= L->section_present.size() || !L->section_present[s]) continue;
+      const Pfn a = std::max(hole.start, s << kSectionShift);
+      const Pfn b = std::min(hole.end, (s + 1) << kSectionShift);
+      pages += b - a;
+    }
+  }
+  if (pages) L->unavailable.push_back({hole.nid, hole.zone, pages});
+}
+
 // memmap_init(): the zone of every pfn with a memmap. Memory gets the zone it
 // is in (memmap_init_zone_range; with kernelcore=mirror the mirrored part of
 // ZONE_MOVABLE is skipped, overlap_memmap_init); holes between regions get the
@@ -845,12 +863,14 @@ void memmap_init(Layout* L) {
       if (s >= e) continue;
       const bool skip = L->mirrored_kernelcore && z == L->arch.movable_idx() && r.mirror;
       if (!skip) assign(&L->memmap, {s, e, r.nid, z});
-      if (hole_pfn < s) assign(&L->memmap, {hole_pfn, s, r.nid, z});
+      if (hole_pfn < s) init_unavailable_range(L, {hole_pfn, s, r.nid, z});
       hole_pfn = e;
     }
     last_nid = r.nid;
   }
-  if (hole_pfn < L->memmap_end) assign(&L->memmap, {hole_pfn, L->memmap_end, last_nid, last_zone});
+  if (hole_pfn < L->memmap_end) {
+    init_unavailable_range(L, {hole_pfn, L->memmap_end, last_nid, last_zone});
+  }
 }
 
 }  // namespace

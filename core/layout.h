@@ -76,8 +76,17 @@ struct PfnInterval {
   unsigned zone = 0;
 };
 
+// A hole in memory whose pfns have a memmap, given to a zone by memmap_init()
+// (init_unavailable_range: "On node N, zone Z: K pages in unavailable ranges").
+struct UnavailableRange {
+  int nid = 0;
+  unsigned zone = 0;
+  uint64_t pages = 0;  // pfns with a memmap (pfn_valid) in the hole
+};
+
 struct Layout {
   ArchLayout arch;
+  std::vector<E820Entry> e820;                   // the firmware's map, as configured or made
   std::vector<MemRegion> memory;                 // sorted by address, split at node boundaries
   std::vector<PhysRange> reserved;               // memblock.reserved, bytes, sorted and merged
   std::vector<std::pair<Pfn, Pfn>> free_ranges;  // memory minus reserved, in pfns, ascending
@@ -86,9 +95,10 @@ struct Layout {
   int movable_zone = 0;               // the zone ZONE_MOVABLE is carved from
   std::vector<Pfn> zone_movable_pfn;  // per node, 0 when none
   std::vector<NodeLayout> nodes;
-  std::vector<PfnInterval> memmap;  // sorted, non-overlapping
-  Pfn memmap_end = 0;               // frames exist for pfns below this
-  uint64_t totalpages = 0;          // early_calculate_totalpages()
+  std::vector<PfnInterval> memmap;            // sorted, non-overlapping
+  std::vector<UnavailableRange> unavailable;  // in memmap_init()'s order, empty ones left out
+  Pfn memmap_end = 0;                         // frames exist for pfns below this
+  uint64_t totalpages = 0;                    // early_calculate_totalpages()
   int nr_cpus = 0;
   std::vector<int> cpu_node;  // cpu -> node
   bool mirrored_kernelcore = false;

@@ -18,6 +18,7 @@
 
 #include "core/config.h"
 #include "core/gfp.h"
+#include "core/kernel_log.h"
 #include "core/layout.h"
 #include "core/result.h"
 #include "core/stats.h"
@@ -117,9 +118,23 @@ class Machine {
   // The node order of a node's zonelist ("Fallback order for Node N").
   const std::vector<int>& node_order(int nid) const { return zonelists_[nid].node_order; }
   bool mobility_disabled() const { return ctx_.mobility_disabled; }
+  // The kernel's log: what it printed at boot, then its run-time reports.
+  const KernelLog& kernel_log() const { return log_; }
+  // The nofallback zonelist of a node (__GFP_THISNODE): zones by global index.
+  const std::vector<unsigned>& nofallback_zonelist(int nid) const {
+    return zonelists_[nid].nofallback;
+  }
+  // policy_zone: the highest zone type below ZONE_MOVABLE with memory.
+  ZoneKind policy_zone() const;
+  // CONFIG_NUMA: the x86_64 kernel has it (fallback order, policy zone), the
+  // i386 one memd emulates does not.
+  bool numa_configured() const { return layout_.arch.arch == Arch::kX86_64; }
   int min_free_kbytes() const { return min_free_kbytes_; }
   uint64_t totalreserve_pages() const { return totalreserve_pages_; }
   uint64_t pgfree() const { return ctx_.pgfree; }
+  // The task the next calls act for, as the kernel's `current`: its comm
+  // names it in the kernel's reports ("memctl: page allocation failure:").
+  void set_current_comm(std::string comm) { current_comm_ = std::move(comm); }
   // Receives every mm_page_alloc_extfrag event; nullptr to stop.
   void set_extfrag_listener(ExtfragListener* l) { ctx_.extfrag_listener = l; }
 
@@ -172,6 +187,7 @@ class Machine {
 
   // allocation (core/machine_alloc.cpp)
   [[gnu::cold, gnu::noinline]] Error alloc_refusal(const AllocRequest& req, AllocRefusal why) const;
+  [[gnu::cold, gnu::noinline]] void warn_alloc(const AllocRequest& req);
   std::optional<size_t> first_zone(const std::vector<unsigned>& zl, unsigned highest) const;
   unsigned alloc_flags_nofragment(const Zone* zone, Gfp gfp) const;
   unsigned gfp_to_alloc_flags(Gfp gfp, unsigned order) const;
@@ -214,6 +230,12 @@ class Machine {
   MachineConfig config_;
   Layout layout_;
   std::vector<std::string> warnings_;
+  KernelLog log_;
+  std::string current_comm_ = "memd";
+  // warn_alloc()'s nopage_rs: one report per 10 * HZ (HZ = 250). memd's
+  // jiffies are its allocation requests: one tick per alloc() call.
+  Ratelimit nopage_rs_{10 * 250, 1};
+  uint64_t alloc_ticks_ = 0;
   MemContext ctx_;
   std::vector<std::vector<std::unique_ptr<Zone>>> zones_;  // [nid][zone_idx]
   std::vector<Zonelists> zonelists_;

@@ -6,6 +6,7 @@
 
 #include "core/assert.h"
 #include "core/id_index.h"
+#include "core/show_mem.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -347,6 +348,44 @@ Error Machine::alloc_refusal(const AllocRequest& req, AllocRefusal why) const {
                     " set both __GFP_MOVABLE and __GFP_RECLAIMABLE");
 }
 
+// warn_alloc(): unless __GFP_NOWARN, the rate limit, or a DMA request on a
+// machine without DMA memory says otherwise, the failure line with the
+// task's cpuset and allowed nodes, then __show_mem() for the zones the
+// request could use. dump_stack()'s lines are left out: memd has no kernel
+// stack to show.
+void Machine::warn_alloc(const AllocRequest& req) {
+  if (req.gfp & gfp::kNowarn) return;
+  int suppressed = 0;
+  const bool allowed = nopage_rs_.allow(alloc_ticks_, &suppressed);
+  if (suppressed) {
+    log_.printk(PrintkLevel::kWarning,
+                "warn_alloc: " + std::to_string(suppressed) + " callbacks suppressed");
+  }
+  if (!allowed) return;
+  const int dma = layout_.arch.index_of(ZoneKind::kDma);
+  bool has_managed_dma = false;
+  for (int nid = 0; dma >= 0 && nid < nr_nodes(); ++nid) {
+    has_managed_dma |= zones_[nid][dma]->managed > 0;
+  }
+  if ((req.gfp & gfp::kDma) && !has_managed_dma) return;
+  // mems_allowed: the root cpuset's, every node with memory (%*pbl).
+  std::string mems;
+  for (int nid = 0; nid < nr_nodes(); ++nid) {
+    if (layout_.nodes[nid].present() == 0) continue;  // N_MEMORY
+    int last = nid;
+    while (last + 1 < nr_nodes() && layout_.nodes[last + 1].present() > 0)
+      ++last;
+    mems += (mems.empty() ? "" : ",") + std::to_string(nid) +
+            (last > nid ? "-" + std::to_string(last) : "");
+    nid = last;
+  }
+  log_.printk(PrintkLevel::kWarning, current_comm_ + ": " +
+                                         alloc_failure_message(req.order, req.gfp) +
+                                         ",cpuset=/,mems_allowed=" + mems);
+  show_mem(stats(), static_cast<unsigned>(gfp_zone(req.gfp, layout_.arch.arch)), req.cpu,
+           numa_configured(), &log_);
+}
+
 // __alloc_pages(): checks the request as the kernel's callers must (order,
 // zone modifiers, mobility flags; memd also checks the CPU and node, which
 // the kernel takes from the running task), prepares the alloc context, then
@@ -357,6 +396,7 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
   if (auto why = refusal_of(req, nr_cpus(), nr_nodes(), layout_.arch.arch)) {
     return alloc_refusal(req, *why);
   }
+  ++alloc_ticks_;
   const int zone_idx = gfp_zone(req.gfp, layout_.arch.arch);
   const int nid = req.node.value_or(layout_.cpu_node[req.cpu]);
   const bool thisnode = req.gfp & gfp::kThisnode;
@@ -378,7 +418,10 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
     page = get_page_from_freelist(req.gfp, req.order, alloc_flags, ac, &zone);
   }
   if (!page) page = alloc_slowpath(req.gfp, req.order, &ac, &zone);
-  if (!page) return make_error(alloc_failure_message(req.order, req.gfp));
+  if (!page) {
+    warn_alloc(req);
+    return make_error(alloc_failure_message(req.order, req.gfp));
+  }
 
   const AllocId id = next_id_++;
   ctx_.frames[*page].set_alloc_id(id);

@@ -3,12 +3,15 @@
 // then the initcalls that set the watermarks and the command line's sysctls.
 #include "core/machine.h"
 
-#include "core/id_index.h"
-#include "core/kernel_math.h"
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <bit>
 #include <limits>
+
+#include "core/boot_log.h"
+#include "core/id_index.h"
+#include "core/kernel_math.h"
 
 namespace memd {
 
@@ -47,9 +50,12 @@ Status Machine::init(const KernelParams& params) {
   } else {
     lowmem_reserve_ratio_ = {256, 32, 0, 0};
   }
+  print_setup_arch(layout_, config_, &log_);
+  print_free_area_init(layout_, &log_);
   if (auto st = free_area_init_core(); !st) return st;
   init_pageblock_block_counts();
   init_memmap();
+  print_kernel_command_line(config_, params, &log_);
   build_all_zonelists();
   free_boot_memory();
   setup_per_cpu_pageset();
@@ -226,6 +232,13 @@ void Machine::build_zonelists(int local, std::vector<int>* node_load) {
     zonerefs(n, &zl.fallback);
   }
   zonerefs(local, &zl.nofallback);
+  if (numa_configured()) {
+    std::string line = fmt::format("Fallback order for Node {}: ", local);
+    for (int n : zl.node_order) {
+      line += fmt::format("{} ", n);
+    }
+    log_.printk(PrintkLevel::kInfo, line);
+  }
   for (unsigned z = 0; z < kMaxNrZones; ++z) {
     auto f = first_zone(zl.fallback, z);
     auto nf = first_zone(zl.nofallback, z);
@@ -246,6 +259,22 @@ void Machine::build_all_zonelists() {
       static_cast<unsigned>(gfp_zone(gfp::kHighuserMovable, layout_.arch.arch));
   uint64_t vm_total_pages = nr_free_zone_pages(movable_zone);
   ctx_.mobility_disabled = vm_total_pages < kPageblockNrPages * kMigrateTypes;
+  log_.printk(PrintkLevel::kInfo,
+              fmt::format("Built {} zonelists, mobility grouping {}.  Total pages: {}",
+                          nr_online_nodes_, ctx_.mobility_disabled ? "off" : "on", vm_total_pages));
+  if (numa_configured()) {
+    log_.printk(PrintkLevel::kInfo, fmt::format("Policy zone: {}", zone_kind_name(policy_zone())));
+  }
+}
+
+// check_highest_zone() over every populated zone: the highest zone type
+// below ZONE_MOVABLE that has memory.
+ZoneKind Machine::policy_zone() const {
+  unsigned policy = 0;
+  for (const Zone* z : ctx_.zones) {
+    if (z->populated() && z->kind != ZoneKind::kMovable) policy = std::max(policy, z->idx);
+  }
+  return layout_.arch.zones[policy];
 }
 
 // memblock_free_all() -> __free_pages_memory(): ascending, largest aligned

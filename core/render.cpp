@@ -1,5 +1,7 @@
 #include "core/render.h"
 
+#include "core/assert.h"
+
 #include <fmt/compile.h>
 #include <fmt/format.h>
 
@@ -683,6 +685,10 @@ std::string_view proc_file_name(ProcFile file) {
       return "extfrag_index";
     case ProcFile::kUnusableIndex:
       return "unusable_index";
+    case ProcFile::kDmesg:
+      return "dmesg";
+    case ProcFile::kZonelists:
+      return "zonelists";
   }
   return "?";
 }
@@ -716,6 +722,10 @@ std::string render(ProcFile file, const MachineStats& stats) {
       return render_extfrag_index(stats);
     case ProcFile::kUnusableIndex:
       return render_unusable_index(stats);
+    case ProcFile::kDmesg:
+    case ProcFile::kZonelists:
+      MEMD_ASSERT(!"rendered from the machine, not from counters");
+      break;
   }
   return {};
 }

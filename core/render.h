@@ -32,10 +32,21 @@ enum class ProcFile : uint8_t {
   kMeminfo,
   kExtfragIndex,
   kUnusableIndex,
+  kDmesg,      // the kernel's log (core/kernel_log.h)
+  kZonelists,  // memd's own: each node's zonelists (core/machine_files.h)
 };
-inline constexpr std::array<ProcFile, 7> kProcFiles = {
+inline constexpr std::array<ProcFile, 9> kProcFiles = {
+    ProcFile::kBuddyinfo,     ProcFile::kPagetypeinfo, ProcFile::kZoneinfo,
+    ProcFile::kVmstat,        ProcFile::kMeminfo,      ProcFile::kExtfragIndex,
+    ProcFile::kUnusableIndex, ProcFile::kDmesg,        ProcFile::kZonelists};
+// The files rendered from counters (render() below); the others come from
+// the machine itself (core/machine_files.h).
+inline constexpr std::array<ProcFile, 7> kStatsFiles = {
     ProcFile::kBuddyinfo, ProcFile::kPagetypeinfo, ProcFile::kZoneinfo,     ProcFile::kVmstat,
     ProcFile::kMeminfo,   ProcFile::kExtfragIndex, ProcFile::kUnusableIndex};
+constexpr bool rendered_from_stats(ProcFile file) {
+  return file != ProcFile::kDmesg && file != ProcFile::kZonelists;
+}
 
 // "buddyinfo", ..., "extfrag_index", "unusable_index".
 std::string_view proc_file_name(ProcFile file);
@@ -44,6 +55,7 @@ std::optional<ProcFile> proc_file_from_name(std::string_view name);
 // 0444 for the others (debugfs extfrag files are 0444 too).
 unsigned proc_file_mode(ProcFile file);
 
+// One of kStatsFiles.
 std::string render(ProcFile file, const MachineStats& stats);
 
 std::string render_buddyinfo(const MachineStats& stats);       // frag_show

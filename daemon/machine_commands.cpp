@@ -54,7 +54,7 @@ std::vector<protocol::AllocationEntry> entries(const std::vector<Allocation>& li
 
 }  // namespace
 
-Reply Service::alloc(const AllocCommand& c) {
+Reply Service::alloc(const AllocCommand& c, const Client& client) {
   auto gfp = gfp_of(c);
   if (!gfp) return bad_input(gfp.error().message);
   std::vector<Allocation> made;
@@ -63,6 +63,7 @@ Reply Service::alloc(const AllocCommand& c) {
     Lock lock(this);
     const AllocRequest request{c.order, *gfp, c.node, c.cpu_or_default()};
     if (auto refusal = alloc_refusal(*machine_, request)) return bad_input(*refusal);
+    machine_->set_current_comm(client.comm);
     made.reserve(c.count_or_default());
     for (uint64_t i = 0; i < c.count_or_default(); ++i) {
       auto a = machine_->alloc(request);

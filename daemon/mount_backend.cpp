@@ -73,6 +73,7 @@ MountBackend::CommandOpen MountBackend::open_command(fusefs::FileId, const fusef
   auto session = std::make_unique<ControlSession>();
   session->client.origin = Client::Origin::kControlFile;
   session->client.uid = caller.uid;
+  session->client.comm = process_comm(caller.pid);
   return {std::move(session), std::string(command_help())};
 }
 

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "core/machine_files.h"
+
 namespace memd {
 namespace {
 
@@ -92,6 +94,10 @@ std::shared_ptr<const MachineStats> Service::stats_locked() {
 }
 
 std::string Service::render(ProcFile file) {
+  if (!rendered_from_stats(file)) {
+    Lock lock(this);
+    return render_machine_file(file, *machine_);
+  }
   return memd::render(file, *stats());
 }
 
@@ -131,7 +137,7 @@ Reply Service::dispatch(const Command& command, Client* client) {
   struct Visitor {
     Service* s;
     Client* client;
-    Reply operator()(const AllocCommand& c) { return s->alloc(c); }
+    Reply operator()(const AllocCommand& c) { return s->alloc(c, *client); }
     Reply operator()(const FreeCommand& c) { return s->free(c); }
     Reply operator()(const SysctlCommand& c) { return s->sysctl(c); }
     Reply operator()(const ShowCommand& c) { return s->show(c); }

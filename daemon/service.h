@@ -46,6 +46,9 @@ struct Client {
   uid_t uid = 0;
   uint64_t replay_session = 0;    // the streaming replay this client runs; 0 if none
   bool loading_snapshot = false;  // admitted to send the bytes of a `snapshot load`
+  // The client's command name (/proc/PID/comm): the task the kernel's reports
+  // name, as they name `current` ("bash: page allocation failure: ...").
+  std::string comm = "memd";
 };
 
 inline constexpr size_t kReplayBatchBytes = 64 * 1024;
@@ -124,7 +127,7 @@ class Service {
   Reply dispatch(const Command& command, Client* client) EXCLUDES(mu_);
   std::shared_ptr<const MachineStats> stats_locked() REQUIRES(mu_);
 
-  Reply alloc(const AllocCommand& c) EXCLUDES(mu_);
+  Reply alloc(const AllocCommand& c, const Client& client) EXCLUDES(mu_);
   Reply free(const FreeCommand& c) EXCLUDES(mu_);
   // The live allocations `c` names, each once, or why not (nothing is freed).
   Result<std::vector<Allocation>> free_targets_locked(const FreeCommand& c) REQUIRES(mu_);

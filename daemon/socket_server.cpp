@@ -13,6 +13,7 @@
 
 #include "daemon/log.h"
 #include "daemon/mutex.h"
+#include "daemon/system.h"
 
 namespace memd {
 namespace {
@@ -181,6 +182,7 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     }
     client_.origin = Client::Origin::kSocket;
     client_.uid = peer.uid;
+    client_.comm = process_comm(peer.pid);
     pid_ = peer.pid;
     read_line();
   }

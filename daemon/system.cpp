@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -257,6 +258,21 @@ std::optional<gid_t> find_group(const std::string& name) {
     return std::nullopt;
   }
   return found->gr_gid;
+}
+
+std::string process_comm(pid_t pid) {
+  std::string comm;
+  if (pid > 0) {
+    std::FILE* f = std::fopen(fmt::format("/proc/{}/comm", pid).c_str(), "re");
+    if (f) {
+      char buf[64] = {};
+      if (std::fgets(buf, sizeof buf, f)) comm = buf;
+      std::fclose(f);
+    }
+  }
+  while (!comm.empty() && comm.back() == '\n')
+    comm.pop_back();
+  return comm.empty() ? fmt::format("pid {}", pid) : comm;
 }
 
 void raise_fd_limit() {

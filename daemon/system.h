@@ -61,6 +61,10 @@ class InstanceLock {
 Status make_dirs(const std::string& path, mode_t mode);
 // The group's id, if it exists.
 std::optional<gid_t> find_group(const std::string& name);
+
+// The command name of process `pid` (/proc/PID/comm, as the kernel's
+// task->comm); "pid N" when it cannot be read (the process is gone).
+std::string process_comm(pid_t pid);
 // Raises the soft limit of open files to the hard limit (thousands of clients).
 void raise_fd_limit();
 

@@ -13,8 +13,9 @@
 
 namespace memd::protocol {
 
-inline constexpr std::array<std::string_view, 7> kFileNames = {
-    "buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "meminfo", "extfrag_index", "unusable_index",
+inline constexpr std::array<std::string_view, 9> kFileNames = {
+    "buddyinfo",     "pagetypeinfo",   "zoneinfo", "vmstat",    "meminfo",
+    "extfrag_index", "unusable_index", "dmesg",    "zonelists",
 };
 
 // The position of `name` in kFileNames; nullopt for a file memd does not serve.

@@ -5,11 +5,11 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh" "$@"
 
 start_memd
-FILES="buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index"
+FILES="buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index dmesg zonelists"
 
 # The listing and the modes the kernel gives these files.
 expect_eq "ls" "$(ls "$MNT" | tr '\n' ' ')" \
-  "buddyinfo control extfrag_index meminfo pagetypeinfo unusable_index vmstat zoneinfo "
+  "buddyinfo control dmesg extfrag_index meminfo pagetypeinfo unusable_index vmstat zoneinfo zonelists "
 for f in $FILES control; do
   want=0444
   [ $f = pagetypeinfo ] && want=0400
@@ -37,6 +37,10 @@ done
 head -n 1 "$W/buddyinfo.mount" | grep -Eq '^Node 0, zone +DMA( +[0-9]+){11} *$' || fail "buddyinfo line 1"
 grep -q '^Free pages count per migrate type at order' "$W/pagetypeinfo.mount" || fail "pagetypeinfo header"
 grep -q '^MemTotal:' "$W/meminfo.mount" || fail "meminfo MemTotal"
+grep -qx '\[    0.000000\] Fallback order for Node 0: 0 ' "$W/dmesg.mount" || fail "dmesg: fallback order"
+expect_eq "zonelists" "$(cat "$W/zonelists.mount")" \
+  "Node 0 fallback: Normal/0 DMA32/0 DMA/0
+Node 0 nofallback: Normal/0 DMA32/0 DMA/0"
 
 # One snapshot per open: reading on after a change still shows the state at open.
 exec 3<"$MNT/buddyinfo"
@@ -54,6 +58,14 @@ expect_contains "write buddyinfo" "$out" "Permission denied"
 out=$(cat "$MNT/slabinfo" 2>&1) && fail "slabinfo exists"
 expect_contains "cat slabinfo" "$out" "No such file or directory"
 out=$(touch "$MNT/newfile" 2>&1) && fail "created a file in the mount"
+
+# A failed allocation adds warn_alloc's report to dmesg, naming the task that
+# wrote the command (this shell) as the kernel names `current`.
+(echo "alloc order=10 gfp=GFP_KERNEL count=100000" >"$MNT/control") 2>/dev/null &&
+  fail "100000 order-10 allocations from 4 GiB succeeded"
+grep -q "^\[    0.000000\] bash: page allocation failure: order:10, mode:0xcc0(GFP_KERNEL), nodemask=(null),cpuset=/,mems_allowed=0\$" \
+  "$MNT/dmesg" || fail "dmesg: no warn_alloc report naming bash"
+grep -q '^\[    0.000000\] Node 0 Normal: ' "$MNT/dmesg" || fail "dmesg: no free lists in the report"
 
 stop_memd
 mounted && fail "still mounted after SIGTERM"

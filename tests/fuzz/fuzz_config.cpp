@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/machine.h"
+#include "core/machine_files.h"
 #include "core/render.h"
 #include "daemon/config.h"
 
@@ -68,8 +69,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   if (!(*machine)->check().ok()) std::abort();
   const memd::MachineStats stats = (*machine)->stats();
-  for (memd::ProcFile f : memd::kProcFiles) {
+  for (memd::ProcFile f : memd::kStatsFiles) {
     if (memd::render(f, stats).empty()) std::abort();
   }
+  if (memd::render_machine_file(memd::ProcFile::kDmesg, **machine).empty()) std::abort();
+  if (memd::render_machine_file(memd::ProcFile::kZonelists, **machine).empty()) std::abort();
   return 0;
 }

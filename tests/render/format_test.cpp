@@ -155,7 +155,7 @@ TEST(RenderFormat, MeminfoHasTheHighmemLinesOnI386) {
 }
 
 TEST(RenderFormat, FileNamesAndModes) {
-  for (ProcFile f : kProcFiles)
+  for (ProcFile f : kStatsFiles)
     EXPECT_EQ(proc_file_from_name(proc_file_name(f)), f);
   EXPECT_EQ(proc_file_from_name("zoneinfo"), ProcFile::kZoneinfo);
   EXPECT_EQ(proc_file_from_name("extfrag_index"), ProcFile::kExtfragIndex);

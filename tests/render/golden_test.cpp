@@ -48,7 +48,7 @@ void expect_golden(const std::string& name, const std::string& text) {
 }
 
 void expect_all_golden(const std::string& prefix, const MachineStats& s) {
-  for (ProcFile f : kProcFiles)
+  for (ProcFile f : kStatsFiles)
     expect_golden(prefix + "." + std::string(proc_file_name(f)), render(f, s));
 }
 
