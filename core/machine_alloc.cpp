@@ -373,8 +373,9 @@ void Machine::warn_alloc(const AllocRequest& req) {
   for (int nid = 0; nid < nr_nodes(); ++nid) {
     if (layout_.nodes[nid].present() == 0) continue;  // N_MEMORY
     int last = nid;
-    while (last + 1 < nr_nodes() && layout_.nodes[last + 1].present() > 0)
+    while (last + 1 < nr_nodes() && layout_.nodes[last + 1].present() > 0) {
       ++last;
+    }
     mems += (mems.empty() ? "" : ",") + std::to_string(nid) +
             (last > nid ? "-" + std::to_string(last) : "");
     nid = last;

@@ -270,8 +270,7 @@ std::string process_comm(pid_t pid) {
       std::fclose(f);
     }
   }
-  while (!comm.empty() && comm.back() == '\n')
-    comm.pop_back();
+  if (!comm.empty() && comm.back() == '\n') comm.pop_back();
   return comm.empty() ? fmt::format("pid {}", pid) : comm;
 }
 
