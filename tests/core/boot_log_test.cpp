@@ -31,21 +31,6 @@
 namespace memd {
 namespace {
 
-using test::kGiB;
-using test::kMiB;
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    out.push_back(text.substr(pos, nl - pos));
-    pos = nl + 1;
-  }
-  return out;
-}
-
 // A dmesg line without its "[    0.008847] " timestamp.
 std::string without_timestamp(const std::string& line) {
   if (line.empty() || line[0] != '[') return line;
@@ -92,7 +77,7 @@ bool is_memd_kind(const std::string& line) {
 std::vector<std::string> expected_618(const std::string& dir) {
   std::vector<std::string> lines, moved;
   for (const std::string& raw :
-       lines_of(test::read_file(test::reference_path("kernel-6.1/" + dir + "/dmesg")))) {
+       test::split_lines(test::read_file(test::reference_path("kernel-6.1/" + dir + "/dmesg")))) {
     std::string line = without_timestamp(raw);
     if (!is_memd_kind(line)) continue;
     if (starts_with(line, "Kernel command line: ") ||
@@ -119,7 +104,7 @@ std::vector<std::string> expected_618(const std::string& dir) {
 
 std::vector<std::string> memd_lines(const Machine& m) {
   std::vector<std::string> out;
-  for (const std::string& l : lines_of(m.kernel_log().dmesg())) {
+  for (const std::string& l : test::split_lines(m.kernel_log().dmesg())) {
     EXPECT_TRUE(starts_with(l, "[    0.000000] ")) << l;
     out.push_back(without_timestamp(l));
   }
@@ -242,19 +227,11 @@ TEST(BootLog, I386) {
 }
 
 TEST(BootLog, MemorylessNode) {
-  MachineConfig cfg = test::pc_machine(64 * kMiB, 2, true);
-  NodeConfig n0, n1;
-  n0.size = 64 * kMiB;
-  n0.cpus = {0};
-  n1.size = 0;
-  n1.cpus = {1};
-  cfg.nodes = {n0, n1};
-  auto m = Machine::boot(cfg);
-  ASSERT_TRUE(m.ok()) << m.error().message;
-  const std::string log = (*m)->kernel_log().dmesg();
+  MEMD_BOOT(m, test::machines::memoryless_64m());
+  const std::string log = m.kernel_log().dmesg();
   EXPECT_NE(log.find("] Initmem setup node 1 as memoryless\n"), std::string::npos) << log;
   EXPECT_NE(log.find("] Fallback order for Node 1: 0 \n"), std::string::npos) << log;
-  EXPECT_EQ(render_zonelists(**m),
+  EXPECT_EQ(render_zonelists(m),
             "Node 0 fallback: DMA32/0 DMA/0\n"
             "Node 0 nofallback: DMA32/0 DMA/0\n"
             "Node 1 fallback: DMA32/0 DMA/0\n"

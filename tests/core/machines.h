@@ -16,6 +16,19 @@ inline MachineConfig pc_64m(int cpus = 1) {
   return pc_machine(64 * kMiB, cpus, true);
 }
 
+// qemu pc, 64 MiB, THP, two nodes: node 0 has all the memory and CPU 0,
+// node 1 has no memory ("Initmem setup node 1 as memoryless") and CPU 1.
+inline MachineConfig memoryless_64m() {
+  MachineConfig cfg = pc_64m(2);
+  NodeConfig n0, n1;
+  n0.size = 64 * kMiB;
+  n0.cpus = {0};
+  n1.size = 0;
+  n1.cpus = {1};
+  cfg.nodes = {n0, n1};
+  return cfg;
+}
+
 // qemu pc, 256 MiB, 1 CPU, THP: DMA and DMA32 [4096, 65504).
 inline MachineConfig pc_256m(int cpus = 1) {
   return pc_machine(256 * kMiB, cpus, true);

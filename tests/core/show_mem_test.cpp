@@ -201,14 +201,7 @@ TEST(ShowMem, ZonesAboveGfpZoneLeftOut) {
 // = 49012 kB: o0 4099 U, o2..o4 U (4100, 4104, 4112), o5..o9 U (4128 ...
 // 4608) and M (16320 ... 15360, boot's tail), 10 x o10 M.
 TEST(ShowMem, MemorylessNodeLeftOut) {
-  MachineConfig cfg = machines::pc_64m(2);
-  NodeConfig n0, n1;
-  n0.size = 64 * test::kMiB;
-  n0.cpus = {0};
-  n1.size = 0;
-  n1.cpus = {1};
-  cfg.nodes = {n0, n1};
-  MEMD_BOOT(m, cfg);
+  MEMD_BOOT(m, machines::memoryless_64m());
   const Gfp kernel = *parse_gfp("GFP_KERNEL");
   EXPECT_EQ(test::alloc_ok(m, 0, kernel, /*cpu=*/1).pfn, 4096u);
   EXPECT_EQ(test::alloc_ok(m, 0, kernel, /*cpu=*/1).pfn, 4097u);

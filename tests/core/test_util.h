@@ -27,6 +27,19 @@ inline constexpr unsigned kZoneDevice = 4;
 inline constexpr uint64_t kMiB = 1ULL << 20;
 inline constexpr uint64_t kGiB = 1ULL << 30;
 
+// The lines of `text`, without their newlines.
+inline std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    out.push_back(text.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return out;
+}
+
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;

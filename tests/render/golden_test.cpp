@@ -13,6 +13,7 @@
 #include <fstream>
 #include <string>
 
+#include "tests/core/machines.h"
 #include "tests/render/render_test_util.h"
 
 namespace memd {
@@ -148,14 +149,7 @@ TEST(RenderGolden, Pc64MAfterAllocations) {
 //    at node 0's DMA32; numa_hit (same node as the preferred zone) and
 //    numa_other (CPU 1's node is not the zone's node); CPU 1's pcp high 241.
 TEST(RenderGolden, MemorylessNode) {
-  MachineConfig cfg = pc64m(2);
-  NodeConfig n0, n1;
-  n0.size = 64 * kMiB;
-  n0.cpus = {0};
-  n1.size = 0;
-  n1.cpus = {1};
-  cfg.nodes = {n0, n1};
-  MEMD_BOOT(m, cfg);
+  MEMD_BOOT(m, test::machines::memoryless_64m());
   Allocation a = test::alloc_ok(m, 0, *parse_gfp("GFP_KERNEL"), /*cpu=*/1);
   EXPECT_EQ(a.pfn, 4096u);
   EXPECT_EQ(a.nid, 0);

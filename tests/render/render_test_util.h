@@ -17,18 +17,6 @@
 
 namespace memd::test {
 
-inline std::vector<std::string> split_lines(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    out.push_back(text.substr(pos, nl - pos));
-    pos = nl + 1;
-  }
-  return out;
-}
-
 inline std::string host_reference(const std::string& file) {
   return read_file(reference_path("host-6.18/" + file));
 }
