@@ -20,6 +20,18 @@
 
 namespace memd::test {
 
+// A file of a capture: ../shared/reference/kernel-6.1/<dir>/<name>, or, for
+// the captures this project made with the same tool (j-*, k-*; see
+// tests/reference/kernel-6.1/README.md), tests/reference/kernel-6.1/<dir>/.
+// zoneinfo.recomputed falls back to zoneinfo where a capture has only that.
+inline std::string capture_file(const std::string& dir, const std::string& name) {
+  const bool ours = dir.rfind("j-", 0) == 0 || dir.rfind("k-", 0) == 0;
+  const std::string root = ours ? std::string(MEMD_PROJECT_REFERENCE_DIR) + "/kernel-6.1/"
+                                : reference_path("kernel-6.1/");
+  if (ours && name == "zoneinfo.recomputed") return root + dir + "/zoneinfo";
+  return root + dir + "/" + name;
+}
+
 struct RefZone {
   int nid = 0;
   std::string name;
@@ -100,16 +112,15 @@ inline NodeConfig node(uint64_t start, uint64_t end, std::vector<int> cpus,
 inline MachineConfig capture_config(const std::string& dir, std::vector<NodeConfig> nodes,
                                     int cpus) {
   MachineConfig cfg;
-  cfg.e820 = test::read_file(test::reference_path("kernel-6.1/" + dir + "/e820"));
-  std::string cmdline = test::read_file(test::reference_path("kernel-6.1/" + dir + "/cmdline"));
+  cfg.e820 = test::read_file(capture_file(dir, "e820"));
+  std::string cmdline = test::read_file(capture_file(dir, "cmdline"));
   while (!cmdline.empty() && (cmdline.back() == '\n' || cmdline.back() == ' '))
     cmdline.pop_back();
   cfg.cmdline = cmdline;
   cfg.cpus = cpus;
   cfg.thp = true;
   cfg.nodes = std::move(nodes);
-  auto zones = parse_zoneinfo(
-      test::read_file(test::reference_path("kernel-6.1/" + dir + "/zoneinfo.recomputed")));
+  auto zones = parse_zoneinfo(test::read_file(capture_file(dir, "zoneinfo.recomputed")));
   for (const RefZone& z : zones) {
     if (z.present == 0 || z.name == "DMA" || z.present == z.managed) continue;
     uint64_t nr = z.present - z.managed;
@@ -137,24 +148,30 @@ inline MachineConfig kernel61_config(const std::string& dir) {
          node(7 * kGiB, 9 * kGiB, {3}, {40, 30, 20, 10})},
         4);
   }
+  if (dir == "j-4G-4nodes-equal") {  // qemu's default distances: 10 and 20
+    return capture_config(dir,
+                          {node(0, 1 * kGiB, {0}), node(1 * kGiB, 2 * kGiB, {1}),
+                           node(2 * kGiB, 3 * kGiB, {2}), node(4 * kGiB, 5 * kGiB, {3})},
+                          4);
+  }
   if (dir == "g-8G-2nodes-kernelcore2G") {
     return capture_config(
         dir, {node(0, 5 * kGiB, {0}, {10, 20}), node(5 * kGiB, 9 * kGiB, {1}, {20, 10})}, 2);
   }
-  const std::map<std::string, uint64_t> one_node = {{"a-2G-1node", 2 * kGiB},
-                                                    {"d-4G-kernelcore1G", 5 * kGiB},
-                                                    {"e2-8G-movablecore1G", 9 * kGiB},
-                                                    {"i4-4G-thp-never", 5 * kGiB},
-                                                    {"o-512M-1node", 512 * kMiB}};
+  const std::map<std::string, uint64_t> one_node = {
+      {"a-2G-1node", 2 * kGiB},          {"d-4G-kernelcore1G", 5 * kGiB},
+      {"e2-8G-movablecore1G", 9 * kGiB}, {"i4-4G-thp-never", 5 * kGiB},
+      {"k-2G-unknown-params", 2 * kGiB}, {"o-512M-1node", 512 * kMiB}};
   return capture_config(dir, {node(0, one_node.at(dir), {0, 1})}, 2);
 }
 
-// Every capture directory.
+// Every capture directory: the shared ones, then this project's own.
 inline const std::vector<std::string>& kernel61_dirs() {
   static const std::vector<std::string> dirs = {"a-2G-1node",          "b-4G-2nodes",
                                                 "c-8G-4nodes-dist",    "d-4G-kernelcore1G",
                                                 "e2-8G-movablecore1G", "g-8G-2nodes-kernelcore2G",
-                                                "i4-4G-thp-never",     "o-512M-1node"};
+                                                "i4-4G-thp-never",     "o-512M-1node",
+                                                "j-4G-4nodes-equal",   "k-2G-unknown-params"};
   return dirs;
 }
 
