@@ -10,12 +10,6 @@ namespace memd {
 
 namespace {
 
-// MAX_ARCH_PFN: 4-level paging's 64 TiB on x86_64 (MAXMEM, 1 << 46), 4 GiB
-// on i386 without PAE.
-Pfn max_arch_pfn(Arch arch) {
-  return arch == Arch::kX86_64 ? Pfn{1} << (46 - kPageShift) : Pfn{1} << (32 - kPageShift);
-}
-
 // e820__print_table().
 void e820_print_table(const std::vector<e820::Range>& table, std::string_view who, KernelLog* log) {
   for (const e820::Range& r : table) {
@@ -39,9 +33,9 @@ void trim_bios_range(std::vector<e820::Range>* table, KernelLog* log) {
 
 // e820__end_ram_pfn()'s line.
 Pfn e820_end_ram_pfn(const std::vector<e820::Range>& table, Pfn limit, Arch arch, KernelLog* log) {
-  const Pfn last_pfn = e820::end_ram_pfn(table, limit, max_arch_pfn(arch));
-  log->printk(PrintkLevel::kInfo,
-              fmt::format("last_pfn = {:#x} max_arch_pfn = {:#x}", last_pfn, max_arch_pfn(arch)));
+  const Pfn last_pfn = e820::end_ram_pfn(table, limit, e820::max_arch_pfn(arch));
+  log->printk(PrintkLevel::kInfo, fmt::format("last_pfn = {:#x} max_arch_pfn = {:#x}", last_pfn,
+                                              e820::max_arch_pfn(arch)));
   return last_pfn;
 }
 
@@ -49,11 +43,11 @@ Pfn e820_end_ram_pfn(const std::vector<e820::Range>& table, Pfn limit, Arch arch
 
 void print_setup_arch(const Layout& layout, const MachineConfig& config, KernelLog* log) {
   log->printk(PrintkLevel::kInfo, "Command line: " + config.cmdline);
-  std::vector<e820::Range> table = e820::update_table(e820::table_of(layout.e820));
+  std::vector<e820::Range> table = layout.e820;
   log->printk(PrintkLevel::kInfo, "BIOS-provided physical RAM map:");
   e820_print_table(table, "BIOS-e820", log);
   trim_bios_range(&table, log);
-  const Pfn max_pfn = e820_end_ram_pfn(table, max_arch_pfn(config.arch), config.arch, log);
+  const Pfn max_pfn = e820_end_ram_pfn(table, e820::max_arch_pfn(config.arch), config.arch, log);
   // x86_64 only: "How many end-of-memory variables you have, grandma!"
   constexpr Pfn k4GiBPfn = Pfn{1} << (32 - kPageShift);
   if (config.arch == Arch::kX86_64 && max_pfn > k4GiBPfn) {

@@ -53,6 +53,12 @@ void range_update(std::vector<Range>* table, uint64_t start, uint64_t size, uint
 // typed old_type is no longer in the map.
 void range_remove(std::vector<Range>* table, uint64_t start, uint64_t size, uint32_t old_type);
 
+// MAX_ARCH_PFN: 4-level paging's 64 TiB on x86_64 (MAXMEM, 1 << 46), 4 GiB
+// on i386 without PAE.
+constexpr Pfn max_arch_pfn(Arch arch) {
+  return arch == Arch::kX86_64 ? Pfn{1} << (46 - kPageShift) : Pfn{1} << (32 - kPageShift);
+}
+
 // e820__end_ram_pfn(): the end of the last RAM or ACPI-data range below
 // limit_pfn, at most max_arch_pfn.
 Pfn end_ram_pfn(const std::vector<Range>& table, Pfn limit_pfn, Pfn max_arch_pfn);

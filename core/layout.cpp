@@ -279,30 +279,15 @@ Result<std::vector<E820Entry>> e820_memory_setup(const MachineConfig& cfg, Firmw
   return e820;
 }
 
-// e820__update_table(): where entries overlap the higher type wins, so any
-// other type takes precedence over "usable" (E820_TYPE_RAM is 1). Returns the
-// RAM ranges, sorted and merged.
-std::vector<PhysRange> e820_update_table(const std::vector<E820Entry>& e820) {
-  std::vector<PhysRange> usable, other;
-  for (const E820Entry& e : e820) {
-    (e.type == "usable" ? usable : other).push_back(e.range);
-  }
-  usable = merge(usable);
-  for (const PhysRange& o : merge(other)) {
-    usable = subtract(usable, o);
+// The RAM of the sanitised table (e820__update_table(): where entries
+// overlap the higher type wins, so any other type takes precedence over
+// "usable", E820_TYPE_RAM being 1), sorted and merged.
+std::vector<PhysRange> e820_ram(const std::vector<e820::Range>& table) {
+  std::vector<PhysRange> usable;
+  for (const e820::Range& r : table) {
+    if (r.type == e820::kRam) usable.push_back({r.start, r.end});
   }
   return usable;
-}
-
-// e820__end_of_ram_pfn(): the end of the last RAM or "ACPI data" entry.
-Pfn e820_end_of_ram_pfn(const std::vector<E820Entry>& e820) {
-  Pfn max_pfn = 0;
-  for (const E820Entry& e : e820) {
-    if (e.type == "usable" || e.type == "ACPI data") {
-      max_pfn = std::max(max_pfn, pfn_down(e.range.end));
-    }
-  }
-  return max_pfn;
 }
 
 // trim_bios_range() (arch/x86/kernel/setup.c): page 0 is reserved, 640 KiB -
@@ -344,9 +329,10 @@ Result<FirmwareMemory> e820_usable_ram(const MachineConfig& cfg, Layout* L) {
   FirmwareMemory fw;
   auto e820 = e820_memory_setup(cfg, &fw, &L->warnings);
   if (!e820) return e820.error();
-  L->e820 = *e820;
-  fw.usable = e820_update_table(*e820);
-  fw.e820_max_pfn = e820_end_of_ram_pfn(*e820);
+  L->e820 = e820::update_table(e820::table_of(*e820));
+  fw.usable = e820_ram(L->e820);
+  const Pfn max_arch = e820::max_arch_pfn(cfg.arch);
+  fw.e820_max_pfn = e820::end_ram_pfn(L->e820, max_arch, max_arch);
   trim_bios_range(&fw.usable);
   if (auto st = limit_physical_memory(cfg.arch, &fw, &L->warnings); !st) return st.error();
   return fw;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/e820.h"
 #include "core/result.h"
 #include "core/types.h"
 
@@ -86,9 +87,9 @@ struct UnavailableRange {
 
 struct Layout {
   ArchLayout arch;
-  std::vector<E820Entry> e820;                   // the firmware's map, as configured or made
-  std::vector<MemRegion> memory;                 // sorted by address, split at node boundaries
-  std::vector<PhysRange> reserved;               // memblock.reserved, bytes, sorted and merged
+  std::vector<e820::Range> e820;    // the firmware's map, sanitised (e820__update_table)
+  std::vector<MemRegion> memory;    // sorted by address, split at node boundaries
+  std::vector<PhysRange> reserved;  // memblock.reserved, bytes, sorted and merged
   std::vector<std::pair<Pfn, Pfn>> free_ranges;  // memory minus reserved, in pfns, ascending
   std::vector<Pfn> arch_zone_lowest;             // per zone index
   std::vector<Pfn> arch_zone_highest;
