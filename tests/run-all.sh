@@ -5,7 +5,7 @@
 #            memd under a real systemd in a throw-away container
 #   asan     the same suite built with -DMEMD_SANITIZE=address,undefined
 #   tsan     the same suite built with -DMEMD_SANITIZE=thread
-#   fuzz     clang -DMEMD_FUZZ=ON: each fuzz target for MEMD_FUZZ_SECONDS (60) seconds
+#   fuzz     clang -DMEMD_FUZZ=ON: each fuzz target for MEMD_FUZZ_SECONDS (40) seconds
 #   lint     clang build with -DMEMD_THREAD_SAFETY=ON (-Wthread-safety -Werror), then
 #            clang-tidy (.clang-tidy, warnings as errors) on core daemon fusefs
 #            client protocol; any finding fails the stage
@@ -39,7 +39,7 @@ done
 export MEMD_LONG
 JOBS=${MEMD_JOBS:-2}
 OUT=${MEMD_CI_DIR:-$SRC/build-ci}
-FUZZ_SECONDS=${MEMD_FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${MEMD_FUZZ_SECONDS:-40}
 [ "$MEMD_LONG" = 1 ] && FUZZ_SECONDS=${MEMD_LONG_FUZZ_SECONDS:-300}
 # Tests labelled `long` only with --long / MEMD_LONG=1.
 CTEST_FILTER=(-LE long)
