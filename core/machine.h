@@ -137,6 +137,10 @@ class Machine {
   void set_current_comm(std::string comm) { current_comm_ = std::move(comm); }
   // Receives every mm_page_alloc_extfrag event; nullptr to stop.
   void set_extfrag_listener(ExtfragListener* l) { ctx_.extfrag_listener = l; }
+  // Receives the kmem tracepoints' records; nullptr (the default) to stop.
+  // With no tracer attached the allocator does no tracing work at all.
+  void set_tracer(KmemTracer* t) { ctx_.tracer = t; }
+  KmemTracer* tracer() const { return ctx_.tracer; }
 
  private:
   struct Zonelists {
@@ -223,6 +227,8 @@ class Machine {
   [[gnu::cold, gnu::noinline]] Error free_refusal(Pfn pfn, int cpu) const;
   Allocation describe(Pfn pfn, const Frame& f) const;
   void free_block(Pfn pfn, int cpu);
+  void trace_mm_page_free(Pfn pfn, unsigned order, int cpu);
+  void trace_mm_page_alloc(uint64_t pfn, const AllocRequest& req, unsigned mt) const;
 
   Zone* zone_by_global_idx(unsigned global_idx) { return ctx_.zones[global_idx]; }
   const Zone* zone_by_global_idx(unsigned global_idx) const { return ctx_.zones[global_idx]; }

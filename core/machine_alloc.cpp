@@ -76,7 +76,9 @@ OptPfn Machine::rmqueue_pcplist(Zone* preferred, Zone* zone, unsigned order, uns
   PageList* list = &pcp->lists[zone->order_to_pindex(mt, order)];
   if (list->empty()) {
     int batch = zone->nr_pcp_alloc(pcp, order);
+    ctx_.pcp_depth = 2;  // pcp_spin_trylock()
     int alloced = zone->rmqueue_bulk(order, batch, list, mt, alloc_flags);
+    ctx_.pcp_depth = 0;
     pcp->count += alloced << order;
     if (list->empty()) return std::nullopt;
   }
@@ -398,6 +400,7 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
     return alloc_refusal(req, *why);
   }
   ++alloc_ticks_;
+  ctx_.trace_cpu = static_cast<uint16_t>(req.cpu);
   const int zone_idx = gfp_zone(req.gfp, layout_.arch.arch);
   const int nid = req.node.value_or(layout_.cpu_node[req.cpu]);
   const bool thisnode = req.gfp & gfp::kThisnode;
@@ -421,6 +424,8 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
   if (!page) page = alloc_slowpath(req.gfp, req.order, &ac, &zone);
   if (!page) {
     warn_alloc(req);
+    if (ctx_.tracer) [[unlikely]]
+      trace_mm_page_alloc(kNoPagePfn, req, ac.migratetype);
     return make_error(alloc_failure_message(req.order, req.gfp));
   }
 
@@ -435,7 +440,20 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
   a.zone_idx = zone->idx;
   a.zone_name = zone->name;
   a.migratetype = ac.migratetype;
+  if (ctx_.tracer) [[unlikely]]
+    trace_mm_page_alloc(*page, req, ac.migratetype);
   return a;
+}
+
+// The tracepoint at the end of __alloc_pages(), for a page or a failure.
+void Machine::trace_mm_page_alloc(uint64_t pfn, const AllocRequest& req, unsigned mt) const {
+  KmemRecord r;
+  r.event = KmemEvent::kMmPageAlloc;
+  r.pfn = pfn;
+  r.order = req.order;
+  r.gfp_flags = req.gfp;
+  r.migratetype = static_cast<int32_t>(mt);
+  ctx_.trace(r);
 }
 
 }  // namespace memd

@@ -29,6 +29,8 @@ Allocation Machine::describe(Pfn pfn, const Frame& f) const {
 void Machine::free_block(Pfn pfn, int cpu) {
   Frame& f = ctx_.frames[pfn];
   const unsigned order = f.order();
+  if (ctx_.tracer) [[unlikely]]
+    trace_mm_page_free(pfn, order, cpu);
   Zone* zone = zone_by_global_idx(f.zone_global_idx());
   f.clear();
   if (!zone->pcp_allowed_order(order)) {
@@ -44,6 +46,16 @@ void Machine::free_block(Pfn pfn, int cpu) {
     mt = kMovable;
   }
   zone->free_pcp_commit(&zone->pcp[cpu], pfn, mt, order);
+}
+
+// free_pages_prepare()'s tracepoint.
+void Machine::trace_mm_page_free(Pfn pfn, unsigned order, int cpu) {
+  ctx_.trace_cpu = static_cast<uint16_t>(cpu);
+  KmemRecord r;
+  r.event = KmemEvent::kMmPageFree;
+  r.pfn = pfn;
+  r.order = order;
+  ctx_.trace(r);
 }
 
 std::optional<Allocation> Machine::find_pfn(Pfn pfn) const {

@@ -158,6 +158,8 @@ inline bool is_flags(std::string_view t) {
 // The head of an event line: "<task>-<pid> [CPU] <flags> <timestamp>: <event>: <fields>".
 struct EventHead {
   uint32_t cpu = 0;
+  std::string_view task;       // "<comm>-<pid>" with the blanks around it
+  std::string_view timestamp;  // "NNN.NNNNNN:"
   std::string_view name;
   Cursor fields{nullptr, nullptr};
 };
@@ -187,7 +189,8 @@ inline bool match_event(std::string_view line, EventHead* head) {
     if (!is_timestamp(t)) {
       if (!is_flags(t)) continue;
       c.skip_spaces();
-      if (!is_timestamp(c.token())) continue;
+      t = c.token();
+      if (!is_timestamp(t)) continue;
     }
     if (c.at_end() || !is_space(*c.p)) continue;
     c.skip_spaces();
@@ -201,9 +204,49 @@ inline bool match_event(std::string_view line, EventHead* head) {
     if (!c.at_end() && !is_space(*c.p)) continue;
     head->cpu = cpu;
     head->fields = c;
+    head->task = {line.data(), static_cast<size_t>(static_cast<const char*>(found) - line.data())};
+    head->timestamp = t;
     return true;
   }
   return false;
+}
+
+// The comm and pid of an EventHead's task ("            bash-4433    ").
+// False when it is not "<comm>-<pid>"; *comm is then the whole text, trimmed.
+inline bool parse_task(std::string_view task, std::string_view* comm, int32_t* pid) {
+  while (!task.empty() && is_space(task.front()))
+    task.remove_prefix(1);
+  while (!task.empty() && is_space(task.back()))
+    task.remove_suffix(1);
+  *comm = task;
+  const size_t dash = task.rfind('-');
+  if (dash == std::string_view::npos || !parse_dec(task.substr(dash + 1), pid)) return false;
+  *comm = task.substr(0, dash);
+  return true;
+}
+
+// An EventHead's timestamp in ns: "222.995046:" (seconds and a fraction of up
+// to 9 digits) or a counter clock's "NNN:" (taken as ns). Saturates.
+inline uint64_t timestamp_ns(std::string_view ts) {
+  ts.remove_suffix(1);  // ':'
+  const size_t dot = ts.find('.');
+  uint64_t secs = 0;
+  const std::string_view whole = ts.substr(0, dot);
+  if (std::from_chars(whole.data(), whole.data() + whole.size(), secs).ec != std::errc()) {
+    return ~uint64_t{0};
+  }
+  if (dot == std::string_view::npos) return secs;
+  if (secs > ~uint64_t{0} / 1000000000) return ~uint64_t{0};
+  uint64_t frac = 0;
+  size_t digits = 0;
+  for (char c : ts.substr(dot + 1)) {
+    if (digits == 9) break;
+    frac = frac * 10 + static_cast<uint64_t>(c - '0');
+    ++digits;
+  }
+  for (; digits < 9; ++digits)
+    frac *= 10;
+  return secs * 1000000000 + frac;
 }
 
 // "CPU:N [LOST M EVENTS]" (trace and trace_pipe print it when a buffer overran).

@@ -280,6 +280,13 @@ void Replayer::Impl::not_event(std::string_view text) {
 }
 
 void Replayer::Impl::event(const EventHead& head) {
+  // While memd traces, what the replay does is done by the trace's tasks, at its times.
+  if (KmemTracer* t = machine->tracer()) [[unlikely]] {
+    std::string_view comm;
+    int32_t pid = 0;
+    trace_line::parse_task(head.task, &comm, &pid);
+    t->set_task(comm, pid, trace_line::timestamp_ns(head.timestamp));
+  }
   switch (event_kind(head.name)) {
     case EventKind::kAlloc:
       alloc(head);

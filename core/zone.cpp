@@ -54,6 +54,29 @@ void MemContext::emit_extfrag(const ExtfragEvent& e) {
     ++extfrag_steals;
   }
   if (extfrag_listener) extfrag_listener->on_extfrag(e);
+  if (tracer) [[unlikely]] {
+    KmemRecord r;
+    r.event = KmemEvent::kMmPageAllocExtfrag;
+    r.pfn = e.pfn;
+    r.order = static_cast<uint32_t>(e.alloc_order);
+    r.arg = e.fallback_order;
+    r.migratetype = e.alloc_migratetype;
+    r.fallback_migratetype = e.fallback_migratetype;
+    r.change_ownership = e.change_ownership;
+    trace(r);
+  }
+}
+
+// The zone-lock tracepoints run with irqs off (spin_lock_irqsave) under the
+// pcp lock, if any; mm_page_alloc and mm_page_free with no lock held.
+void MemContext::trace(KmemRecord r) const {
+  if (!tracer->enabled(r.event)) return;
+  r.cpu = trace_cpu;
+  if (r.event != KmemEvent::kMmPageAlloc && r.event != KmemEvent::kMmPageFree) {
+    r.irqs_off = true;
+    r.preempt_depth = static_cast<uint8_t>(pcp_depth + 1);
+  }
+  tracer->record(r);
 }
 
 // --- free list primitives --------------------------------------------------------------------
@@ -155,6 +178,15 @@ OptPfn Zone::rmqueue_smallest(unsigned order, unsigned mt) {
     if (list.empty()) continue;
     Pfn pfn = list.head;
     page_del_and_expand(pfn, order, current_order, mt);
+    if (ctx->tracer) [[unlikely]] {
+      KmemRecord r;
+      r.event = KmemEvent::kMmPageAllocZoneLocked;
+      r.pfn = pfn;
+      r.order = order;
+      r.migratetype = static_cast<int32_t>(mt);
+      r.arg = pcp_allowed_order(order) && mt < kMigratePcpTypes;
+      ctx->trace(r);
+    }
     return pfn;
   }
   return std::nullopt;
@@ -525,6 +557,14 @@ void Zone::free_pcppages_bulk(PerCpuPages* pcp, int count, unsigned pindex_start
       count -= nr_pages;
       pcp->count -= nr_pages;
       free_one_page_inner(pfn, order, mt, false);
+      if (ctx->tracer) [[unlikely]] {
+        KmemRecord r;
+        r.event = KmemEvent::kMmPagePcpuDrain;
+        r.pfn = pfn;
+        r.order = order;
+        r.migratetype = static_cast<int32_t>(mt);
+        ctx->trace(r);
+      }
     } while (count > 0 && !list->empty());
   }
 }
@@ -556,7 +596,9 @@ void Zone::free_pcp_commit(PerCpuPages* pcp, Pfn pfn, unsigned mt, unsigned orde
 
   const int high = nr_pcp_high(pcp, batch, free_high);
   if (pcp->count < high) return;
+  ctx->pcp_depth = 2;  // pcp_spin_trylock()
   free_pcppages_bulk(pcp, nr_pcp_free(*pcp, batch, high, free_high), pindex);
+  ctx->pcp_depth = 0;
   if (below_high && watermark_ok(0, wmark(kWmarkHigh), ctx->movable_idx, 0)) {
     below_high = false;
   }
@@ -569,7 +611,9 @@ void Zone::drain_pages(PerCpuPages* pcp) {
     count = pcp->count;
     if (count) {
       int to_drain = std::min(count, pcp->batch << kPcpBatchScaleMax);
+      ctx->pcp_depth = 1;  // spin_lock(&pcp->lock)
       free_pcppages_bulk(pcp, to_drain, 0);
+      ctx->pcp_depth = 0;
       count -= to_drain;
     }
   } while (count);

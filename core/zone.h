@@ -36,6 +36,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/kmem_trace.h"
 #include "core/memmap.h"
 #include "core/types.h"
 
@@ -102,6 +103,12 @@ struct MemContext {
   uint64_t extfrag_claims = 0;
   uint64_t extfrag_steals = 0;
   ExtfragListener* extfrag_listener = nullptr;
+  // The kmem tracepoints' receiver while one is attached, the CPU the
+  // current request runs on, and the pcp lock's preempt depth around the
+  // zone-lock sections below a pcp list (2 by trylock, 1 by spin_lock).
+  KmemTracer* tracer = nullptr;
+  uint16_t trace_cpu = 0;
+  uint8_t pcp_depth = 0;
 
   // set_pageblock_migratetype(): honours mobility grouping, clears the isolate
   // bit, keeps the block counts right.
@@ -109,6 +116,10 @@ struct MemContext {
   // Writes a block's raw bits and moves the block between count columns.
   void write_pageblock(Pfn pfn, uint8_t raw);
   void emit_extfrag(const ExtfragEvent& e);
+  // A tracepoint, called only while `tracer` is set: the record gets the
+  // CPU and the kernel's context for its event, and goes to the tracer if
+  // the event is on.
+  void trace(KmemRecord r) const;
 };
 
 struct FreeArea {
