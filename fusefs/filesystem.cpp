@@ -3,15 +3,43 @@
 #include <fcntl.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <exception>
 #include <stdexcept>
+#include <utility>
 
 #include <fmt/format.h>
 
 namespace memd::fusefs {
 
-Filesystem::Filesystem(Backend* backend, Owner owner, LogSink log, Limits limits)
-    : backend_(backend), owner_(owner), log_(std::move(log)), limits_(limits) {
+// What wakes the pipe thread: the host's notifier and the interrupt callback,
+// both called with someone else's locks held, so they only take `mu` for a
+// moment. The notifier keeps it alive past the file system.
+struct PipeSignal {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool pending = false;   // by mu: a pass of the pipe thread is due
+  bool stopping = false;  // by mu
+  std::atomic<uint64_t> pokes{0};
+
+  void poke() {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      pokes.fetch_add(1);
+      pending = true;
+    }
+    cv.notify_one();
+  }
+};
+
+Filesystem::Filesystem(Backend* backend, Owner owner, LogSink log, Limits limits,
+                       PipeReplies* replies)
+    : backend_(backend),
+      owner_(owner),
+      log_(std::move(log)),
+      limits_(limits),
+      replies_(replies),
+      signal_(std::make_shared<PipeSignal>()) {
   Node root;
   root.ino = kRootIno;
   nodes_.push_back(std::move(root));
@@ -27,6 +55,9 @@ void Filesystem::add(const Entry& entry) {
   auto refuse = [&entry](std::string_view why) {
     throw std::invalid_argument(fmt::format("mount table: '{}': {}", entry.path, why));
   };
+  if (entry.kind == Kind::kPipe && !replies_) {
+    refuse("a pipe file, and nothing to answer its waiting reads");
+  }
   Ino dir = kRootIno;
   std::string_view rest = entry.path;
   for (;;) {
@@ -35,6 +66,7 @@ void Filesystem::add(const Entry& entry) {
     if (name.empty() || name == "." || name == "..") {
       refuse("an empty, '.' or '..' component");
     }
+
     const Ino found = find_child(dir, name);
     if (slash != std::string_view::npos) {  // a directory on the way
       if (found && node(found)->kind != Kind::kDirectory) {
@@ -145,7 +177,7 @@ Filesystem::Opened Filesystem::open(Ino ino, int flags, const Caller& caller) {
   if (n->kind == Kind::kDirectory) {
     return {EISDIR};
   }
-  if (n->kind == Kind::kRendered && (flags & O_ACCMODE) != O_RDONLY) {
+  if ((n->kind == Kind::kRendered || n->kind == Kind::kPipe) && (flags & O_ACCMODE) != O_RDONLY) {
     return {EACCES};
   }
   auto file = std::make_unique<OpenFile>();
@@ -159,11 +191,14 @@ Filesystem::Opened Filesystem::open(Ino ino, int flags, const Caller& caller) {
 int Filesystem::first_text(const Node& n, const Caller& caller, OpenFile* file) {
   file->node = &n;
   file->command = n.kind == Kind::kCommand;
+  file->pipe = n.kind == Kind::kPipe;
   try {
     if (file->command) {
       Backend::CommandOpen opened = backend_->open_command(n.id, caller);
       file->session = std::move(opened.session);
       file->text = std::move(opened.text);
+    } else if (file->pipe) {
+      file->session = backend_->open_pipe(n.id, caller);
     } else {
       file->text = backend_->render(n.id);
     }
@@ -171,7 +206,7 @@ int Filesystem::first_text(const Node& n, const Caller& caller, OpenFile* file) 
     log(LogLevel::kErr, fmt::format("open {}: {}", n.path, e.what()));
     return ENOMEM;
   }
-  if (!file->command && caller.uid != 0 && caller.uid != owner_.uid) {
+  if (n.kind == Kind::kRendered && caller.uid != 0 && caller.uid != owner_.uid) {
     file->held = std::max(file->text.size(), limits_.min_held);
   }
   return 0;
@@ -245,6 +280,8 @@ void Filesystem::release(OpenFile* f) {
   if (f->command) {
     { std::lock_guard<std::mutex> lock(f->mu); }  // the last reply from f->text is out
     backend_->close(*f->session);
+  } else if (f->pipe) {
+    close_pipe(f);
   }
   unref(f);
 }
@@ -262,6 +299,266 @@ void Filesystem::free_file(OpenFile* f) {
 size_t Filesystem::held_by_others() const {
   std::lock_guard<std::mutex> lock(open_mu_);
   return held_by_others_;
+}
+
+// --- pipe files -------------------------------------------------------------------------------
+//
+// Each parked read is answered by whoever takes it out of parked_ under
+// pipes_mu_ (claim(), close_pipe(), end_pipes()): exactly once. Its waiter is
+// freed only after PipeReplies unregistered the interrupt callback, which
+// waits for a callback running then (libfuse runs it under the request's
+// lock); so interrupt() never touches a freed waiter. None of the callbacks
+// ever replies: libfuse may call one from within the registration, where a
+// reply would free the request under libfuse's own hands.
+
+std::function<void()> Filesystem::pipe_notifier() const {
+  return [signal = signal_] { signal->poke(); };
+}
+
+Filesystem::PipeRead Filesystem::read_pipe(OpenFile* f, size_t size, bool nonblock, void* req) {
+  // Counted before looking: data that comes after it wakes a pass, and
+  // park() sees the count move and asks for one that will find this read.
+  const uint64_t pokes = signal_->pokes.load();
+  PipeRead r;
+  r.error = take(f, size, &r.bytes);
+  if (r.error != 0 || !r.bytes.empty() || size == 0) {
+    return r;
+  }
+  if (nonblock) {
+    r.error = EAGAIN;
+    return r;
+  }
+  r.waiter = std::make_unique<PipeWaiter>();
+  r.waiter->file = f;
+  r.waiter->size = size;
+  r.waiter->req = req;
+  r.waiter->pokes = pokes;
+  return r;
+}
+
+void Filesystem::park(std::unique_ptr<PipeWaiter> waiter) {
+  const uint64_t pokes = waiter->pokes;  // once parked, the waiter may be gone
+  {
+    std::lock_guard<std::mutex> lock(pipes_mu_);
+    if (!pipes_ended_) {
+      const uint64_t seq = ++arrivals_;
+      waiter->seq = seq;
+      parked_.emplace(seq, std::move(waiter));
+    }
+  }
+  if (waiter) {  // the mount is ending
+    answer(std::move(waiter), 0, "");
+  } else if (signal_->pokes.load() != pokes) {
+    signal_->poke();  // data or an interrupt came while the read was on its way here
+  }
+}
+
+void Filesystem::interrupt(PipeWaiter* waiter) {
+  waiter->interrupted.store(true);
+  signal_->poke();
+}
+
+bool Filesystem::poll_pipe(OpenFile* f, void* poll_handle) {
+  if (poll_handle) {
+    // Kept before looking, so that data coming in between finds it.
+    void* unused = poll_handle;
+    {
+      std::lock_guard<std::mutex> lock(pipes_mu_);
+      if (!pipes_ended_) {
+        unused = std::exchange(poll_handles_[f], poll_handle);
+      }
+    }
+    if (unused) {
+      replies_->drop(unused);
+    }
+  }
+  return ready(f);
+}
+
+int Filesystem::take(OpenFile* f, size_t size, std::string* bytes) {
+  std::lock_guard<std::mutex> lock(f->mu);
+  if (f->closed) {
+    return 0;
+  }
+  try {
+    *bytes = backend_->read_pipe(*f->session, size);
+  } catch (const std::exception& e) {  // never through libfuse's C frames
+    log(LogLevel::kErr, fmt::format("read {}: {}", f->node->path, e.what()));
+    return ENOMEM;
+  }
+  return 0;
+}
+
+bool Filesystem::ready(OpenFile* f) {
+  std::lock_guard<std::mutex> lock(f->mu);
+  if (f->closed) {
+    return false;
+  }
+  try {
+    return backend_->pipe_ready(*f->session);
+  } catch (const std::exception& e) {
+    log(LogLevel::kErr, fmt::format("poll {}: {}", f->node->path, e.what()));
+    return true;  // the read that follows reports the failure
+  }
+}
+
+void Filesystem::serve_pipes() {
+  PipeSignal& s = *signal_;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(s.mu);
+      s.cv.wait(lock, [&s] { return s.pending || s.stopping; });
+      if (s.stopping) {
+        break;
+      }
+      s.pending = false;
+    }
+    retry_pipes();
+  }
+  end_pipes();
+}
+
+void Filesystem::stop_pipes() {
+  {
+    std::lock_guard<std::mutex> lock(signal_->mu);
+    signal_->stopping = true;
+  }
+  signal_->cv.notify_all();
+}
+
+void Filesystem::retry_pipes() {
+  Parked p;
+  while (next_parked(p.seq, &p)) {
+    retry(p);
+  }
+  notify_polls();
+}
+
+// The first read parked after `after`. Reads parked meanwhile come later in
+// arrival order, so a pass never misses one nor retries one twice.
+bool Filesystem::next_parked(uint64_t after, Parked* p) {
+  std::lock_guard<std::mutex> lock(pipes_mu_);
+  auto it = parked_.upper_bound(after);
+  if (it == parked_.end()) {
+    return false;
+  }
+  const PipeWaiter& w = *it->second;
+  *p = {w.seq, w.file, w.size, w.interrupted.load()};
+  // Alive: a release takes the open's parked reads out, under the lock, before its unref.
+  p->file->refs.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+void Filesystem::retry(const Parked& p) {
+  std::string bytes;
+  const int error = p.interrupted ? EINTR : take(p.file, p.size, &bytes);
+  if (error != 0 || !bytes.empty()) {
+    // Gone if the release took it meanwhile: these bytes end with the open.
+    if (std::unique_ptr<PipeWaiter> waiter = claim(p.seq)) {
+      answer(std::move(waiter), error, bytes);
+    }
+  }
+  unref(p.file);
+}
+
+std::unique_ptr<PipeWaiter> Filesystem::claim(uint64_t seq) {
+  std::lock_guard<std::mutex> lock(pipes_mu_);
+  auto node = parked_.extract(seq);
+  return node ? std::move(node.mapped()) : nullptr;
+}
+
+void Filesystem::answer(std::unique_ptr<PipeWaiter> waiter, int error, std::string_view bytes) {
+  if (error != 0) {
+    replies_->fail(waiter->req, error);
+  } else {
+    replies_->reply(waiter->req, bytes);
+  }
+}
+
+// Notifies each poll whose pipe now has data, and forgets its handle: the
+// poller polls again, with a new handle, if it still waits.
+void Filesystem::notify_polls() {
+  std::vector<OpenFile*> polled;
+  {
+    std::lock_guard<std::mutex> lock(pipes_mu_);
+    for (const auto& [f, handle] : poll_handles_) {
+      f->refs.fetch_add(1, std::memory_order_relaxed);
+      polled.push_back(f);
+    }
+  }
+  for (OpenFile* f : polled) {
+    if (ready(f)) {
+      void* handle = nullptr;
+      {
+        std::lock_guard<std::mutex> lock(pipes_mu_);
+        if (auto node = poll_handles_.extract(f)) {
+          handle = node.mapped();
+        }
+      }
+      if (handle) {
+        replies_->ready(handle);
+      }
+    }
+    unref(f);
+  }
+}
+
+void Filesystem::end_pipes() {
+  std::map<uint64_t, std::unique_ptr<PipeWaiter>> parked;
+  std::unordered_map<OpenFile*, void*> handles;
+  {
+    std::lock_guard<std::mutex> lock(pipes_mu_);
+    pipes_ended_ = true;
+    parked.swap(parked_);
+    handles.swap(poll_handles_);
+  }
+  if (!parked.empty()) {
+    log(LogLevel::kInfo,
+        fmt::format("the mount ends: {} waiting pipe read(s) get end of file", parked.size()));
+  }
+  for (auto& [seq, waiter] : parked) {
+    answer(std::move(waiter), 0, "");
+  }
+  for (const auto& [f, handle] : handles) {
+    replies_->drop(handle);
+  }
+}
+
+// The kernel releases an open once no read of it is running, so reads parked
+// here are unusual; they end like those of an ending mount.
+void Filesystem::close_pipe(OpenFile* f) {
+  std::vector<std::unique_ptr<PipeWaiter>> waiting;
+  void* handle = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(pipes_mu_);
+    for (auto it = parked_.begin(); it != parked_.end();) {
+      if (it->second->file == f) {
+        waiting.push_back(std::move(it->second));
+        it = parked_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (auto node = poll_handles_.extract(f)) {
+      handle = node.mapped();
+    }
+  }
+  for (std::unique_ptr<PipeWaiter>& waiter : waiting) {
+    answer(std::move(waiter), 0, "");
+  }
+  if (handle) {
+    replies_->drop(handle);
+  }
+  {
+    std::lock_guard<std::mutex> lock(f->mu);  // a call of the pipe thread on the session is over
+    f->closed = true;
+  }
+  backend_->close(*f->session);
+}
+
+size_t Filesystem::parked_reads() const {
+  std::lock_guard<std::mutex> lock(pipes_mu_);
+  return parked_.size();
 }
 
 void Filesystem::log(LogLevel level, std::string_view line) const {

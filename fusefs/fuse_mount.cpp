@@ -1,7 +1,9 @@
 #define FUSE_USE_VERSION 314
 #include "fusefs/fuse_mount.h"
 
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -23,11 +25,40 @@ struct Listing {
   std::string buf;
 };
 
+// How the pipe thread answers with libfuse.
+class LibfuseReplies final : public PipeReplies {
+ public:
+  void reply(void* req, std::string_view bytes) override {
+    forget_interrupt(req);
+    fuse_reply_buf(static_cast<fuse_req_t>(req), bytes.data(), bytes.size());
+  }
+  void fail(void* req, int error) override {
+    forget_interrupt(req);
+    fuse_reply_err(static_cast<fuse_req_t>(req), error);
+  }
+  void ready(void* poll_handle) override {
+    auto* ph = static_cast<fuse_pollhandle*>(poll_handle);
+    fuse_lowlevel_notify_poll(ph);  // fails only if the poller is gone
+    fuse_pollhandle_destroy(ph);
+  }
+  void drop(void* poll_handle) override {
+    fuse_pollhandle_destroy(static_cast<fuse_pollhandle*>(poll_handle));
+  }
+
+ private:
+  // Takes the request's lock, so a callback running now has returned, and
+  // none runs after it: the waiter it was given is freed next.
+  static void forget_interrupt(void* req) {
+    fuse_req_interrupt_func(static_cast<fuse_req_t>(req), nullptr, nullptr);
+  }
+};
+
 struct FsState {
   FsState(Backend* backend, const Owner& owner, LogSink log)
-      : fs(backend, owner, std::move(log)),
+      : fs(backend, owner, std::move(log), Limits{}, &replies),
         listings(std::make_unique<Listing[]>(fs.inode_count())) {}
 
+  LibfuseReplies replies;
   Filesystem fs;
   std::unique_ptr<Listing[]> listings;  // by inode number - 1; directories only
 };
@@ -122,16 +153,41 @@ void memd_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   fi->direct_io = 1;
   fi->keep_cache = 0;
+  fi->nonseekable = opened.file->pipe;
   fi->fh = reinterpret_cast<uint64_t>(opened.file);  // freed in memd_release
   if (fuse_reply_open(req, fi) != 0) {
     fs.abandon(opened.file);  // interrupted: no release will come
   }
 }
 
+// libfuse's interrupt callback of a waiting pipe read; see Filesystem::interrupt().
+void pipe_read_interrupted(fuse_req_t req, void* waiter) {
+  state_of(req)->fs.interrupt(static_cast<PipeWaiter*>(waiter));
+}
+
+// fi->flags are the file's flags now: fcntl(F_SETFL, O_NONBLOCK) counts.
+void read_pipe(fuse_req_t req, Filesystem& fs, OpenFile* f, size_t size, int flags) {
+  Filesystem::PipeRead r = fs.read_pipe(f, size, (flags & O_NONBLOCK) != 0, req);
+  if (r.error != 0) {
+    fuse_reply_err(req, r.error);
+  } else if (!r.waiter) {
+    fuse_reply_buf(req, r.bytes.data(), r.bytes.size());
+  } else {
+    // Registered while req is still this thread's: once parked, the pipe
+    // thread may answer it, and libfuse free it, at any moment.
+    fuse_req_interrupt_func(req, pipe_read_interrupted, r.waiter.get());
+    fs.park(std::move(r.waiter));
+  }
+}
+
 void memd_read(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
   Filesystem& fs = state_of(req)->fs;  // before the reply: it frees req
-  fs.read(open_file(fi), size, off,
-          [req](const char* data, size_t n) { return fuse_reply_buf(req, data, n); });
+  OpenFile* f = open_file(fi);
+  if (f->pipe) {
+    read_pipe(req, fs, f, size, fi->flags);
+    return;
+  }
+  fs.read(f, size, off, [req](const char* data, size_t n) { return fuse_reply_buf(req, data, n); });
 }
 
 void memd_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t,
@@ -146,6 +202,23 @@ void memd_write(fuse_req_t req, fuse_ino_t, const char* buf, size_t size, off_t,
 void memd_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   state_of(req)->fs.release(open_file(fi));
   fuse_reply_err(req, 0);
+}
+
+// Pipes are readable when the host has data, and the pipe thread notifies
+// `ph` when that comes. Other files answer what the kernel assumes of a file
+// system without poll (its DEFAULT_POLLMASK): answering ENOSYS instead would
+// make the kernel stop asking for every file of the mount, pipes included.
+void memd_poll(fuse_req_t req, fuse_ino_t, fuse_file_info* fi, fuse_pollhandle* ph) {
+  OpenFile* f = open_file(fi);
+  if (!f->pipe) {
+    if (ph) {
+      fuse_pollhandle_destroy(ph);
+    }
+    fuse_reply_poll(req, POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM);
+    return;
+  }
+  const bool ready = state_of(req)->fs.poll_pipe(f, ph);
+  fuse_reply_poll(req, ready ? POLLIN | POLLRDNORM : 0);
 }
 
 // libfuse's log goes to one sink per process: the last mount's.
@@ -182,6 +255,7 @@ constexpr fuse_lowlevel_ops make_ops() {
   ops.read = memd_read;
   ops.write = memd_write;
   ops.release = memd_release;
+  ops.poll = memd_poll;
   return ops;
 }
 constexpr fuse_lowlevel_ops kOps = make_ops();
@@ -231,6 +305,7 @@ std::unique_ptr<FuseMount> FuseMount::mount(Backend* backend, MountOptions optio
              "fusermount3 installed, and user_allow_other set for allow_other?)";
     return nullptr;
   }
+  backend->set_pipe_notifier(state->fs.pipe_notifier());  // only once the mount is made
   auto mount = std::unique_ptr<FuseMount>(new FuseMount(std::move(options), std::move(state), se));
   mount->resolved_mountpoint_ = resolved;
   if (auto top = mount_at(resolved); top && top->type == "fuse.memd") {
@@ -245,6 +320,7 @@ void FuseMount::start(std::function<void()> on_exit) {
   sa.sa_handler = ignore_signal;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGUSR1, &sa, nullptr);
+  pipes_ = std::thread([this] { state_->fs.serve_pipes(); });
   loop_ = std::thread([this, on_exit = std::move(on_exit)] {
     sigset_t usr1;
     sigemptyset(&usr1);
@@ -276,6 +352,12 @@ void FuseMount::stop() {
       }
     }
     loop_.join();
+  }
+  if (pipes_.joinable()) {
+    // Only now that no request can park any more; the waiting reads get end
+    // of file before the unmount, so that readers end and it does not wait.
+    state_->fs.stop_pipes();
+    pipes_.join();
   }
   if (session_) {
     // Unmounting by path takes whatever is on top there: if someone mounted

@@ -1,6 +1,7 @@
 // The FUSE mount: a Backend's files served with libfuse's low-level API, on
-// a loop thread of its own. The handlers are thin: fusefs/filesystem.h does
-// the work, and this file only speaks libfuse.
+// a loop thread of its own, and a thread that answers the waiting reads of
+// pipe files. The handlers are thin: fusefs/filesystem.h does the work, and
+// this file only speaks libfuse.
 #pragma once
 
 #include <atomic>
@@ -29,18 +30,20 @@ struct MountOptions {
 class FuseMount {
  public:
   // Cleans a stale mount left by a killed memd (ENOTCONN), refuses a live one,
-  // then mounts `backend`'s files, which it reads now. Requests are served
-  // once start() runs. On failure: nullptr, and `error` says why.
+  // then mounts `backend`'s files, which it reads now, and hands the backend
+  // its pipe notifier. Requests are served once start() runs. On failure:
+  // nullptr, and `error` says why (the backend was given nothing).
   static std::unique_ptr<FuseMount> mount(Backend* backend, MountOptions options,
                                           std::string* error);
   ~FuseMount();  // stop() and unmount
   FuseMount(const FuseMount&) = delete;
   FuseMount& operator=(const FuseMount&) = delete;
 
-  // Starts the FUSE loop on its own thread; `on_exit` runs on that thread when
+  // Starts the FUSE loop and the pipe thread; `on_exit` runs on the loop's thread when
   // the loop ends for any reason (also when someone unmounts memd from outside).
   void start(std::function<void()> on_exit);
-  // Ends the loop and unmounts. The thread that runs start() must not block SIGUSR1.
+  // Ends the loop, answers the reads of pipe files still waiting with end of
+  // file, and unmounts. The thread that runs start() must not block SIGUSR1.
   void stop();
   const std::string& mountpoint() const { return options_.mountpoint; }
 
@@ -52,6 +55,7 @@ class FuseMount {
   std::unique_ptr<FsState> state_;
   fuse_session* session_;
   std::thread loop_;
+  std::thread pipes_;  // answers the reads of pipe files that wait (Filesystem::serve_pipes)
   std::atomic<bool> loop_done_{false};
   std::string resolved_mountpoint_;  // as /proc/self/mountinfo spells it
   uint64_t mount_id_ = 0;            // this mount in /proc/self/mountinfo; 0 if unknown
