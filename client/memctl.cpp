@@ -44,6 +44,7 @@ struct Invocation {
   std::string file;
   std::string setting;
   std::string trace;
+  std::vector<std::string> trace_words;  // memctl trace's arguments
   std::string snapshot_file;
   CLI::App* snapshot_save = nullptr;
   CLI::App* snapshot_load = nullptr;
@@ -215,6 +216,17 @@ int run_snapshot(Invocation& in, const Io& io) {
   return in.snapshot_save->parsed() ? run_snapshot_save(in, io) : run_snapshot_load(in, io);
 }
 
+void add_trace(CLI::App* cmd, Invocation* in) {
+  cmd->add_option("ARGS", in->trace_words,
+                  "nothing (what is on), on EVENT[,EVENT...], off [EVENT...], buffer_size_kb=N "
+                  "or clear; the events: mm_page_alloc, mm_page_free, mm_page_free_batched, "
+                  "mm_page_alloc_zone_locked, mm_page_pcpu_drain, mm_page_alloc_extfrag, all");
+}
+
+int run_trace(Invocation& in, const Io& io) {
+  return simple_command(in, trace_command(in.trace_words), "trace", format_trace, io);
+}
+
 int run_check(Invocation& in, const Io& io) {
   return simple_command(in, command_line(protocol::CheckCommand{}), "check", format_check, io);
 }
@@ -242,6 +254,8 @@ constexpr Subcommand kSubcommands[] = {
     {"replay", "replay a kernel trace (kmem:mm_page_alloc/mm_page_free)", add_replay, run_replay},
     {"snapshot", "save the machine's whole state to a file, or replace the machine with one",
      add_snapshot, run_snapshot},
+    {"trace", "turn the kmem tracepoints on or off (read them from the mount's trace_pipe)",
+     add_trace, run_trace},
     {"check", "verify every invariant of the allocator", nullptr, run_check},
     {"reset", "reboot the emulated machine from its configuration", nullptr, run_reset},
     {"status", "the machine's shape, zones and counters", nullptr, run_status},

@@ -146,6 +146,20 @@ std::string format_check(const Json& reply) {
   return out;
 }
 
+std::string format_trace(const Json& reply) {
+  auto t = reply.find("trace");
+  if (t == reply.end() || !t->is_object()) return pretty(reply);
+  std::string events;
+  for (const Json& e : t->value("events", Json::array())) {
+    events += (events.empty() ? "" : " ") + (e.is_string() ? e.get<std::string>() : e.dump());
+  }
+  const uint64_t entries = t->value("entries", uint64_t{0});
+  return "events on: " + (events.empty() ? std::string("none") : events) +
+         "\nbuffer_size_kb: " + std::to_string(t->value("buffer_size_kb", uint64_t{0})) +
+         "\nentries-in-buffer/entries-written: " + std::to_string(entries) + "/" +
+         std::to_string(entries + t->value("overrun", uint64_t{0})) + "\n";
+}
+
 std::string format_reset(const Json& reply) {
   const std::string shape = text_of(reply, field::kMachine);
   return shape.empty() ? std::string("machine reset\n") : "machine reset: " + shape + "\n";

@@ -27,6 +27,8 @@ std::string format_status(const Json& reply);
 std::string format_check(const Json& reply);
 // `reset`
 std::string format_reset(const Json& reply);
+// `trace`: which events are on, the buffer size and its entries.
+std::string format_trace(const Json& reply);
 // `replay`: the counters of a report (aligned) and the malformed lines.
 std::string format_report(const Json& report);
 

@@ -56,6 +56,15 @@ Result<std::string> sysctl_command(std::string_view arg) {
   return protocol::format_command(c);
 }
 
+Result<std::string> trace_command(const std::vector<std::string>& words) {
+  std::string line = "trace";
+  for (const std::string& w : words)
+    line += " " + w;
+  auto command = protocol::parse_command(line);
+  if (!command) return command.error();
+  return protocol::format_command(*command);
+}
+
 std::string command_line(const protocol::Command& command) {
   auto line = protocol::format_command(command);
   assert(line.ok());  // nothing to quote, nothing to refuse

@@ -52,6 +52,8 @@ Result<std::string> sysctl_command(std::string_view arg);
 // The line of a command that carries no text to quote (replay begin, replay
 // data bytes=N, snapshot save, check, ...).
 std::string command_line(const protocol::Command& command);
+// `memctl trace ARGS...`: the words as a `trace` command line, checked by the grammar.
+Result<std::string> trace_command(const std::vector<std::string>& words);
 
 // A pfn as the user typed it: decimal or 0x hex.
 std::optional<uint64_t> parse_pfn(std::string_view text);

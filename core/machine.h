@@ -22,6 +22,7 @@
 #include "core/layout.h"
 #include "core/result.h"
 #include "core/stats.h"
+#include "core/trace_buffer.h"
 #include "core/zone.h"
 
 namespace memd {
@@ -141,6 +142,11 @@ class Machine {
   // With no tracer attached the allocator does no tracing work at all.
   void set_tracer(KmemTracer* t) { ctx_.tracer = t; }
   KmemTracer* tracer() const { return ctx_.tracer; }
+  // The kernel's own trace buffer: set_trace_events() turns events on and
+  // off (a mask of kmem_event_bit()) and attaches the buffer while any is on.
+  TraceBuffer& trace_buffer() { return *trace_; }
+  const TraceBuffer& trace_buffer() const { return *trace_; }
+  void set_trace_events(uint32_t mask);
 
  private:
   struct Zonelists {
@@ -227,8 +233,10 @@ class Machine {
   [[gnu::cold, gnu::noinline]] Error free_refusal(Pfn pfn, int cpu) const;
   Allocation describe(Pfn pfn, const Frame& f) const;
   void free_block(Pfn pfn, int cpu);
-  void trace_mm_page_free(Pfn pfn, unsigned order, int cpu);
-  void trace_mm_page_alloc(uint64_t pfn, const AllocRequest& req, unsigned mt) const;
+  // The tracepoints, out of the hot paths: called only while a tracer is attached.
+  [[gnu::cold, gnu::noinline]] void trace_mm_page_free(Pfn pfn, int cpu);
+  [[gnu::cold, gnu::noinline]] void trace_mm_page_alloc(uint64_t pfn, const AllocRequest& req,
+                                                        unsigned mt) const;
 
   Zone* zone_by_global_idx(unsigned global_idx) { return ctx_.zones[global_idx]; }
   const Zone* zone_by_global_idx(unsigned global_idx) const { return ctx_.zones[global_idx]; }
@@ -237,6 +245,7 @@ class Machine {
   Layout layout_;
   std::vector<std::string> warnings_;
   KernelLog log_;
+  std::unique_ptr<TraceBuffer> trace_;
   std::string current_comm_ = "memd";
   // warn_alloc()'s nopage_rs: one report per 10 * HZ (HZ = 250). memd's
   // jiffies are its allocation requests: one tick per alloc() call.

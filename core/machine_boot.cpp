@@ -18,7 +18,13 @@ namespace memd {
 Machine::Machine(MachineConfig config, Layout layout)
     : config_(std::move(config)),
       layout_(std::move(layout)),
+      trace_(std::make_unique<TraceBuffer>(layout_.nr_cpus)),
       ids_(std::make_unique<IdIndex>(&ctx_.frames)) {}
+
+void Machine::set_trace_events(uint32_t mask) {
+  trace_->set_mask(mask & kAllKmemEvents);
+  ctx_.tracer = trace_->mask() ? trace_.get() : nullptr;
+}
 
 Machine::~Machine() = default;
 

@@ -37,6 +37,8 @@ std::string render_machine_file(ProcFile file, const Machine& m) {
       return m.kernel_log().dmesg();
     case ProcFile::kZonelists:
       return render_zonelists(m);
+    case ProcFile::kTrace:
+      return m.trace_buffer().render_trace();
     default:
       MEMD_ASSERT(!"a counter file: render(file, stats)");
       return {};

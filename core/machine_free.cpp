@@ -27,10 +27,10 @@ Allocation Machine::describe(Pfn pfn, const Frame& f) const {
 // refuses what is not a live allocation's head), and the pcp trylock failure
 // path (core/ is single-threaded).
 void Machine::free_block(Pfn pfn, int cpu) {
+  if (ctx_.tracer) [[unlikely]]
+    trace_mm_page_free(pfn, cpu);
   Frame& f = ctx_.frames[pfn];
   const unsigned order = f.order();
-  if (ctx_.tracer) [[unlikely]]
-    trace_mm_page_free(pfn, order, cpu);
   Zone* zone = zone_by_global_idx(f.zone_global_idx());
   f.clear();
   if (!zone->pcp_allowed_order(order)) {
@@ -49,12 +49,12 @@ void Machine::free_block(Pfn pfn, int cpu) {
 }
 
 // free_pages_prepare()'s tracepoint.
-void Machine::trace_mm_page_free(Pfn pfn, unsigned order, int cpu) {
+void Machine::trace_mm_page_free(Pfn pfn, int cpu) {
   ctx_.trace_cpu = static_cast<uint16_t>(cpu);
   KmemRecord r;
   r.event = KmemEvent::kMmPageFree;
   r.pfn = pfn;
-  r.order = order;
+  r.order = ctx_.frames[pfn].order();
   ctx_.trace(r);
 }
 

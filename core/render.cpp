@@ -689,6 +689,8 @@ std::string_view proc_file_name(ProcFile file) {
       return "dmesg";
     case ProcFile::kZonelists:
       return "zonelists";
+    case ProcFile::kTrace:
+      return "trace";
   }
   return "?";
 }
@@ -724,6 +726,7 @@ std::string render(ProcFile file, const MachineStats& stats) {
       return render_unusable_index(stats);
     case ProcFile::kDmesg:
     case ProcFile::kZonelists:
+    case ProcFile::kTrace:
       MEMD_ASSERT(!"rendered from the machine, not from counters");
       break;
   }

@@ -34,18 +34,19 @@ enum class ProcFile : uint8_t {
   kUnusableIndex,
   kDmesg,      // the kernel's log (core/kernel_log.h)
   kZonelists,  // memd's own: each node's zonelists (core/machine_files.h)
+  kTrace,      // the kmem tracepoints' ring buffer (core/trace_buffer.h)
 };
-inline constexpr std::array<ProcFile, 9> kProcFiles = {
-    ProcFile::kBuddyinfo,     ProcFile::kPagetypeinfo, ProcFile::kZoneinfo,
-    ProcFile::kVmstat,        ProcFile::kMeminfo,      ProcFile::kExtfragIndex,
-    ProcFile::kUnusableIndex, ProcFile::kDmesg,        ProcFile::kZonelists};
+inline constexpr std::array<ProcFile, 10> kProcFiles = {
+    ProcFile::kBuddyinfo, ProcFile::kPagetypeinfo, ProcFile::kZoneinfo,      ProcFile::kVmstat,
+    ProcFile::kMeminfo,   ProcFile::kExtfragIndex, ProcFile::kUnusableIndex, ProcFile::kDmesg,
+    ProcFile::kZonelists, ProcFile::kTrace};
 // The files rendered from counters (render() below); the others come from
 // the machine itself (core/machine_files.h).
 inline constexpr std::array<ProcFile, 7> kStatsFiles = {
     ProcFile::kBuddyinfo, ProcFile::kPagetypeinfo, ProcFile::kZoneinfo,     ProcFile::kVmstat,
     ProcFile::kMeminfo,   ProcFile::kExtfragIndex, ProcFile::kUnusableIndex};
 constexpr bool rendered_from_stats(ProcFile file) {
-  return file != ProcFile::kDmesg && file != ProcFile::kZonelists;
+  return file != ProcFile::kDmesg && file != ProcFile::kZonelists && file != ProcFile::kTrace;
 }
 
 // "buddyinfo", ..., "extfrag_index", "unusable_index".

@@ -38,18 +38,8 @@ uint64_t pages_for(uint64_t bytes) {
       2, (bytes + TraceBuffer::kPageDataBytes - 1) / TraceBuffer::kPageDataBytes);
 }
 
-std::string page_pointer(uint64_t pfn) {
-  return fmt::format("{:016x}", pfn == kNoPagePfn ? 0 : kVmemmapStart + pfn * kStructPageBytes);
-}
-
-// trace_print_lat_fmt(): irqs-off, need-resched, hardirq/softirq,
-// preempt-depth, migrate-disable.
-void append_lat_fmt(std::string* out, const KmemRecord& r) {
-  out->push_back(r.irqs_off ? 'd' : '.');
-  out->append("..");
-  out->push_back(r.preempt_depth ? static_cast<char>('0' + r.preempt_depth) : '.');
-  out->push_back('.');
-}
+// trace_print_lat_fmt() is append_line's `lat`: irqs-off, need-resched,
+// hardirq/softirq, preempt-depth, migrate-disable.
 
 }  // namespace
 
@@ -159,44 +149,80 @@ uint64_t TraceBuffer::overrun() const {
   return n;
 }
 
-std::string TraceBuffer::format_fields(const KmemRecord& r) {
-  const std::string page = page_pointer(r.pfn);
+namespace {
+
+// show_gfp_flags() of a mask, remembered: a trace has few distinct masks,
+// and the reader prints a million lines a second.
+const std::string& gfp_text(uint64_t gfp) {
+  thread_local std::vector<std::pair<uint64_t, std::string>> cache;
+  for (const auto& [mask, text] : cache) {
+    if (mask == gfp) return text;
+  }
+  if (cache.size() == 64) cache.clear();
+  cache.emplace_back(gfp, format_gfp(gfp));
+  return cache.back().second;
+}
+
+}  // namespace
+
+void TraceBuffer::append_fields(fmt::memory_buffer* out, const KmemRecord& r) {
+  auto it = fmt::appender(*out);
+  const uint64_t page = r.pfn == kNoPagePfn ? 0 : kVmemmapStart + r.pfn * kStructPageBytes;
+  const uint64_t pfn = r.pfn == kNoPagePfn ? 0 : r.pfn;
+  fmt::format_to(it, "page={:016x} pfn={:#x} ", page, pfn);
   switch (r.event) {
     case KmemEvent::kMmPageAlloc:
-      return fmt::format("page={} pfn={:#x} order={} migratetype={} gfp_flags={}", page,
-                         r.pfn == kNoPagePfn ? 0 : r.pfn, r.order, r.migratetype,
-                         format_gfp(r.gfp_flags));
+      fmt::format_to(it, "order={} migratetype={} gfp_flags={}", r.order, r.migratetype,
+                     gfp_text(r.gfp_flags));
+      return;
     case KmemEvent::kMmPageFree:
-      return fmt::format("page={} pfn={:#x} order={}", page, r.pfn, r.order);
+      fmt::format_to(it, "order={}", r.order);
+      return;
     case KmemEvent::kMmPageFreeBatched:
-      return fmt::format("page={} pfn={:#x} order=0", page, r.pfn);
+      fmt::format_to(it, "order=0");
+      return;
     case KmemEvent::kMmPageAllocZoneLocked:
-      return fmt::format("page={} pfn={:#x} order={} migratetype={} percpu_refill={}", page, r.pfn,
-                         r.order, r.migratetype, r.arg);
+      fmt::format_to(it, "order={} migratetype={} percpu_refill={}", r.order, r.migratetype, r.arg);
+      return;
     case KmemEvent::kMmPagePcpuDrain:
-      return fmt::format("page={} pfn={:#x} order={} migratetype={}", page, r.pfn, r.order,
-                         r.migratetype);
+      fmt::format_to(it, "order={} migratetype={}", r.order, r.migratetype);
+      return;
     case KmemEvent::kMmPageAllocExtfrag:
-      return fmt::format(
-          "page={} pfn={:#x} alloc_order={} fallback_order={} pageblock_order={} "
-          "alloc_migratetype={} fallback_migratetype={} fragmenting={} change_ownership={}",
-          page, r.pfn, r.order, r.arg, kPageblockOrder, r.migratetype, r.fallback_migratetype,
-          r.arg < static_cast<int>(kPageblockOrder) ? 1 : 0, r.change_ownership ? 1 : 0);
+      fmt::format_to(it,
+                     "alloc_order={} fallback_order={} pageblock_order={} alloc_migratetype={} "
+                     "fallback_migratetype={} fragmenting={} change_ownership={}",
+                     r.order, r.arg, kPageblockOrder, r.migratetype, r.fallback_migratetype,
+                     r.arg < static_cast<int>(kPageblockOrder) ? 1 : 0, r.change_ownership ? 1 : 0);
+      return;
   }
-  return {};
+}
+
+std::string TraceBuffer::format_fields(const KmemRecord& r) {
+  fmt::memory_buffer out;
+  append_fields(&out, r);
+  return fmt::to_string(out);
 }
 
 // trace_print_context() ("%16s-%-7d [%03d] ", the irq-info flags,
 // " %5lu.%06lu: " of ns2usecs(), rounded) and the event's name.
-std::string TraceBuffer::format_line(const KmemRecord& r) const {
-  std::string out = fmt::format("{:>16}-{:<7} [{:03}] ", comm_of(r.pid), r.pid, r.cpu);
-  append_lat_fmt(&out, r);
+void TraceBuffer::append_line(fmt::memory_buffer* out, const KmemRecord& r, std::string_view comm) {
   const uint64_t us = (r.ts_ns + 500) / 1000;
-  fmt::format_to(std::back_inserter(out), " {:5}.{:06}: {}: ", us / 1000000, us % 1000000,
-                 kmem_event_name(r.event));
-  out += format_fields(r);
-  out += '\n';
-  return out;
+  const char lat[] = {r.irqs_off ? 'd' : '.',
+                      '.',
+                      '.',
+                      r.preempt_depth ? static_cast<char>('0' + r.preempt_depth) : '.',
+                      '.',
+                      0};
+  fmt::format_to(fmt::appender(*out), "{:>16}-{:<7} [{:03}] {} {:5}.{:06}: {}: ", comm, r.pid,
+                 r.cpu, lat, us / 1000000, us % 1000000, kmem_event_name(r.event));
+  append_fields(out, r);
+  out->push_back('\n');
+}
+
+std::string TraceBuffer::format_line(const KmemRecord& r) const {
+  fmt::memory_buffer out;
+  append_line(&out, r, comm_of(r.pid));
+  return fmt::to_string(out);
 }
 
 namespace {
@@ -249,9 +275,12 @@ std::string TraceBuffer::render_trace() const {
   for (const Cpu& cpu : cpus_)
     lists.push_back(unread(cpu));
   std::vector<size_t> at(lists.size());
+  fmt::memory_buffer lines;
   for (int c = oldest(lists, at); c >= 0; c = oldest(lists, at)) {
-    out += format_line(*lists[c][at[c]++]);
+    const KmemRecord& r = *lists[c][at[c]++];
+    append_line(&lines, r, comm_of(r.pid));
   }
+  out.append(lines.data(), lines.size());
   return out;
 }
 
@@ -266,16 +295,20 @@ const KmemRecord* TraceBuffer::front(Cpu* cpu) {
   return cpu->pages.empty() ? nullptr : &cpu->pages.front().records[cpu->read];
 }
 
-// tracing_read_pipe(): lines while they fit, each CPU's first line after an
-// overrun preceded by print_trace_line()'s "CPU:%d [LOST %lu EVENTS]".
-std::string TraceBuffer::consume(size_t max_bytes) {
-  std::string out;
-  if (!pending_.empty()) {  // the rest of a line a short read cut
-    out = pending_.substr(0, max_bytes);
-    pending_.erase(0, out.size());
-    return out;
+// tracing_read_pipe() in two halves, so that a reader formats its lines
+// without holding up the machine: take() removes the oldest records (with
+// their comms, and each CPU's loss since the last read), format() prints
+// them and keeps, for the next read, what does not fit.
+TraceBuffer::Taken TraceBuffer::take(size_t max_bytes) {
+  Taken t;
+  if (!pending_.empty()) {  // what the last read could not take comes first
+    t.pending = pending_.substr(0, max_bytes);
+    pending_.erase(0, t.pending.size());
+    return t;
   }
-  for (;;) {
+  // Every line is longer than kMinLineBytes: this takes at least what fits.
+  const size_t n = max_bytes / kMinLineBytes + 1;
+  while (t.lines.size() < n) {
     int best = -1;
     const KmemRecord* best_r = nullptr;
     for (size_t c = 0; c < cpus_.size(); ++c) {
@@ -287,21 +320,40 @@ std::string TraceBuffer::consume(size_t max_bytes) {
     }
     if (!best_r) break;
     Cpu& cpu = cpus_[static_cast<size_t>(best)];
-    std::string line;
-    if (cpu.overrun > cpu.reported_overrun) {
-      line = fmt::format("CPU:{} [LOST {} EVENTS]\n", best, cpu.overrun - cpu.reported_overrun);
-    }
-    line += format_line(*best_r);
-    if (out.size() + line.size() > max_bytes) {
-      if (!out.empty()) break;
-      pending_ = line.substr(max_bytes);  // a short read gets the rest next time
-      line.resize(max_bytes);
-    }
-    out += line;
+    t.lines.push_back(
+        {*best_r, std::string(comm_of(best_r->pid)), cpu.overrun - cpu.reported_overrun});
     cpu.reported_overrun = cpu.overrun;
     ++cpu.read;
     --cpu.entries;
   }
+  return t;
+}
+
+std::string TraceBuffer::format(const Taken& t, size_t max_bytes, std::string* rest) {
+  if (t.lines.empty()) return t.pending;
+  fmt::memory_buffer out;
+  size_t fits = 0;  // bytes of whole lines within max_bytes
+  for (const TakenLine& l : t.lines) {
+    // print_trace_line(): a CPU's first line after an overrun says how many went.
+    if (l.lost)
+      fmt::format_to(fmt::appender(out), "CPU:{} [LOST {} EVENTS]\n", l.record.cpu, l.lost);
+    append_line(&out, l.record, l.comm);
+    if (out.size() <= max_bytes) fits = out.size();
+  }
+  // Whole lines only; a read too short for one line gets it in pieces.
+  if (fits == 0) fits = std::min(max_bytes, out.size());
+  rest->assign(out.data() + fits, out.size() - fits);
+  return std::string(out.data(), fits);
+}
+
+void TraceBuffer::put_back(std::string rest) {
+  pending_.insert(0, rest);
+}
+
+std::string TraceBuffer::consume(size_t max_bytes) {
+  std::string rest;
+  std::string out = format(take(max_bytes), max_bytes, &rest);
+  put_back(std::move(rest));
   return out;
 }
 

@@ -18,6 +18,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "core/kmem_trace.h"
 #include "core/result.h"
 
@@ -59,6 +61,25 @@ class TraceBuffer final : public KmemTracer {
   // `max_bytes` (at least one line even if it does not fit, cut to max_bytes
   // then, as the kernel's read does with a short buffer); "" when empty.
   std::string consume(size_t max_bytes);
+
+  // consume() in three steps, for a caller that formats without its lock:
+  // take() under it, format() outside, put_back() of the rest under it again.
+  struct TakenLine {
+    KmemRecord record;
+    std::string comm;
+    uint64_t lost = 0;  // events of its CPU lost since the last read
+  };
+  struct Taken {
+    std::vector<TakenLine> lines;
+    std::string pending;  // or the rest of lines a read could not take
+  };
+  Taken take(size_t max_bytes);
+  // The lines that fit in max_bytes (at least part of one); the rest in *rest.
+  static std::string format(const Taken& taken, size_t max_bytes, std::string* rest);
+  void put_back(std::string rest);
+  // No line is shorter: the comm and pid columns, the flags and the time
+  // alone take 40 bytes, an event's name and fields more than 40.
+  static constexpr size_t kMinLineBytes = 80;
   bool empty() const { return pending_.empty() && entries() == 0; }
 
   uint64_t entries() const;  // events in the buffers now
@@ -67,6 +88,8 @@ class TraceBuffer final : public KmemTracer {
 
   // One event's line, as the kernel's trace file prints it, with '\n'.
   std::string format_line(const KmemRecord& r) const;
+  static void append_line(fmt::memory_buffer* out, const KmemRecord& r, std::string_view comm);
+  static void append_fields(fmt::memory_buffer* out, const KmemRecord& r);
   // The text after "EVENT: " (the event's TP_printk).
   static std::string format_fields(const KmemRecord& r);
 

@@ -119,7 +119,7 @@ struct MemContext {
   // A tracepoint, called only while `tracer` is set: the record gets the
   // CPU and the kernel's context for its event, and goes to the tracer if
   // the event is on.
-  void trace(KmemRecord r) const;
+  [[gnu::cold, gnu::noinline]] void trace(KmemRecord r) const;
 };
 
 struct FreeArea {

@@ -38,6 +38,7 @@ using protocol::ShowCommand;
 using protocol::SnapshotCommand;
 using protocol::StatusCommand;
 using protocol::SysctlCommand;
+using protocol::TraceCommand;
 
 // Parses one line of the command language, gfp= checked with the core's
 // parse_gfp (protocol::parse_command with the core's vocabulary).

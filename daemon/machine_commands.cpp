@@ -63,7 +63,7 @@ Reply Service::alloc(const AllocCommand& c, const Client& client) {
     Lock lock(this);
     const AllocRequest request{c.order, *gfp, c.node, c.cpu_or_default()};
     if (auto refusal = alloc_refusal(*machine_, request)) return bad_input(*refusal);
-    machine_->set_current_comm(client.comm);
+    act_for_locked(client);
     made.reserve(c.count_or_default());
     for (uint64_t i = 0; i < c.count_or_default(); ++i) {
       auto a = machine_->alloc(request);
@@ -75,6 +75,7 @@ Reply Service::alloc(const AllocCommand& c, const Client& client) {
     }
     changed_locked();  // even a failed allocation may boost a watermark or reserve a block
   }
+  wake_trace_readers();
   return protocol::alloc_reply(entries(made), failure ? &failure->message : nullptr,
                                c.count_or_default() > 1);
 }
@@ -102,7 +103,13 @@ Result<std::vector<Allocation>> Service::free_targets_locked(const FreeCommand& 
   return found;
 }
 
-Reply Service::free(const FreeCommand& c) {
+Reply Service::free(const FreeCommand& c, const Client& client) {
+  Reply reply = free_pages(c, client);
+  wake_trace_readers();
+  return reply;
+}
+
+Reply Service::free_pages(const FreeCommand& c, const Client& client) {
   const int cpu = c.cpu_or_default();
   std::vector<Allocation> freed;
   {
@@ -112,6 +119,7 @@ Reply Service::free(const FreeCommand& c) {
       return bad_input(
           fmt::format("free: cpu={}: the machine has CPUs 0-{}", cpu, m.nr_cpus() - 1));
     }
+    act_for_locked(client);
     if (c.all) {
       const uint64_t count = m.free_all(cpu);
       changed_locked();

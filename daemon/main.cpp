@@ -201,6 +201,8 @@ std::optional<int> serve(Service* service, ListenSocket* listener, std::optional
     startup->fail(why);
     return std::nullopt;
   }
+  // Torn down before the mount: no command wakes trace_pipe readers of a mount that is gone.
+  const OnExit unhook([service] { service->set_trace_notifier(nullptr); });
   mount->start([] { kill(getpid(), SIGUSR2); });
   if (!mount_answers(d.mount + "/control")) {
     startup->fail(d.mount + ": the mount does not answer");

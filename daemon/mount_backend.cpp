@@ -9,8 +9,13 @@
 namespace memd {
 namespace {
 
-// The control file's id; the kernel's files are numbered by their place in kProcFiles.
+// The control file's id and trace_pipe's; the kernel's files are numbered by
+// their place in kProcFiles.
 constexpr fusefs::FileId kControlFile = kProcFiles.size();
+constexpr fusefs::FileId kTracePipe = kControlFile + 1;
+
+// An open trace_pipe: its reads take from the one trace buffer, like the kernel's.
+struct PipeSession final : fusefs::Backend::Session {};
 
 // An open control file: one client of the command language.
 struct ControlSession final : fusefs::Backend::Session {
@@ -62,6 +67,7 @@ std::vector<fusefs::Entry> MountBackend::entries() const {
     entries.push_back({std::string(proc_file_name(kProcFiles[i])), fusefs::Kind::kRendered,
                        proc_file_mode(kProcFiles[i]), static_cast<fusefs::FileId>(i)});
   }
+  entries.push_back({"trace_pipe", fusefs::Kind::kPipe, 0444, kTracePipe});
   return entries;
 }
 
@@ -74,6 +80,7 @@ MountBackend::CommandOpen MountBackend::open_command(fusefs::FileId, const fusef
   session->client.origin = Client::Origin::kControlFile;
   session->client.uid = caller.uid;
   session->client.comm = process_comm(caller.pid);
+  session->client.pid = caller.pid;
   return {std::move(session), std::string(command_help())};
 }
 
@@ -84,7 +91,25 @@ fusefs::CommandReply MountBackend::run(Session& session, std::string_view line) 
 }
 
 void MountBackend::close(Session& session) {
-  service_->disconnect(&static_cast<ControlSession&>(session).client);
+  if (auto* control = dynamic_cast<ControlSession*>(&session))
+    service_->disconnect(&control->client);
+}
+
+std::unique_ptr<MountBackend::Session> MountBackend::open_pipe(fusefs::FileId,
+                                                               const fusefs::Caller&) {
+  return std::make_unique<PipeSession>();
+}
+
+std::string MountBackend::read_pipe(Session&, size_t max_bytes) {
+  return service_->consume_trace(max_bytes);
+}
+
+bool MountBackend::pipe_ready(Session&) {
+  return service_->trace_ready();
+}
+
+void MountBackend::set_pipe_notifier(std::function<void()> notify) {
+  service_->set_trace_notifier(std::move(notify));
 }
 
 fusefs::MountOptions mount_options(const DaemonSettings& settings) {

@@ -26,6 +26,11 @@ class MountBackend final : public fusefs::Backend {
   fusefs::CommandReply run(Session& session, std::string_view line) override;
   // Ends the open's replay, if it ran one (Service::disconnect).
   void close(Session& session) override;
+  // trace_pipe: the Service's trace buffer, consumed.
+  std::unique_ptr<Session> open_pipe(fusefs::FileId file, const fusefs::Caller& caller) override;
+  std::string read_pipe(Session& session, size_t max_bytes) override;
+  bool pipe_ready(Session& session) override;
+  void set_pipe_notifier(std::function<void()> notify) override;
 
  private:
   Service* service_;

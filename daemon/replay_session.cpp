@@ -46,6 +46,7 @@ bool Service::feed_in_batches(uint64_t session, std::string_view text) {
       replay_lines_ += replayer_->feed(text.substr(0, n));
       changed_locked();
     }
+    wake_trace_readers();
     text.remove_prefix(n);
     if (text.empty()) return true;
     let_others_in();

@@ -74,6 +74,8 @@ std::unique_ptr<Machine> Service::replace_machine(std::unique_ptr<Machine> machi
   Lock lock(this);
   end_replay_locked();
   std::swap(machine, machine_);
+  if (trace_kb_) (void)machine_->trace_buffer().set_buffer_size_kb(trace_kb_);
+  machine_->set_trace_events(trace_mask_);
   changed_locked();
   return machine;
 }
@@ -138,7 +140,7 @@ Reply Service::dispatch(const Command& command, Client* client) {
     Service* s;
     Client* client;
     Reply operator()(const AllocCommand& c) { return s->alloc(c, *client); }
-    Reply operator()(const FreeCommand& c) { return s->free(c); }
+    Reply operator()(const FreeCommand& c) { return s->free(c, *client); }
     Reply operator()(const SysctlCommand& c) { return s->sysctl(c); }
     Reply operator()(const ShowCommand& c) { return s->show(c); }
     Reply operator()(const ReplayCommand& c) { return s->replay(c, client); }
@@ -149,6 +151,7 @@ Reply Service::dispatch(const Command& command, Client* client) {
     Reply operator()(const HelpCommand&) {
       return protocol::text_reply(std::string(command_help()));
     }
+    Reply operator()(const TraceCommand& c) { return s->trace(c); }
   };
   return std::visit(Visitor{this, client}, command);
 }

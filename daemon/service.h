@@ -25,6 +25,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -49,6 +50,7 @@ struct Client {
   // The client's command name (/proc/PID/comm): the task the kernel's reports
   // name, as they name `current` ("bash: page allocation failure: ...").
   std::string comm = "memd";
+  pid_t pid = 0;  // the peer's (socket) or the opener's (control file); the trace's task pid
 };
 
 inline constexpr size_t kReplayBatchBytes = 64 * 1024;
@@ -103,6 +105,14 @@ class Service {
   std::string shape() EXCLUDES(mu_);
   const std::vector<std::string>& boot_warnings() const { return boot_warnings_; }
 
+  // trace_pipe: takes at most max_bytes of whole lines from the trace buffer;
+  // "" when it is empty.
+  std::string consume_trace(size_t max_bytes) EXCLUDES(mu_);
+  bool trace_ready() EXCLUDES(mu_);
+  // Called after commands that may have traced events (never under mu_),
+  // for readers of trace_pipe waiting for them; nullptr to stop.
+  void set_trace_notifier(std::function<void()> notify) EXCLUDES(notify_mu_);
+
  private:
   // Takes mu_, counting the threads that wait for it so that long operations
   // can step aside between batches (let_others_in).
@@ -128,7 +138,14 @@ class Service {
   std::shared_ptr<const MachineStats> stats_locked() REQUIRES(mu_);
 
   Reply alloc(const AllocCommand& c, const Client& client) EXCLUDES(mu_);
-  Reply free(const FreeCommand& c) EXCLUDES(mu_);
+  Reply free(const FreeCommand& c, const Client& client) EXCLUDES(mu_);
+  Reply free_pages(const FreeCommand& c, const Client& client) EXCLUDES(mu_);
+  Reply trace(const TraceCommand& c) EXCLUDES(mu_);
+  // The machine acts for `client` from now on: the task its reports and its
+  // trace events name, at the daemon's clock (CLOCK_MONOTONIC).
+  void act_for_locked(const Client& client) REQUIRES(mu_);
+  // While events are on: wakes trace_pipe's readers (after a command, outside mu_).
+  void wake_trace_readers() EXCLUDES(notify_mu_);
   // The live allocations `c` names, each once, or why not (nothing is freed).
   Result<std::vector<Allocation>> free_targets_locked(const FreeCommand& c) REQUIRES(mu_);
   Reply sysctl(const SysctlCommand& c) EXCLUDES(mu_);
@@ -172,6 +189,12 @@ class Service {
   uint64_t replay_session_ GUARDED_BY(mu_) = 0;  // the running replay's id; 0 if none
   uint64_t replay_lines_ GUARDED_BY(mu_) = 0;
   uint64_t next_session_ GUARDED_BY(mu_) = 1;
+  // `trace` settings, carried over to every new machine (reset, snapshot load).
+  uint32_t trace_mask_ GUARDED_BY(mu_) = 0;
+  uint64_t trace_kb_ GUARDED_BY(mu_) = 0;  // 0: the kernel's default
+  std::atomic<bool> tracing_{false};       // trace_mask_ != 0, read without mu_
+  Mutex notify_mu_;
+  std::function<void()> trace_notify_ GUARDED_BY(notify_mu_);
 };
 
 }  // namespace memd

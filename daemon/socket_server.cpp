@@ -183,6 +183,7 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     client_.origin = Client::Origin::kSocket;
     client_.uid = peer.uid;
     client_.comm = process_comm(peer.pid);
+    client_.pid = peer.pid;
     pid_ = peer.pid;
     read_line();
   }

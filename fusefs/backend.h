@@ -26,6 +26,13 @@ enum class Kind : uint8_t {
   // what a fresh open shows before any write (open_command()): `control`,
   // a memory block's `state`.
   kCommand,
+  // Read-only and consuming, like the kernel's trace_pipe: a read takes what
+  // the host has now (read_pipe()); with nothing there it waits, without
+  // holding a FUSE worker thread, until the host calls the notifier it was
+  // given (set_pipe_notifier()) and a retry finds data. O_NONBLOCK reads fail
+  // with EAGAIN instead of waiting; an interrupted wait (a signal to the
+  // reader) fails with EINTR; poll() reports POLLIN when there is data.
+  kPipe,
 };
 
 // One entry of the mount's tree, below its root.
@@ -77,9 +84,25 @@ class Backend {
   // A line written to an open command file. Writes of one open come one at
   // a time; those of different opens may run concurrently.
   virtual CommandReply run(Session& session, std::string_view line) = 0;
-  // The last close of an open command file: the host ends what the session
-  // had going (memd: a streaming replay). After it, `session` is destroyed.
+  // The last close of an open command or pipe file: the host ends what the
+  // session had going (memd: a streaming replay). After it, `session` is
+  // destroyed.
   virtual void close(Session& session) = 0;
+
+  // An open of a pipe file by `caller`: its session (never null).
+  virtual std::unique_ptr<Session> open_pipe(FileId file, const Caller& caller) = 0;
+  // At most `max_bytes` of what the pipe has now, taken from it (whole lines
+  // where the host has lines); "" when it has nothing. Never waits. Reads of
+  // one open come one at a time; may throw std::exception (the read fails
+  // with ENOMEM).
+  virtual std::string read_pipe(Session& session, size_t max_bytes) = 0;
+  // Whether read_pipe() would return something now; for poll(). Never waits.
+  virtual bool pipe_ready(Session& session) = 0;
+  // Called once, before the mount serves requests: `notify` is what the host
+  // calls, from any thread and with any of its locks held, when a pipe may
+  // have data. It only wakes the adapter, which retries its waiting reads on
+  // its own thread; the host must not call it after the mount is gone.
+  virtual void set_pipe_notifier(std::function<void()> notify) = 0;
 };
 
 enum class LogLevel : uint8_t { kErr, kWarning, kNotice, kInfo, kDebug };

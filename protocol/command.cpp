@@ -282,6 +282,61 @@ Result<Command> parse_snapshot(const Args& a) {
   return Command{SnapshotCommand{SnapshotCommand::Op::kLoad, *bytes}};
 }
 
+// Event names: lower-case words, digits, '_' and the "kmem:" system prefix.
+bool is_event_name(std::string_view n) {
+  return !n.empty() && std::all_of(n.begin(), n.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == ':';
+  });
+}
+
+Result<Command> parse_trace_events(const Args& a, TraceCommand c) {
+  for (size_t i = 1; i < a.tokens().size(); ++i) {
+    const Token& t = a.tokens()[i];
+    if (t.has_key) return a.error(fmt::format("unexpected {}", quoted(t.text())));
+    std::string_view rest = t.value;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      const std::string_view name = rest.substr(0, comma);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+      if (name.empty()) continue;
+      if (!is_event_name(name)) return a.error(fmt::format("bad event name {}", quoted(name)));
+      c.events.emplace_back(name);
+    }
+  }
+  if (c.op == TraceCommand::Op::kOn && c.events.empty()) {
+    return a.error("name the events to turn on (mm_page_alloc,mm_page_free,... or all)");
+  }
+  return Command{c};
+}
+
+Result<Command> parse_trace(const Args& a) {
+  TraceCommand c;
+  if (a.tokens().empty()) return Command{c};
+  const Token& first = a.tokens().front();
+  if (first.has_key) {
+    if (first.key != "buffer_size_kb")
+      return a.error(fmt::format("unknown key {}", quoted(first.key)));
+    if (a.tokens().size() > 1) {
+      return a.error(fmt::format("unexpected {}", quoted(a.tokens()[1].text())));
+    }
+    auto kb = a.required("buffer_size_kb", 0, kMaxTraceBufferKb);
+    if (!kb) return kb.error();
+    c.op = TraceCommand::Op::kBufferSize;
+    c.buffer_size_kb = *kb;
+    return Command{c};
+  }
+  if (first.value == "on" || first.value == "off") {
+    c.op = first.value == "on" ? TraceCommand::Op::kOn : TraceCommand::Op::kOff;
+    return parse_trace_events(a, std::move(c));
+  }
+  if (first.value != "clear") return a.error(fmt::format("unknown step {}", quoted(first.value)));
+  if (a.tokens().size() > 1) {
+    return a.error(fmt::format("unexpected {}", quoted(a.tokens()[1].text())));
+  }
+  c.op = TraceCommand::Op::kClear;
+  return Command{c};
+}
+
 template <typename T>
 Result<Command> no_arguments(const Args& a) {
   if (!a.tokens().empty()) {
@@ -306,6 +361,8 @@ constexpr Verb kVerbs[] = {
     {"reset", "reset", no_arguments<ResetCommand>},
     {"check", "check", no_arguments<CheckCommand>},
     {"status", "status", no_arguments<StatusCommand>},
+    {"trace", "trace | trace on EVENT[,EVENT...] | off [EVENT...] | buffer_size_kb=N | clear",
+     parse_trace},
     {"help", "help", no_arguments<HelpCommand>},
 };
 
@@ -448,6 +505,28 @@ Result<std::string> format_replay(const ReplayCommand& c) {
   return make_error("replay: unknown step");
 }
 
+Result<std::string> format_trace(const TraceCommand& c) {
+  LineWriter w("trace");
+  switch (c.op) {
+    case TraceCommand::Op::kStatus:
+      return w.done();
+    case TraceCommand::Op::kOn:
+    case TraceCommand::Op::kOff: {
+      w.word(c.op == TraceCommand::Op::kOn ? "on" : "off");
+      std::string list;
+      for (const std::string& e : c.events)
+        list += (list.empty() ? "" : ",") + e;
+      if (!list.empty()) w.value("", list);
+      return w.done();
+    }
+    case TraceCommand::Op::kBufferSize:
+      return w.number("buffer_size_kb", c.buffer_size_kb).done();
+    case TraceCommand::Op::kClear:
+      return w.word("clear").done();
+  }
+  return make_error("trace: unknown step");
+}
+
 Result<std::string> format_snapshot(const SnapshotCommand& c) {
   LineWriter w("snapshot");
   if (c.op == SnapshotCommand::Op::kSave) return w.word("save").done();
@@ -470,6 +549,7 @@ Result<std::string> format_command(const Command& command) {
     Result<std::string> operator()(const CheckCommand&) { return std::string("check"); }
     Result<std::string> operator()(const StatusCommand&) { return std::string("status"); }
     Result<std::string> operator()(const HelpCommand&) { return std::string("help"); }
+    Result<std::string> operator()(const TraceCommand& c) { return format_trace(c); }
   };
   return std::visit(Visitor{}, command);
 }

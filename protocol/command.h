@@ -102,9 +102,24 @@ struct HelpCommand {
   friend bool operator==(const HelpCommand&, const HelpCommand&) = default;
 };
 
-using Command =
-    std::variant<AllocCommand, FreeCommand, SysctlCommand, ShowCommand, ReplayCommand,
-                 SnapshotCommand, ResetCommand, CheckCommand, StatusCommand, HelpCommand>;
+// The kmem tracepoints: `trace` (what is on, the buffer), `trace on LIST`,
+// `trace off [LIST]` (no list: every event), `trace buffer_size_kb=N`,
+// `trace clear`. LIST: event names separated by commas or blanks
+// ("mm_page_alloc,mm_page_free", "kmem:mm_page_alloc", "all"); whoever runs
+// the command checks the names.
+struct TraceCommand {
+  enum class Op : uint8_t { kStatus, kOn, kOff, kBufferSize, kClear } op = Op::kStatus;
+  std::vector<std::string> events;  // kOn, kOff
+  uint64_t buffer_size_kb = 0;      // kBufferSize
+  friend bool operator==(const TraceCommand&, const TraceCommand&) = default;
+};
+// What `trace buffer_size_kb=` takes at most before the daemon's own limit:
+// the value is KiB per CPU.
+inline constexpr uint64_t kMaxTraceBufferKb = uint64_t{1} << 40;
+
+using Command = std::variant<AllocCommand, FreeCommand, SysctlCommand, ShowCommand, ReplayCommand,
+                             SnapshotCommand, ResetCommand, CheckCommand, StatusCommand,
+                             HelpCommand, TraceCommand>;
 
 // Checks the text of a gfp= value: nullopt if good, else why not ("unknown
 // flag '__GFP_BOGUS'"). A plain function: the core's parse_gfp, wrapped.

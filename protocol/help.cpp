@@ -21,6 +21,14 @@ std::string_view command_help() {
   replay file=PATH                replay a kernel trace (.gz too) read by the daemon
   replay begin | data bytes=N | end | abort
                                   stream a trace over the socket
+  trace                           the kmem tracepoints: which are on, the buffer
+  trace on EVENT[,EVENT...]       turn events on (mm_page_alloc, mm_page_free,
+                                  mm_page_free_batched, mm_page_alloc_zone_locked,
+                                  mm_page_pcpu_drain, mm_page_alloc_extfrag, or all);
+                                  read them from the mount's trace and trace_pipe
+  trace off [EVENT...]            turn events off (all of them without a list)
+  trace buffer_size_kb=N          each CPU's ring buffer, in KiB (the kernel's default: 1408)
+  trace clear                     empty the ring buffers
   help                            this text
 )";
 }

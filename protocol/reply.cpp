@@ -125,6 +125,24 @@ Reply sysctl_reply(const std::vector<std::pair<std::string, std::string>>& value
   return Reply::success(Json{{field::kSysctl, std::move(obj)}}, std::move(text));
 }
 
+Reply trace_reply(const TraceState& t) {
+  Json events = Json::array();
+  std::string names;
+  for (const std::string& e : t.events) {
+    events.push_back(e);
+    names += (names.empty() ? "" : " ") + e;
+  }
+  Json body{{"trace",
+             {{"events", std::move(events)},
+              {"buffer_size_kb", t.buffer_size_kb},
+              {"entries", t.entries},
+              {"overrun", t.overrun}}}};
+  std::string text = fmt::format(
+      "events on: {}\nbuffer_size_kb: {}\nentries-in-buffer/entries-written: {}/{}\n",
+      names.empty() ? "none" : names, t.buffer_size_kb, t.entries, t.entries + t.overrun);
+  return Reply::success(std::move(body), std::move(text));
+}
+
 Reply text_reply(std::string text) {
   Json body{{field::kText, text}};
   return Reply::success(std::move(body), std::move(text));

@@ -115,6 +115,14 @@ Reply free_all_reply(uint64_t count);
 // `sysctl`: {"sysctl":{name: value, ...}}; values as the kernel prints them
 // become a number, an array of numbers or, failing both, the text.
 Reply sysctl_reply(const std::vector<std::pair<std::string, std::string>>& values);
+// `trace`: {"trace":{"events":[names on],"buffer_size_kb":N,"entries":N,"overrun":N}}.
+struct TraceState {
+  std::vector<std::string> events;  // on, in the kernel's order
+  uint64_t buffer_size_kb = 0;      // per CPU, as the kernel's file reads it
+  uint64_t entries = 0;             // events in the buffers
+  uint64_t overrun = 0;             // events the full buffers dropped
+};
+Reply trace_reply(const TraceState& t);
 // `show`, `help`: {"text": text}.
 Reply text_reply(std::string text);
 // `reset`: {"machine": shape}.

@@ -5,12 +5,12 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh" "$@"
 
 start_memd
-FILES="buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index dmesg zonelists"
+FILES="buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index dmesg zonelists trace"
 
 # The listing and the modes the kernel gives these files.
 expect_eq "ls" "$(ls "$MNT" | tr '\n' ' ')" \
-  "buddyinfo control dmesg extfrag_index meminfo pagetypeinfo unusable_index vmstat zoneinfo zonelists "
-for f in $FILES control; do
+  "buddyinfo control dmesg extfrag_index meminfo pagetypeinfo trace trace_pipe unusable_index vmstat zoneinfo zonelists "
+for f in $FILES control trace_pipe; do
   want=0444
   [ $f = pagetypeinfo ] && want=0400
   [ $f = control ] && want=0600

@@ -24,7 +24,8 @@ inline bool safe_to_run(const Command& command, bool with_snapshot) {
           return std::is_same_v<T, AllocCommand> || std::is_same_v<T, FreeCommand> ||
                  std::is_same_v<T, SysctlCommand> || std::is_same_v<T, ShowCommand> ||
                  std::is_same_v<T, ResetCommand> || std::is_same_v<T, CheckCommand> ||
-                 std::is_same_v<T, StatusCommand> || std::is_same_v<T, HelpCommand>;
+                 std::is_same_v<T, StatusCommand> || std::is_same_v<T, HelpCommand> ||
+                 std::is_same_v<T, TraceCommand>;
         }
       },
       command);

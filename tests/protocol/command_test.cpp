@@ -45,6 +45,13 @@ TEST(Grammar, CanonicalLinesRoundTrip) {
            "check",
            "status",
            "help",
+           "trace",
+           "trace on mm_page_alloc,mm_page_free",
+           "trace on all",
+           "trace off",
+           "trace off mm_page_pcpu_drain",
+           "trace buffer_size_kb=4096",
+           "trace clear",
        }) {
     EXPECT_EQ(format_ok(parse_ok(line)), line);
   }
@@ -115,12 +122,33 @@ TEST(Grammar, ErrorsAsTheSocketSendsThem) {
             "alloc: missing gfp= (usage: alloc order=N gfp=FLAGS [node=N] [cpu=N] [count=N])");
   EXPECT_EQ(parse_command("frob").error().message,
             "unknown command 'frob' (commands: alloc, free, sysctl, show, replay, snapshot, "
-            "reset, check, status, help)");
+            "reset, check, status, trace, help)");
   EXPECT_EQ(parse_command("alloc order=0 gfp=GFP_KERNEL node=1024").error().message,
             "alloc: node=1024: must be in 0..1023 (usage: alloc order=N gfp=FLAGS [node=N] "
             "[cpu=N] [count=N])");
   EXPECT_EQ(parse_command(std::string(kMaxCommandBytes + 1, 'a')).error().message,
             "command longer than 65536 bytes");
+}
+
+TEST(Grammar, TraceTakesEventListsAndChecksTheRest) {
+  // Lists may be split by commas or blanks and name the kernel's system.
+  EXPECT_EQ(format_ok(parse_ok("trace on mm_page_alloc, kmem:mm_page_free")),
+            "trace on mm_page_alloc,kmem:mm_page_free");
+  EXPECT_EQ(format_ok(parse_ok("trace buffer_size_kb=0x10")), "trace buffer_size_kb=16");
+  EXPECT_EQ(parse_command("trace on").error().message,
+            "trace: name the events to turn on (mm_page_alloc,mm_page_free,... or all) (usage: "
+            "trace | trace on EVENT[,EVENT...] | off [EVENT...] | buffer_size_kb=N | clear)");
+  EXPECT_EQ(parse_command("trace on mm_page_alloc;reboot").error().message,
+            "trace: bad event name 'mm_page_alloc;reboot' (usage: trace | trace on "
+            "EVENT[,EVENT...] | off [EVENT...] | buffer_size_kb=N | clear)");
+  EXPECT_FALSE(parse_command("trace frob").ok());
+  EXPECT_FALSE(parse_command("trace clear now").ok());
+  EXPECT_FALSE(parse_command("trace size=4").ok());
+  EXPECT_FALSE(parse_command("trace buffer_size_kb=x").ok());
+  EXPECT_FALSE(parse_command("trace buffer_size_kb=1 clear").ok());
+  EXPECT_FALSE(parse_command("trace on mm_page_alloc order=1").ok());
+  // Whether a name is an event is the daemon's to say: the grammar takes any.
+  EXPECT_TRUE(parse_command("trace on no_such_event").ok());
 }
 
 TEST(Grammar, LinesThatAnnounceRawBytes) {
@@ -134,8 +162,8 @@ TEST(Grammar, LinesThatAnnounceRawBytes) {
 }
 
 TEST(Help, NamesEveryVerb) {
-  for (const char* verb :
-       {"alloc", "free", "sysctl", "show", "replay", "snapshot", "reset", "check", "status"}) {
+  for (const char* verb : {"alloc", "free", "sysctl", "show", "replay", "snapshot", "reset",
+                           "check", "status", "trace"}) {
     EXPECT_NE(command_help().find(std::string("\n  ") + verb), std::string_view::npos) << verb;
   }
 }

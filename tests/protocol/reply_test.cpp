@@ -59,6 +59,18 @@ TEST(Reply, Sysctl) {
       "vm.min_free_kbytes = 67584\nvm.lowmem_reserve_ratio = 256\t256\t32\t0\t0\nvm.odd = a b\n");
 }
 
+TEST(Reply, Trace) {
+  Reply r = trace_reply({{"mm_page_alloc", "mm_page_alloc_extfrag"}, 1410, 12, 3});
+  EXPECT_EQ(line(r), R"({"ok":true,"trace":{"events":["mm_page_alloc","mm_page_alloc_extfrag"],)"
+                     R"("buffer_size_kb":1410,"entries":12,"overrun":3}})"
+                     "\n");
+  EXPECT_EQ(r.text,
+            "events on: mm_page_alloc mm_page_alloc_extfrag\nbuffer_size_kb: 1410\n"
+            "entries-in-buffer/entries-written: 12/15\n");
+  EXPECT_EQ(trace_reply({}).text,
+            "events on: none\nbuffer_size_kb: 0\nentries-in-buffer/entries-written: 0/0\n");
+}
+
 TEST(Reply, TextResetCheck) {
   EXPECT_EQ(line(text_reply("Node 0, zone DMA 1\n")),
             "{\"ok\":true,\"text\":\"Node 0, zone DMA 1\\n\"}\n");

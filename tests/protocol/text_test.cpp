@@ -53,14 +53,15 @@ TEST(QuoteValue, RefusesControlCharacters) {
 TEST(Files, OneListInTheMountsOrder) {
   EXPECT_EQ(file_names(),
             "buddyinfo, pagetypeinfo, zoneinfo, vmstat, meminfo, extfrag_index, unusable_index, "
-            "dmesg, zonelists");
+            "dmesg, zonelists, trace");
   EXPECT_EQ(file_names(" or "),
             "buddyinfo, pagetypeinfo, zoneinfo, vmstat, meminfo, extfrag_index, unusable_index, "
-            "dmesg or zonelists");
+            "dmesg, zonelists or trace");
   EXPECT_EQ(file_index("buddyinfo"), 0u);
   EXPECT_EQ(file_index("unusable_index"), 6u);
   EXPECT_EQ(file_index("dmesg"), 7u);
   EXPECT_EQ(file_index("zonelists"), 8u);
+  EXPECT_EQ(file_index("trace"), 9u);
   EXPECT_FALSE(file_index("cpuinfo"));
   EXPECT_FALSE(file_index(""));
 }
