@@ -10,10 +10,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "daemon/command.h"
 #include "daemon/service.h"
@@ -47,7 +49,28 @@ const std::string& plain_copy() {
   return path;
 }
 
-void replay_file(benchmark::State& state, const std::string& path) {
+// With mm_page_alloc and mm_page_free on, a reader drains the buffer as
+// trace_pipe's reads do (Service::consume_trace, 128 KiB per read, the size
+// of a FUSE read), on a thread of its own, for the whole replay.
+struct TraceReader {
+  memd::Service* service;
+  std::atomic<bool> done{false};
+  uint64_t bytes = 0;
+  std::thread thread{[this] {
+    while (!done.load()) {
+      const std::string got = service->consume_trace(128 << 10);
+      bytes += got.size();
+      if (got.empty()) std::this_thread::yield();
+    }
+  }};
+  explicit TraceReader(memd::Service* s) : service(s) {}
+  ~TraceReader() {
+    done = true;
+    thread.join();
+  }
+};
+
+void replay_file(benchmark::State& state, const std::string& path, bool traced = false) {
   if (path.empty() || access(path.c_str(), R_OK) != 0) {
     state.SkipWithError(("cannot read " + (path.empty() ? kSample : path)).c_str());
     return;
@@ -67,9 +90,17 @@ void replay_file(benchmark::State& state, const std::string& path) {
       state.SkipWithError(service.error().message.c_str());
       return;
     }
+    if (traced) (*service)->execute("trace on mm_page_alloc,mm_page_free", &client);
+    std::unique_ptr<TraceReader> reader;
+    if (traced) reader = std::make_unique<TraceReader>(service->get());
     state.ResumeTiming();
     memd::Reply reply = (*service)->run(*command, &client);
     state.PauseTiming();
+    if (reader) {
+      const uint64_t lost = (*service)->execute("trace", &client).json["trace"]["overrun"];
+      reader.reset();
+      state.counters["lost"] = static_cast<double>(lost);
+    }
     if (!reply.ok()) {
       state.SkipWithError(reply.error_message().c_str());
       return;
@@ -89,11 +120,15 @@ void BM_ReplayFileGz(benchmark::State& state) {
 void BM_ReplayFilePlain(benchmark::State& state) {
   replay_file(state, plain_copy());
 }
+void BM_ReplayFilePlainTraced(benchmark::State& state) {
+  replay_file(state, plain_copy(), true);
+}
 
 // Rates per wall-clock second: the file is read on a second thread, whose CPU
 // time the benchmark's (this thread's) would leave out.
 BENCHMARK(BM_ReplayFileGz)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReplayFilePlain)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ReplayFilePlainTraced)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
