@@ -38,9 +38,6 @@ uint64_t pages_for(uint64_t bytes) {
       2, (bytes + TraceBuffer::kPageDataBytes - 1) / TraceBuffer::kPageDataBytes);
 }
 
-// trace_print_lat_fmt() is append_line's `lat`: irqs-off, need-resched,
-// hardirq/softirq, preempt-depth, migrate-disable.
-
 }  // namespace
 
 std::optional<KmemEvent> kmem_event_by_name(std::string_view name) {
@@ -56,10 +53,11 @@ TraceBuffer::TraceBuffer(int nr_cpus)
 
 Status TraceBuffer::set_buffer_size_kb(uint64_t kb) {
   if (kb == 0) return make_error("buffer_size_kb=0: the buffer needs at least 1 KiB (EINVAL)");
-  if (kb > kMaxTotalKb / cpus_.size()) {
-    return make_error(fmt::format(
-        "buffer_size_kb={}: more than memd allows ({} KiB per CPU for {} CPUs, {} KiB in all)", kb,
-        kMaxTotalKb / cpus_.size(), cpus_.size(), kMaxTotalKb));
+  const uint64_t most = std::max(kDefaultKb, kMaxTotalKb / cpus_.size());
+  if (kb > most) {
+    return make_error(
+        fmt::format("buffer_size_kb={}: more than memd allows ({} KiB per CPU for {} CPUs)", kb,
+                    most, cpus_.size()));
   }
   nr_pages_ = pages_for(kb * 1024);
   for (Cpu& cpu : cpus_)
@@ -165,31 +163,88 @@ const std::string& gfp_text(uint64_t gfp) {
 
 }  // namespace
 
+namespace {
+
+// The printf conversions the lines use, written by hand: a reader keeping up
+// with a replay prints millions of them a second, several times faster so
+// than through fmt's format strings. `width` pads on the left with `fill`.
+void put_dec(fmt::memory_buffer* out, uint64_t v, size_t width = 0, char fill = ' ') {
+  char digits[20];
+  size_t n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = n; i < width; ++i)
+    out->push_back(fill);
+  while (n)
+    out->push_back(digits[--n]);
+}
+
+void put_int(fmt::memory_buffer* out, int64_t v) {
+  if (v < 0) {
+    out->push_back('-');
+    put_dec(out, static_cast<uint64_t>(-(v + 1)) + 1);
+  } else {
+    put_dec(out, static_cast<uint64_t>(v));
+  }
+}
+
+void put_hex(fmt::memory_buffer* out, uint64_t v, size_t width = 0) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  char digits[16];
+  size_t n = 0;
+  do {
+    digits[n++] = kHex[v & 0xf];
+    v >>= 4;
+  } while (v);
+  for (size_t i = n; i < width; ++i)
+    out->push_back('0');
+  while (n)
+    out->push_back(digits[--n]);
+}
+
+void put(fmt::memory_buffer* out, std::string_view s) {
+  out->append(s.data(), s.data() + s.size());
+}
+
+}  // namespace
+
 void TraceBuffer::append_fields(fmt::memory_buffer* out, const KmemRecord& r) {
-  auto it = fmt::appender(*out);
-  const uint64_t page = r.pfn == kNoPagePfn ? 0 : kVmemmapStart + r.pfn * kStructPageBytes;
-  const uint64_t pfn = r.pfn == kNoPagePfn ? 0 : r.pfn;
-  fmt::format_to(it, "page={:016x} pfn={:#x} ", page, pfn);
+  const bool none = r.pfn == kNoPagePfn;
+  put(out, "page=");
+  put_hex(out, none ? 0 : kVmemmapStart + r.pfn * kStructPageBytes, 16);
+  put(out, " pfn=0x");
+  put_hex(out, none ? 0 : r.pfn);
   switch (r.event) {
     case KmemEvent::kMmPageAlloc:
-      fmt::format_to(it, "order={} migratetype={} gfp_flags={}", r.order, r.migratetype,
-                     gfp_text(r.gfp_flags));
+      put(out, " order=");
+      put_dec(out, r.order);
+      put(out, " migratetype=");
+      put_int(out, r.migratetype);
+      put(out, " gfp_flags=");
+      put(out, gfp_text(r.gfp_flags));
       return;
     case KmemEvent::kMmPageFree:
-      fmt::format_to(it, "order={}", r.order);
+      put(out, " order=");
+      put_dec(out, r.order);
       return;
     case KmemEvent::kMmPageFreeBatched:
-      fmt::format_to(it, "order=0");
+      put(out, " order=0");
       return;
     case KmemEvent::kMmPageAllocZoneLocked:
-      fmt::format_to(it, "order={} migratetype={} percpu_refill={}", r.order, r.migratetype, r.arg);
-      return;
     case KmemEvent::kMmPagePcpuDrain:
-      fmt::format_to(it, "order={} migratetype={}", r.order, r.migratetype);
+      put(out, " order=");
+      put_dec(out, r.order);
+      put(out, " migratetype=");
+      put_int(out, r.migratetype);
+      if (r.event == KmemEvent::kMmPagePcpuDrain) return;
+      put(out, " percpu_refill=");
+      put_int(out, r.arg);
       return;
     case KmemEvent::kMmPageAllocExtfrag:
-      fmt::format_to(it,
-                     "alloc_order={} fallback_order={} pageblock_order={} alloc_migratetype={} "
+      fmt::format_to(fmt::appender(*out),
+                     " alloc_order={} fallback_order={} pageblock_order={} alloc_migratetype={} "
                      "fallback_migratetype={} fragmenting={} change_ownership={}",
                      r.order, r.arg, kPageblockOrder, r.migratetype, r.fallback_migratetype,
                      r.arg < static_cast<int>(kPageblockOrder) ? 1 : 0, r.change_ownership ? 1 : 0);
@@ -206,15 +261,30 @@ std::string TraceBuffer::format_fields(const KmemRecord& r) {
 // trace_print_context() ("%16s-%-7d [%03d] ", the irq-info flags,
 // " %5lu.%06lu: " of ns2usecs(), rounded) and the event's name.
 void TraceBuffer::append_line(fmt::memory_buffer* out, const KmemRecord& r, std::string_view comm) {
+  for (size_t i = comm.size(); i < 16; ++i)
+    out->push_back(' ');
+  put(out, comm);
+  out->push_back('-');
+  const size_t at = out->size();
+  put_int(out, r.pid);
+  for (size_t i = out->size() - at; i < 7; ++i)
+    out->push_back(' ');
+  put(out, " [");
+  put_dec(out, r.cpu, 3, '0');
+  put(out, "] ");
+  // trace_print_lat_fmt(): irqs-off, need-resched, hardirq/softirq,
+  // preempt-depth, migrate-disable.
+  out->push_back(r.irqs_off ? 'd' : '.');
+  put(out, "..");
+  out->push_back(r.preempt_depth ? static_cast<char>('0' + r.preempt_depth) : '.');
+  put(out, ". ");
   const uint64_t us = (r.ts_ns + 500) / 1000;
-  const char lat[] = {r.irqs_off ? 'd' : '.',
-                      '.',
-                      '.',
-                      r.preempt_depth ? static_cast<char>('0' + r.preempt_depth) : '.',
-                      '.',
-                      0};
-  fmt::format_to(fmt::appender(*out), "{:>16}-{:<7} [{:03}] {} {:5}.{:06}: {}: ", comm, r.pid,
-                 r.cpu, lat, us / 1000000, us % 1000000, kmem_event_name(r.event));
+  put_dec(out, us / 1000000, 5);
+  out->push_back('.');
+  put_dec(out, us % 1000000, 6, '0');
+  put(out, ": ");
+  put(out, kmem_event_name(r.event));
+  put(out, ": ");
   append_fields(out, r);
   out->push_back('\n');
 }
@@ -301,13 +371,12 @@ const KmemRecord* TraceBuffer::front(Cpu* cpu) {
 // them and keeps, for the next read, what does not fit.
 TraceBuffer::Taken TraceBuffer::take(size_t max_bytes) {
   Taken t;
-  if (!pending_.empty()) {  // what the last read could not take comes first
-    t.pending = pending_.substr(0, max_bytes);
-    pending_.erase(0, t.pending.size());
-    return t;
-  }
+  // What the last read could not take comes first.
+  t.pending = pending_.substr(0, max_bytes);
+  pending_.erase(0, t.pending.size());
+  if (!pending_.empty() || t.pending.size() == max_bytes) return t;
   // Every line is longer than kMinLineBytes: this takes at least what fits.
-  const size_t n = max_bytes / kMinLineBytes + 1;
+  const size_t n = (max_bytes - t.pending.size()) / kMinLineBytes + 1;
   while (t.lines.size() < n) {
     int best = -1;
     const KmemRecord* best_r = nullptr;
@@ -332,7 +401,8 @@ TraceBuffer::Taken TraceBuffer::take(size_t max_bytes) {
 std::string TraceBuffer::format(const Taken& t, size_t max_bytes, std::string* rest) {
   if (t.lines.empty()) return t.pending;
   fmt::memory_buffer out;
-  size_t fits = 0;  // bytes of whole lines within max_bytes
+  put(&out, t.pending);
+  size_t fits = out.size();  // bytes of whole lines within max_bytes
   for (const TakenLine& l : t.lines) {
     // print_trace_line(): a CPU's first line after an overrun says how many went.
     if (l.lost)

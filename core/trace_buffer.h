@@ -31,9 +31,12 @@ class TraceBuffer final : public KmemTracer {
   static constexpr uint32_t kPageDataBytes = 4096 - 16;
   // trace_buf_size's default (TRACE_BUF_SIZE_DEFAULT): 1441792 bytes per CPU.
   static constexpr uint64_t kDefaultBufferBytes = 1441792;
-  // What memd lets all CPUs' buffers hold together; more is refused (a
-  // kernel that cannot allocate it fails the write with ENOMEM).
-  static constexpr uint64_t kMaxTotalKb = uint64_t{1} << 20;
+  // What memd lets all CPUs' buffers hold together, beyond the default
+  // size; more is refused (a kernel that cannot allocate it fails the write
+  // with ENOMEM). A full buffer costs memd about twice this in records, and
+  // `trace` prints it as about five times this in text.
+  static constexpr uint64_t kMaxTotalKb = 16384;
+  static constexpr uint64_t kDefaultKb = kDefaultBufferBytes >> 10;  // 1408
 
   explicit TraceBuffer(int nr_cpus);
 
@@ -41,8 +44,9 @@ class TraceBuffer final : public KmemTracer {
   // buffer stay.
   void set_mask(uint32_t mask) { mask_ = mask; }
   // buffer_size_kb: each CPU's buffer becomes DIV_ROUND_UP(kb * 1024, 4080)
-  // pages (at least 2), keeping its newest pages. 0 and sizes whose total
-  // exceeds kMaxTotalKb are refused and change nothing.
+  // pages (at least 2), keeping its newest pages. 0 and sizes above the
+  // default whose total over the CPUs exceeds kMaxTotalKb are refused and
+  // change nothing.
   Status set_buffer_size_kb(uint64_t kb);
   // What the kernel's buffer_size_kb file reads: pages * 4080 / 1024.
   uint64_t buffer_size_kb() const;
@@ -71,7 +75,7 @@ class TraceBuffer final : public KmemTracer {
   };
   struct Taken {
     std::vector<TakenLine> lines;
-    std::string pending;  // or the rest of lines a read could not take
+    std::string pending;  // first: what earlier reads could not take
   };
   Taken take(size_t max_bytes);
   // The lines that fit in max_bytes (at least part of one); the rest in *rest.

@@ -74,11 +74,11 @@ c.ok("free all")
 # The round trip: a random workload with mm_page_alloc and mm_page_free on,
 # its trace replayed by memctl on the machine reset: the same files.
 c.ok("trace off")
-c.ok("trace buffer_size_kb=16384")
+c.ok("trace buffer_size_kb=8192")
 c.ok("trace on mm_page_alloc,mm_page_free")
 r = c.ok("reset")  # a fresh machine, as the replay's will be; the trace settings stay
 r = c.ok("trace")["trace"]
-if (r["events"], r["buffer_size_kb"], r["entries"]) != (["mm_page_alloc", "mm_page_free"], 16387, 0):
+if (r["events"], r["buffer_size_kb"], r["entries"]) != (["mm_page_alloc", "mm_page_free"], 8195, 0):
     fail("after reset: %r" % r)
 rng = random.Random(11)
 live = []

@@ -7,6 +7,7 @@
 // same machine.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <random>
@@ -136,7 +137,12 @@ TEST(KmemTrace, BufferSizeKbReadsBackAsTheKernels) {
   EXPECT_EQ(tb.buffer_size_kb(), 1410u);
   EXPECT_FALSE(tb.set_buffer_size_kb(0).ok());
   EXPECT_FALSE(tb.set_buffer_size_kb(uint64_t{1} << 40).ok());
-  EXPECT_FALSE(tb.set_buffer_size_kb(TraceBuffer::kMaxTotalKb / 2 + 1).ok());
+  EXPECT_FALSE(tb.set_buffer_size_kb(8193).ok());  // 16 MiB in all at most
+  EXPECT_TRUE(tb.set_buffer_size_kb(8192).ok());
+  EXPECT_EQ(tb.buffer_size_kb(), 8195u);
+  EXPECT_TRUE(TraceBuffer(1024).set_buffer_size_kb(1408).ok());  // the default, on any machine
+  EXPECT_FALSE(TraceBuffer(1024).set_buffer_size_kb(1409).ok());
+  ASSERT_TRUE(tb.set_buffer_size_kb(1408).ok());
   EXPECT_EQ(tb.buffer_size_kb(), 1410u);  // refusals change nothing
 }
 
@@ -206,6 +212,33 @@ TEST(KmemTrace, ShortReadsGetTheRestOfTheLine) {
   EXPECT_TRUE(tb.empty());
 }
 
+// Reads of any size see every line once, in order: what one read cannot
+// take starts the next.
+TEST(KmemTrace, ReadsOfAnySizeSeeEveryLineOnce) {
+  for (size_t size : {1, 7, 100, 150, 333, 4096, 65536}) {
+    TraceBuffer one(2), many(2);
+    for (TraceBuffer* tb : {&one, &many}) {
+      tb->set_mask(kAllKmemEvents);
+      for (uint64_t i = 0; i < 500; ++i) {
+        tb->set_task(i % 3 ? "memctl" : "a-much-longer-comm-name", static_cast<int32_t>(i % 5),
+                     i * 1000);
+        tb->record(free_record(i, static_cast<uint16_t>(i % 2)));
+      }
+    }
+    const std::string whole = one.consume(size_t{1} << 30);
+    std::string pieces;
+    for (std::string got = many.consume(size); !got.empty(); got = many.consume(size)) {
+      ASSERT_LE(got.size(), size);
+      if (size >= 150) {
+        ASSERT_EQ(got.back(), '\n') << "whole lines when a line fits";
+      }
+      pieces += got;
+    }
+    EXPECT_EQ(pieces, whole) << size;
+    EXPECT_EQ(std::count(whole.begin(), whole.end(), '\n'), 500);
+  }
+}
+
 // --- the allocator's tracepoints ---------------------------------------------------------------
 
 struct Traced {
@@ -213,7 +246,7 @@ struct Traced {
   TraceBuffer tb;
   explicit Traced(const MachineConfig& cfg) : m(boot(cfg)), tb(m->nr_cpus()) {
     tb.set_mask(kAllKmemEvents);
-    EXPECT_TRUE(tb.set_buffer_size_kb(65536).ok());
+    EXPECT_TRUE(tb.set_buffer_size_kb(4096).ok());
     tb.set_task("memctl", 42, 1'000'000'000);
     m->set_tracer(&tb);
   }
@@ -314,6 +347,39 @@ TEST(KmemTrace, EventsOffRecordNothing) {
   for (int i = 0; i < 100; ++i)
     ASSERT_TRUE(t.m->alloc(req).ok());
   EXPECT_TRUE(t.tb.empty());
+}
+
+// Tracing observes: the same requests give the same machine, pfn for pfn,
+// with every event on or none, and the invariants hold after every step.
+TEST(KmemTrace, TracingChangesNothing) {
+  const MachineConfig cfg = test::machines::two_nodes();
+  auto plain = boot(cfg);
+  Traced traced(cfg);
+  std::mt19937 rng(7);
+  std::vector<Pfn> live;
+  for (int step = 0; step < 4000; ++step) {
+    if (!live.empty() && rng() % 3 == 0) {
+      const size_t i = rng() % live.size();
+      const int cpu = static_cast<int>(rng() % plain->nr_cpus());
+      ASSERT_EQ(plain->free_pfn(live[i], cpu).ok(), traced.m->free_pfn(live[i], cpu).ok());
+      live.erase(live.begin() + static_cast<long>(i));
+    } else {
+      AllocRequest req;
+      req.order = rng() % 4 == 0 ? rng() % 11 : 0;
+      req.gfp = (rng() % 2 ? gfp::kKernel : gfp::kHighuserMovable) | gfp::kNowarn;
+      req.cpu = static_cast<int>(rng() % plain->nr_cpus());
+      auto a = plain->alloc(req);
+      auto b = traced.m->alloc(req);
+      ASSERT_EQ(a.ok(), b.ok());
+      if (a) {
+        ASSERT_EQ(a->pfn, b->pfn);
+        live.push_back(a->pfn);
+      }
+    }
+    if (step % 64 == 0) traced.tb.consume(size_t{1} << 30);
+    ASSERT_TRUE(traced.m->check().ok()) << "step " << step;
+  }
+  EXPECT_EQ(plain->save_state(), traced.m->save_state());
 }
 
 // --- the sample trace and the round trip -----------------------------------------------------
