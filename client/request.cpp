@@ -58,8 +58,9 @@ Result<std::string> sysctl_command(std::string_view arg) {
 
 Result<std::string> trace_command(const std::vector<std::string>& words) {
   std::string line = "trace";
-  for (const std::string& w : words)
+  for (const std::string& w : words) {
     line += " " + w;
+  }
   auto command = protocol::parse_command(line);
   if (!command) return command.error();
   return protocol::format_command(*command);

@@ -424,8 +424,9 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
   if (!page) page = alloc_slowpath(req.gfp, req.order, &ac, &zone);
   if (!page) {
     warn_alloc(req);
-    if (ctx_.tracer) [[unlikely]]
-      trace_mm_page_alloc(kNoPagePfn, req, ac.migratetype);
+    if (ctx_.tracer) {
+      [[unlikely]] trace_mm_page_alloc(kNoPagePfn, req, ac.migratetype);
+    }
     return make_error(alloc_failure_message(req.order, req.gfp));
   }
 
@@ -440,8 +441,9 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
   a.zone_idx = zone->idx;
   a.zone_name = zone->name;
   a.migratetype = ac.migratetype;
-  if (ctx_.tracer) [[unlikely]]
-    trace_mm_page_alloc(*page, req, ac.migratetype);
+  if (ctx_.tracer) {
+    [[unlikely]] trace_mm_page_alloc(*page, req, ac.migratetype);
+  }
   return a;
 }
 

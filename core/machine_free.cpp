@@ -27,8 +27,9 @@ Allocation Machine::describe(Pfn pfn, const Frame& f) const {
 // refuses what is not a live allocation's head), and the pcp trylock failure
 // path (core/ is single-threaded).
 void Machine::free_block(Pfn pfn, int cpu) {
-  if (ctx_.tracer) [[unlikely]]
-    trace_mm_page_free(pfn, cpu);
+  if (ctx_.tracer) {
+    [[unlikely]] trace_mm_page_free(pfn, cpu);
+  }
   Frame& f = ctx_.frames[pfn];
   const unsigned order = f.order();
   Zone* zone = zone_by_global_idx(f.zone_global_idx());

@@ -60,8 +60,9 @@ Status TraceBuffer::set_buffer_size_kb(uint64_t kb) {
                     most, cpus_.size()));
   }
   nr_pages_ = pages_for(kb * 1024);
-  for (Cpu& cpu : cpus_)
+  for (Cpu& cpu : cpus_) {
     trim(&cpu);
+  }
   return {};
 }
 
@@ -70,8 +71,9 @@ uint64_t TraceBuffer::buffer_size_kb() const {
 }
 
 void TraceBuffer::clear() {
-  for (Cpu& cpu : cpus_)
+  for (Cpu& cpu : cpus_) {
     cpu = Cpu{};
+  }
   pending_.clear();
 }
 
@@ -110,8 +112,9 @@ void TraceBuffer::write(Cpu* cpu, const KmemRecord& r) {
   const bool page_has_events = !cpu->pages.empty() && !cpu->pages.back().records.empty();
   if (page_has_events && r.ts_ns - cpu->last_ts >= kTsDeltaLimit) bytes += kTimeExtendBytes;
   if (!page_has_events || cpu->pages.back().bytes + bytes > kPageDataBytes) {
-    if (page_has_events)
+    if (page_has_events) {
       bytes = kEventBytes[static_cast<size_t>(r.event)];  // a page starts with a timestamp
+    }
     if (cpu->pages.empty() || page_has_events) cpu->pages.emplace_back();
     trim(cpu);
   }
@@ -135,15 +138,17 @@ void TraceBuffer::trim(Cpu* cpu) {
 
 uint64_t TraceBuffer::entries() const {
   uint64_t n = 0;
-  for (const Cpu& cpu : cpus_)
+  for (const Cpu& cpu : cpus_) {
     n += cpu.entries;
+  }
   return n;
 }
 
 uint64_t TraceBuffer::overrun() const {
   uint64_t n = 0;
-  for (const Cpu& cpu : cpus_)
+  for (const Cpu& cpu : cpus_) {
     n += cpu.overrun;
+  }
   return n;
 }
 
@@ -175,10 +180,12 @@ void put_dec(fmt::memory_buffer* out, uint64_t v, size_t width = 0, char fill = 
     digits[n++] = static_cast<char>('0' + v % 10);
     v /= 10;
   } while (v);
-  for (size_t i = n; i < width; ++i)
+  for (size_t i = n; i < width; ++i) {
     out->push_back(fill);
-  while (n)
+  }
+  while (n) {
     out->push_back(digits[--n]);
+  }
 }
 
 void put_int(fmt::memory_buffer* out, int64_t v) {
@@ -198,10 +205,12 @@ void put_hex(fmt::memory_buffer* out, uint64_t v, size_t width = 0) {
     digits[n++] = kHex[v & 0xf];
     v >>= 4;
   } while (v);
-  for (size_t i = n; i < width; ++i)
+  for (size_t i = n; i < width; ++i) {
     out->push_back('0');
-  while (n)
+  }
+  while (n) {
     out->push_back(digits[--n]);
+  }
 }
 
 void put(fmt::memory_buffer* out, std::string_view s) {
@@ -261,14 +270,16 @@ std::string TraceBuffer::format_fields(const KmemRecord& r) {
 // trace_print_context() ("%16s-%-7d [%03d] ", the irq-info flags,
 // " %5lu.%06lu: " of ns2usecs(), rounded) and the event's name.
 void TraceBuffer::append_line(fmt::memory_buffer* out, const KmemRecord& r, std::string_view comm) {
-  for (size_t i = comm.size(); i < 16; ++i)
+  for (size_t i = comm.size(); i < 16; ++i) {
     out->push_back(' ');
+  }
   put(out, comm);
   out->push_back('-');
   const size_t at = out->size();
   put_int(out, r.pid);
-  for (size_t i = out->size() - at; i < 7; ++i)
+  for (size_t i = out->size() - at; i < 7; ++i) {
     out->push_back(' ');
+  }
   put(out, " [");
   put_dec(out, r.cpu, 3, '0');
   put(out, "] ");
@@ -320,8 +331,9 @@ std::vector<const KmemRecord*> TraceBuffer::unread(const Cpu& cpu) {
   out.reserve(cpu.entries);
   size_t skip = cpu.read;
   for (const Page& page : cpu.pages) {
-    for (size_t i = skip; i < page.records.size(); ++i)
+    for (size_t i = skip; i < page.records.size(); ++i) {
       out.push_back(&page.records[i]);
+    }
     skip = 0;
   }
   return out;
@@ -342,8 +354,9 @@ std::string TraceBuffer::render_trace() const {
       "#           TASK-PID     CPU#  |||||  TIMESTAMP  FUNCTION\n"
       "#              | |         |   |||||     |         |\n";
   std::vector<std::vector<const KmemRecord*>> lists;
-  for (const Cpu& cpu : cpus_)
+  for (const Cpu& cpu : cpus_) {
     lists.push_back(unread(cpu));
+  }
   std::vector<size_t> at(lists.size());
   fmt::memory_buffer lines;
   for (int c = oldest(lists, at); c >= 0; c = oldest(lists, at)) {
@@ -405,8 +418,9 @@ std::string TraceBuffer::format(const Taken& t, size_t max_bytes, std::string* r
   size_t fits = out.size();  // bytes of whole lines within max_bytes
   for (const TakenLine& l : t.lines) {
     // print_trace_line(): a CPU's first line after an overrun says how many went.
-    if (l.lost)
+    if (l.lost) {
       fmt::format_to(fmt::appender(out), "CPU:{} [LOST {} EVENTS]\n", l.record.cpu, l.lost);
+    }
     append_line(&out, l.record, l.comm);
     if (out.size() <= max_bytes) fits = out.size();
   }
@@ -416,14 +430,14 @@ std::string TraceBuffer::format(const Taken& t, size_t max_bytes, std::string* r
   return std::string(out.data(), fits);
 }
 
-void TraceBuffer::put_back(std::string rest) {
+void TraceBuffer::put_back(const std::string& rest) {
   pending_.insert(0, rest);
 }
 
 std::string TraceBuffer::consume(size_t max_bytes) {
   std::string rest;
   std::string out = format(take(max_bytes), max_bytes, &rest);
-  put_back(std::move(rest));
+  put_back(rest);
   return out;
 }
 

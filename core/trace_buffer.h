@@ -80,7 +80,7 @@ class TraceBuffer final : public KmemTracer {
   Taken take(size_t max_bytes);
   // The lines that fit in max_bytes (at least part of one); the rest in *rest.
   static std::string format(const Taken& taken, size_t max_bytes, std::string* rest);
-  void put_back(std::string rest);
+  void put_back(const std::string& rest);
   // No line is shorter: the comm and pid columns, the flags and the time
   // alone take 40 bytes, an event's name and fields more than 40.
   static constexpr size_t kMinLineBytes = 80;

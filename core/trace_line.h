@@ -214,10 +214,12 @@ inline bool match_event(std::string_view line, EventHead* head) {
 // The comm and pid of an EventHead's task ("            bash-4433    ").
 // False when it is not "<comm>-<pid>"; *comm is then the whole text, trimmed.
 inline bool parse_task(std::string_view task, std::string_view* comm, int32_t* pid) {
-  while (!task.empty() && is_space(task.front()))
+  while (!task.empty() && is_space(task.front())) {
     task.remove_prefix(1);
-  while (!task.empty() && is_space(task.back()))
+  }
+  while (!task.empty() && is_space(task.back())) {
     task.remove_suffix(1);
+  }
   *comm = task;
   const size_t dash = task.rfind('-');
   if (dash == std::string_view::npos || !parse_dec(task.substr(dash + 1), pid)) return false;
@@ -244,8 +246,9 @@ inline uint64_t timestamp_ns(std::string_view ts) {
     frac = frac * 10 + static_cast<uint64_t>(c - '0');
     ++digits;
   }
-  for (; digits < 9; ++digits)
+  for (; digits < 9; ++digits) {
     frac *= 10;
+  }
   return secs * 1000000000 + frac;
 }
 

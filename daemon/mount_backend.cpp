@@ -91,8 +91,9 @@ fusefs::CommandReply MountBackend::run(Session& session, std::string_view line) 
 }
 
 void MountBackend::close(Session& session) {
-  if (auto* control = dynamic_cast<ControlSession*>(&session))
+  if (auto* control = dynamic_cast<ControlSession*>(&session)) {
     service_->disconnect(&control->client);
+  }
 }
 
 std::unique_ptr<MountBackend::Session> MountBackend::open_pipe(fusefs::FileId,

@@ -23,8 +23,9 @@ uint64_t monotonic_ns() {
 
 std::string event_names() {
   std::string out;
-  for (std::string_view n : kKmemEventNames)
+  for (std::string_view n : kKmemEventNames) {
     out += fmt::format("{}{}", out.empty() ? "" : ", ", n);
+  }
   return out;
 }
 
@@ -109,7 +110,7 @@ std::string Service::consume_trace(size_t max_bytes) {
   std::string out = TraceBuffer::format(taken, max_bytes, &rest);
   if (!rest.empty()) {
     Lock lock(this);
-    machine_->trace_buffer().put_back(std::move(rest));
+    machine_->trace_buffer().put_back(rest);
   }
   return out;
 }

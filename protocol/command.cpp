@@ -314,8 +314,9 @@ Result<Command> parse_trace(const Args& a) {
   if (a.tokens().empty()) return Command{c};
   const Token& first = a.tokens().front();
   if (first.has_key) {
-    if (first.key != "buffer_size_kb")
+    if (first.key != "buffer_size_kb") {
       return a.error(fmt::format("unknown key {}", quoted(first.key)));
+    }
     if (a.tokens().size() > 1) {
       return a.error(fmt::format("unexpected {}", quoted(a.tokens()[1].text())));
     }
@@ -514,8 +515,9 @@ Result<std::string> format_trace(const TraceCommand& c) {
     case TraceCommand::Op::kOff: {
       w.word(c.op == TraceCommand::Op::kOn ? "on" : "off");
       std::string list;
-      for (const std::string& e : c.events)
+      for (const std::string& e : c.events) {
         list += (list.empty() ? "" : ",") + e;
+      }
       if (!list.empty()) w.value("", list);
       return w.done();
     }
