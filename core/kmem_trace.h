@@ -69,6 +69,16 @@ struct KmemRecord {
   int32_t fallback_migratetype = 0;  // extfrag
 };
 
+// The record of an event about one block: the fields every one of them has.
+inline KmemRecord page_record(KmemEvent e, uint64_t pfn, unsigned order, unsigned mt = 0) {
+  KmemRecord r;
+  r.event = e;
+  r.pfn = pfn;
+  r.order = order;
+  r.migratetype = static_cast<int32_t>(mt);
+  return r;
+}
+
 // Receives the records of the events it has on. `enabled` is read by the
 // machine before it builds a record.
 class KmemTracer {

@@ -449,12 +449,8 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
 
 // The tracepoint at the end of __alloc_pages(), for a page or a failure.
 void Machine::trace_mm_page_alloc(uint64_t pfn, const AllocRequest& req, unsigned mt) const {
-  KmemRecord r;
-  r.event = KmemEvent::kMmPageAlloc;
-  r.pfn = pfn;
-  r.order = req.order;
+  KmemRecord r = page_record(KmemEvent::kMmPageAlloc, pfn, req.order, mt);
   r.gfp_flags = req.gfp;
-  r.migratetype = static_cast<int32_t>(mt);
   ctx_.trace(r);
 }
 

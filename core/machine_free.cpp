@@ -52,11 +52,7 @@ void Machine::free_block(Pfn pfn, int cpu) {
 // free_pages_prepare()'s tracepoint.
 void Machine::trace_mm_page_free(Pfn pfn, int cpu) {
   ctx_.trace_cpu = static_cast<uint16_t>(cpu);
-  KmemRecord r;
-  r.event = KmemEvent::kMmPageFree;
-  r.pfn = pfn;
-  r.order = ctx_.frames[pfn].order();
-  ctx_.trace(r);
+  ctx_.trace(page_record(KmemEvent::kMmPageFree, pfn, ctx_.frames[pfn].order()));
 }
 
 std::optional<Allocation> Machine::find_pfn(Pfn pfn) const {

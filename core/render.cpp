@@ -705,7 +705,7 @@ std::optional<ProcFile> proc_file_from_name(std::string_view name) {
 }
 
 unsigned proc_file_mode(ProcFile file) {
-  return file == ProcFile::kPagetypeinfo ? 0400 : 0444;
+  return file == ProcFile::kPagetypeinfo || file == ProcFile::kTrace ? 0400 : 0444;
 }
 
 std::string render(ProcFile file, const MachineStats& stats) {

@@ -52,8 +52,9 @@ constexpr bool rendered_from_stats(ProcFile file) {
 // "buddyinfo", ..., "extfrag_index", "unusable_index".
 std::string_view proc_file_name(ProcFile file);
 std::optional<ProcFile> proc_file_from_name(std::string_view name);
-// The kernel's mode for the file: 0400 for pagetypeinfo (init_mm_internals),
-// 0444 for the others (debugfs extfrag files are 0444 too).
+// The kernel's mode for the file: 0400 for pagetypeinfo (init_mm_internals)
+// and trace (tracefs is root's), 0444 for the others (debugfs extfrag files
+// are 0444 too).
 unsigned proc_file_mode(ProcFile file);
 
 // One of kStatsFiles.

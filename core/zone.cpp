@@ -55,12 +55,10 @@ void MemContext::emit_extfrag(const ExtfragEvent& e) {
   }
   if (extfrag_listener) extfrag_listener->on_extfrag(e);
   if (tracer) [[unlikely]] {
-    KmemRecord r;
-    r.event = KmemEvent::kMmPageAllocExtfrag;
-    r.pfn = e.pfn;
-    r.order = static_cast<uint32_t>(e.alloc_order);
+    KmemRecord r =
+        page_record(KmemEvent::kMmPageAllocExtfrag, e.pfn, static_cast<unsigned>(e.alloc_order),
+                    static_cast<unsigned>(e.alloc_migratetype));
     r.arg = e.fallback_order;
-    r.migratetype = e.alloc_migratetype;
     r.fallback_migratetype = e.fallback_migratetype;
     r.change_ownership = e.change_ownership;
     trace(r);
@@ -179,12 +177,8 @@ OptPfn Zone::rmqueue_smallest(unsigned order, unsigned mt) {
     Pfn pfn = list.head;
     page_del_and_expand(pfn, order, current_order, mt);
     if (ctx->tracer) [[unlikely]] {
-      KmemRecord r;
-      r.event = KmemEvent::kMmPageAllocZoneLocked;
-      r.pfn = pfn;
-      r.order = order;
-      r.migratetype = static_cast<int32_t>(mt);
-      r.arg = pcp_allowed_order(order) && mt < kMigratePcpTypes;
+      KmemRecord r = page_record(KmemEvent::kMmPageAllocZoneLocked, pfn, order, mt);
+      r.arg = pcp_allowed_order(order) && mt < kMigratePcpTypes;  // percpu_refill
       ctx->trace(r);
     }
     return pfn;
@@ -558,12 +552,7 @@ void Zone::free_pcppages_bulk(PerCpuPages* pcp, int count, unsigned pindex_start
       pcp->count -= nr_pages;
       free_one_page_inner(pfn, order, mt, false);
       if (ctx->tracer) [[unlikely]] {
-        KmemRecord r;
-        r.event = KmemEvent::kMmPagePcpuDrain;
-        r.pfn = pfn;
-        r.order = order;
-        r.migratetype = static_cast<int32_t>(mt);
-        ctx->trace(r);
+        ctx->trace(page_record(KmemEvent::kMmPagePcpuDrain, pfn, order, mt));
       }
     } while (count > 0 && !list->empty());
   }

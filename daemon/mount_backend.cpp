@@ -67,7 +67,7 @@ std::vector<fusefs::Entry> MountBackend::entries() const {
     entries.push_back({std::string(proc_file_name(kProcFiles[i])), fusefs::Kind::kRendered,
                        proc_file_mode(kProcFiles[i]), static_cast<fusefs::FileId>(i)});
   }
-  entries.push_back({"trace_pipe", fusefs::Kind::kPipe, 0444, kTracePipe});
+  entries.push_back({"trace_pipe", fusefs::Kind::kPipe, 0400, kTracePipe});
   return entries;
 }
 

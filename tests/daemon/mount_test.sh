@@ -12,7 +12,7 @@ expect_eq "ls" "$(ls "$MNT" | tr '\n' ' ')" \
   "buddyinfo control dmesg extfrag_index meminfo pagetypeinfo trace trace_pipe unusable_index vmstat zoneinfo zonelists "
 for f in $FILES control trace_pipe; do
   want=0444
-  [ $f = pagetypeinfo ] && want=0400
+  case $f in pagetypeinfo | trace | trace_pipe) want=0400 ;; esac
   [ $f = control ] && want=0600
   expect_eq "mode of $f" "$(stat -c %a "$MNT/$f")" "${want#0}"
   expect_eq "size of $f" "$(stat -c %s "$MNT/$f")" 0

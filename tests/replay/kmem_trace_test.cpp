@@ -430,7 +430,7 @@ std::string files(const Machine& m) {
 // replay skips pfn=0x0, and a failure can change the machine: drained pcp
 // lists, unreserved highatomic blocks).
 TEST(KmemTrace, RoundTripOfARandomWorkload) {
-  for (uint32_t seed = 1; seed <= 20; ++seed) {
+  for (uint32_t seed = 1; seed <= 6; ++seed) {
     const MachineConfig cfg = test::machines::two_nodes();
     Traced t(cfg);
     std::mt19937 rng(seed);
@@ -438,7 +438,7 @@ TEST(KmemTrace, RoundTripOfARandomWorkload) {
                           "GFP_ATOMIC", "GFP_DMA32"};
     std::vector<Pfn> live;
     std::string trace;
-    for (int step = 0; step < 3000; ++step) {
+    for (int step = 0; step < 2000; ++step) {
       t.tb.set_task(step % 2 ? "worker" : "memctl", 100 + step % 3, 1'000'000'000ULL + step);
       if (!live.empty() && rng() % 3 == 0) {
         const size_t i = rng() % live.size();
