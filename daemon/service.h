@@ -5,7 +5,8 @@
 //
 // Its jobs, one file each: the lock and the machine (service.cpp), the
 // commands on the machine (machine_commands.cpp), replay sessions
-// (replay_session.cpp), snapshots and their admission (snapshot.cpp).
+// (replay_session.cpp), snapshots and their admission (snapshot.cpp), the
+// tracepoints' command, clock and readers (trace_commands.cpp).
 //
 // Thread-safe. One mutex (mu_) guards the machine and the replay in progress;
 // a command runs whole under it, so no reader ever sees it half applied.
