@@ -1,13 +1,20 @@
 // memctl plot's parts without a picture: the history CSV parser (rows and
 // every kind of bad input, with the exact message), the scales, ticks and
-// labels, the label spreading and the decimation, the SVG writer's escaping.
+// labels, the label spreading and the decimation, the SVG writer's escaping;
+// `memctl plot`'s exit statuses and messages, in process.
 // tests/pictures/plot_test.py checks the pictures themselves.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <regex>
+#include <sstream>
 
 #include "client/history.h"
+#include "client/memctl.h"
 #include "client/plot.h"
 #include "client/plot_scale.h"
 #include "client/svg.h"
@@ -230,6 +237,97 @@ TEST(Plot, SameInputSameBytes) {
   EXPECT_EQ(m[1], "1632");
   EXPECT_EQ(m[1], m[3]);
   EXPECT_EQ(m[2], m[4]);
+}
+
+// --- memctl plot's command line ---------------------------------------------------------------
+
+// A fresh temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/memctl-plot-test.XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(dir_); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // Writes `content` to NAME in the directory; returns its path.
+  std::string file(const std::string& name, const std::string& content) const {
+    std::ofstream(dir_ + "/" + name, std::ios::binary) << content;
+    return path(name);
+  }
+  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+
+ private:
+  std::string dir_;
+};
+
+struct Outcome {
+  int status = -1;
+  std::string err;
+};
+
+Outcome plot(std::vector<std::string> args) {
+  args.insert(args.begin(), {"memctl", "plot"});
+  std::ostringstream out, err;
+  const int status = client::run(args, client::Environment{}, out, err);
+  return {status, err.str()};
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// One line on stderr, "memctl: " first, holding `needle`.
+void expect_error(const Outcome& r, int status, const std::string& needle) {
+  EXPECT_EQ(r.status, status) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("memctl: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+}
+
+TEST(PlotCommand, WritesTheSvg) {
+  TempDir d;
+  const std::string csv = d.file("h.csv", kHeader + row(0, 0, "DMA32", 0) + row(9, 0, "DMA32", 1));
+  const Outcome r = plot({csv, "-o", d.path("h.svg"), "--label", "first"});
+  EXPECT_EQ(r.status, client::kExitOk) << r.err;
+  EXPECT_EQ(r.err, "");
+  const std::string svg = read_file(d.path("h.svg"));
+  EXPECT_NE(svg.find(">first</text>"), std::string::npos);
+  EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
+}
+
+TEST(PlotCommand, UsageErrorsExitTwo) {
+  TempDir d;
+  const std::string csv = d.file("h.csv", kHeader + row(0, 0, "DMA32", 0));
+  expect_error(plot({csv}), client::kExitUsage, "--output is required");
+  expect_error(plot({"-o", d.path("x.svg")}), client::kExitUsage, "FILE is required");
+  expect_error(plot({d.path("missing.csv"), "-o", d.path("x.svg")}), client::kExitUsage,
+               "plot: cannot read " + d.path("missing.csv") + ": No such file or directory");
+  expect_error(plot({csv, "-o", d.path("x.svg"), "--label", "a", "--label", "b"}),
+               client::kExitUsage, "plot: 2 labels for 1 files (one --label per file, in order)");
+  expect_error(plot({csv, "-o", d.path("no/dir/x.svg")}), client::kExitUsage,
+               d.path("no/dir/x.svg"));
+  EXPECT_FALSE(std::filesystem::exists(d.path("x.svg")));
+}
+
+TEST(PlotCommand, BadHistoryExitsOneAndKeepsTheOldPicture) {
+  TempDir d;
+  const std::string good = d.file("good.csv", kHeader + row(0, 0, "DMA32", 0));
+  const std::string out = d.file("out.svg", "old");
+  const auto bad = [&](const std::string& name, const std::string& text) {
+    return plot({good, d.file(name, text), "-o", out});
+  };
+  expect_error(bad("empty.csv", ""), client::kExitRefused,
+               "plot: " + d.path("empty.csv") + ": empty, not a replay history");
+  expect_error(bad("header.csv", "event,node\n"), client::kExitRefused,
+               d.path("header.csv") + ":1: not a replay history: column 3");
+  expect_error(bad("rows.csv", kHeader + row(0, 0, "DMA", 0) + "1,2,3\n"), client::kExitRefused,
+               d.path("rows.csv") + ":3: 3 columns where the header has 25");
+  expect_error(bad("nan.csv", kHeader + row(0, 0, "DMA", 0).replace(0, 1, "x")),
+               client::kExitRefused, d.path("nan.csv") + ":2: event is 'x', not a number");
+  EXPECT_EQ(read_file(out), "old");
 }
 
 }  // namespace
