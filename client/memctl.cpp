@@ -16,6 +16,7 @@
 #include "client/connection.h"
 #include "client/exchange.h"
 #include "client/output.h"
+#include "client/plot.h"
 #include "client/replay.h"
 #include "client/request.h"
 #include "client/snapshot.h"
@@ -48,6 +49,10 @@ struct Invocation {
   std::string snapshot_file;
   CLI::App* snapshot_save = nullptr;
   CLI::App* snapshot_load = nullptr;
+  // plot
+  std::vector<std::string> plot_files;
+  std::vector<std::string> plot_labels;
+  std::string plot_out;
 };
 
 // Where memctl's output goes and what it runs in.
@@ -216,6 +221,23 @@ int run_snapshot(Invocation& in, const Io& io) {
   return in.snapshot_save->parsed() ? run_snapshot_save(in, io) : run_snapshot_load(in, io);
 }
 
+void add_plot(CLI::App* cmd, Invocation* in) {
+  cmd->add_option("FILE", in->plot_files,
+                  "replay histories (CSV, as memctl replay --history writes them), one column "
+                  "each; - for stdin")
+      ->required();
+  cmd->add_option("-o,--output", in->plot_out, "the SVG picture to write (replaced atomically)")
+      ->required();
+  cmd->add_option("--label", in->plot_labels,
+                  "a column's title, once per FILE in order (default: the file's name)")
+      ->allow_extra_args(false);
+}
+
+// Needs no memd: reads local files, writes one.
+int run_plot(Invocation& in, const Io& io) {
+  return plot_histories(in.plot_files, in.plot_labels, in.plot_out, io.err);
+}
+
 void add_trace(CLI::App* cmd, Invocation* in) {
   cmd->add_option("ARGS", in->trace_words,
                   "nothing (what is on), on EVENT[,EVENT...], off [EVENT...], buffer_size_kb=N "
@@ -254,6 +276,8 @@ constexpr Subcommand kSubcommands[] = {
     {"replay", "replay a kernel trace (kmem:mm_page_alloc/mm_page_free)", add_replay, run_replay},
     {"snapshot", "save the machine's whole state to a file, or replace the machine with one",
      add_snapshot, run_snapshot},
+    {"plot", "draw replay histories (CSV) as one SVG picture, side by side; needs no memd",
+     add_plot, run_plot},
     {"trace", "turn the kmem tracepoints on or off (read them from the mount's trace_pipe)",
      add_trace, run_trace},
     {"check", "verify every invariant of the allocator", nullptr, run_check},

@@ -13,8 +13,9 @@ namespace memd::client {
 
 enum ExitStatus : int {
   kExitOk = 0,
-  kExitRefused = 1,      // memd refused the command (an allocation failed, check found problems)
-  kExitUsage = 2,        // memctl was used wrongly (or the trace file cannot be read)
+  kExitRefused = 1,      // memd refused the command (an allocation failed, check found problems),
+                         // or memctl plot an input that is not a replay history
+  kExitUsage = 2,        // memctl was used wrongly (or a local file cannot be read or written)
   kExitUnreachable = 3,  // no memd at the socket, or it went away
   kExitInterrupted = 130,
 };

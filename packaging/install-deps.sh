@@ -8,7 +8,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update
 # --no-install-recommends: systemd-container recommends libnss-mymachines,
-# which would edit /etc/nsswitch.conf.
+# which would edit /etc/nsswitch.conf. chromium and python3-pil are for the
+# picture tests only (tests/pictures/: SVGs rendered in a real browser).
 $SUDO apt-get install -y --no-install-recommends --no-upgrade \
   build-essential cmake pkg-config git ca-certificates \
   clang clang-format clang-tidy libclang-rt-14-dev \
@@ -17,5 +18,6 @@ $SUDO apt-get install -y --no-install-recommends --no-upgrade \
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev zlib1g-dev \
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
   jc socat python3 gzip universal-ctags \
+  chromium python3-pil \
   systemd systemd-container \
   procps psmisc util-linux passwd binutils dpkg-dev file
