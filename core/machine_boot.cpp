@@ -82,6 +82,7 @@ Status Machine::free_area_init_core() {
   const ArchLayout& arch = layout_.arch;
   ctx_.frames = FrameTable(layout_.memmap_end);
   ctx_.pageblocks = PageblockTable(ctx_.frames.end());
+  ctx_.pageblock_free.assign(ctx_.pageblocks.size(), 0);
   zones_.resize(layout_.nodes.size());
   unsigned global_idx = 0;
   for (const NodeLayout& n : layout_.nodes) {
@@ -115,7 +116,8 @@ Status Machine::free_area_init_core() {
 // (pagetypeinfo_showblockcount_print): every 512th pfn from zone_start_pfn
 // whose page is in the zone. A block straddling two zones is counted by both.
 void Machine::init_pageblock_block_counts() {
-  ctx_.pb_block_count_zone.assign(ctx_.pageblocks.size(), 0);
+  auto counted = std::make_shared<PageblockZones>();
+  counted->first.assign(ctx_.pageblocks.size(), 0);
   for (Zone* zone : ctx_.zones) {
     if (!zone->populated()) continue;
     for (Pfn pfn = zone->start_pfn; pfn < zone->end_pfn(); pfn += kPageblockNrPages) {
@@ -123,14 +125,15 @@ void Machine::init_pageblock_block_counts() {
       if (!iv || iv->nid != zone->nid || iv->zone != zone->idx) continue;
       const uint64_t block = pfn >> kPageblockOrder;
       const auto counter = static_cast<uint16_t>(zone->global_idx + 1);
-      if (ctx_.pb_block_count_zone[block] == 0) {
-        ctx_.pb_block_count_zone[block] = counter;
+      if (counted->first[block] == 0) {
+        counted->first[block] = counter;
       } else {
-        ctx_.pb_block_count_second_zone.emplace_back(block, counter);
+        counted->second.emplace_back(block, counter);
       }
       zone->block_count[kUnmovable]++;  // the bitmap starts zeroed: Unmovable
     }
   }
+  ctx_.pageblock_zones = std::move(counted);
 }
 
 // hugepage_init() (subsys_initcall): THP turns itself off below 512 MiB;

@@ -1,7 +1,8 @@
 // The invariant checker (Machine::check): recounts every structure the
 // allocator keeps and compares it with the counters, structure by structure:
 // the id index, the buddy free lists, the per-cpu lists, the cover of managed
-// memory, the pageblock counts and the global page counters. The kernel
+// memory, the pageblock counts, the free pages per pageblock and the global
+// page counters. The kernel
 // checks some of these piecemeal (VM_BUG_ON_PAGE, check_new_page); memd
 // checks them all at once, for tests, fuzzing and restored state.
 #include "core/machine.h"
@@ -24,6 +25,7 @@ struct Machine::Checker {
   uint64_t allocated_heads = 0;
   uint64_t buddy_and_pcp_pages = 0;
   uint64_t pgalloc_total = 0;
+  std::vector<uint64_t> pageblock_free;  // per pageblock: buddy-free pages, recounted
 
   // What one zone's free lists hold, recounted.
   struct FreeCount {
@@ -34,7 +36,8 @@ struct Machine::Checker {
       : m(machine),
         frames(machine.ctx_.frames),
         managed(machine.ctx_.zones.size()),
-        allocated_pages(machine.ctx_.zones.size(), 0) {}
+        allocated_pages(machine.ctx_.zones.size(), 0),
+        pageblock_free(machine.ctx_.pageblock_free.size(), 0) {}
 
   void fail(std::string msg) {
     if (report.problems.size() < 100) report.problems.push_back(std::move(msg));
@@ -54,6 +57,8 @@ struct Machine::Checker {
   uint64_t check_pcp_lists(const Zone& z, const std::string& zname);
   void check_block_cover(const Zone& z, const std::string& zname);
   void check_block_counts(const Zone& z, const std::string& zname);
+  void count_pageblock_free(Pfn p, unsigned order);
+  void check_pageblock_free();
   void check_globals();
 };
 
@@ -148,6 +153,7 @@ uint64_t Machine::Checker::check_free_list(const Zone& z, unsigned o, unsigned m
       break;
     }
     check_free_block(z, p, o, mt, where);
+    count_pageblock_free(p, o);
     if (mt == kIsolate) {
       c->isolated += 1LL << o;
     } else {
@@ -260,6 +266,32 @@ void Machine::Checker::check_block_counts(const Zone& z, const std::string& znam
   if (counts != z.block_count) fail(zname + ": pageblock counts per type differ from a recount");
 }
 
+// A free block's pages, in the pageblocks it covers (a block above
+// pageblock_order fills each of them).
+void Machine::Checker::count_pageblock_free(Pfn p, unsigned o) {
+  const uint64_t block = p >> kPageblockOrder;
+  if (o <= kPageblockOrder) {
+    if (block < pageblock_free.size()) pageblock_free[block] += 1ULL << o;
+    return;
+  }
+  const uint64_t nr = 1ULL << (o - kPageblockOrder);
+  for (uint64_t b = block & ~(nr - 1); b < (block & ~(nr - 1)) + nr; ++b) {
+    if (b < pageblock_free.size()) pageblock_free[b] += kPageblockNrPages;
+  }
+}
+
+// MemContext::pageblock_free against the recount of every zone's free lists.
+void Machine::Checker::check_pageblock_free() {
+  const std::vector<uint16_t>& kept = m.ctx_.pageblock_free;
+  int reported = 0;
+  for (size_t b = 0; b < kept.size() && reported < 5; ++b) {
+    if (kept[b] == pageblock_free[b]) continue;
+    fail("pageblock " + hex(b << kPageblockOrder) + ": " + std::to_string(kept[b]) +
+         " free pages counted, the free lists hold " + std::to_string(pageblock_free[b]));
+    ++reported;
+  }
+}
+
 // managed against the boot free ranges.
 uint64_t Machine::Checker::check_managed_pages(const Zone& z, const std::string& zname) {
   uint64_t managed_pages = 0;
@@ -317,6 +349,7 @@ CheckReport Machine::check() const {
   for (const Zone* z : ctx_.zones) {
     c.check_zone(*z);
   }
+  c.check_pageblock_free();
   c.check_globals();
   return std::move(c.report);
 }

@@ -39,6 +39,8 @@ std::string render_machine_file(ProcFile file, const Machine& m) {
       return render_zonelists(m);
     case ProcFile::kTrace:
       return m.trace_buffer().render_trace();
+    case ProcFile::kPageblocksSvg:
+      return render_pageblocks_svg(m.stats(), m.pageblock_snapshot());
     default:
       MEMD_ASSERT(!"a counter file: render(file, stats)");
       return {};

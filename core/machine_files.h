@@ -10,7 +10,8 @@
 
 namespace memd {
 
-// kDmesg or kZonelists.
+// kDmesg, kZonelists, kTrace or kPageblocksSvg (the daemon takes the
+// latter's snapshots under its lock and draws outside it instead).
 std::string render_machine_file(ProcFile file, const Machine& machine);
 
 // Two lines per node, zones in the order the allocator tries them, each as

@@ -13,6 +13,7 @@ ZoneStats zone_stats(const Zone& z, unsigned nr_zones) {
   ZoneStats zs;
   zs.nid = z.nid;
   zs.idx = z.idx;
+  zs.global_idx = z.global_idx;
   zs.kind = z.kind;
   zs.name = std::string(z.name);
   zs.populated = z.populated();
@@ -75,6 +76,15 @@ NodeStats Machine::node_stats(int nid, uint64_t* totalram_pages) const {
   }
   ns.totalreserve_pages = node_totalreserve_pages(zones_[nid]);
   return ns;
+}
+
+PageblockSnapshot Machine::pageblock_snapshot() const {
+  PageblockSnapshot s;
+  s.pageblock_order = kPageblockOrder;
+  s.zones = ctx_.pageblock_zones;
+  s.raw = ctx_.pageblocks.bits();
+  s.free = ctx_.pageblock_free;
+  return s;
 }
 
 MachineStats Machine::stats() const {

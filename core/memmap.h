@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -154,9 +155,22 @@ class PageblockTable {
   uint8_t raw(Pfn pfn) const { return bits_[pfn >> kPageblockOrder]; }
   void set_raw(Pfn pfn, uint8_t v) { bits_[pfn >> kPageblockOrder] = v; }
   size_t size() const { return bits_.size(); }
+  const std::vector<uint8_t>& bits() const { return bits_; }  // raw, per pageblock
 
  private:
   std::vector<uint8_t> bits_;
+};
+
+// Which zones' pagetypeinfo "Number of blocks" rows count each pageblock
+// (pagetypeinfo_showblockcount_print): every pageblock_nr_pages-th pfn from
+// a zone's start_pfn whose page is in the zone. Fixed at boot; shared by the
+// machine and the pageblock snapshots taken from it.
+struct PageblockZones {
+  // Per pageblock, global_idx + 1 of the zone whose row counts the block (0: none).
+  std::vector<uint16_t> first;
+  // (pageblock, global_idx + 1) of a second zone that also counts a block
+  // straddling a zone boundary (the kernel counts such blocks in both rows).
+  std::vector<std::pair<uint64_t, uint16_t>> second;
 };
 
 }  // namespace memd

@@ -691,6 +691,8 @@ std::string_view proc_file_name(ProcFile file) {
       return "zonelists";
     case ProcFile::kTrace:
       return "trace";
+    case ProcFile::kPageblocksSvg:
+      return "pageblocks.svg";
   }
   return "?";
 }
@@ -727,6 +729,7 @@ std::string render(ProcFile file, const MachineStats& stats) {
     case ProcFile::kDmesg:
     case ProcFile::kZonelists:
     case ProcFile::kTrace:
+    case ProcFile::kPageblocksSvg:
       MEMD_ASSERT(!"rendered from the machine, not from counters");
       break;
   }

@@ -32,24 +32,27 @@ enum class ProcFile : uint8_t {
   kMeminfo,
   kExtfragIndex,
   kUnusableIndex,
-  kDmesg,      // the kernel's log (core/kernel_log.h)
-  kZonelists,  // memd's own: each node's zonelists (core/machine_files.h)
-  kTrace,      // the kmem tracepoints' ring buffer (core/trace_buffer.h)
+  kDmesg,          // the kernel's log (core/kernel_log.h)
+  kZonelists,      // memd's own: each node's zonelists (core/machine_files.h)
+  kTrace,          // the kmem tracepoints' ring buffer (core/trace_buffer.h)
+  kPageblocksSvg,  // memd's own: the pageblock map (core/pageblock_map.h)
 };
-inline constexpr std::array<ProcFile, 10> kProcFiles = {
+inline constexpr std::array<ProcFile, 11> kProcFiles = {
     ProcFile::kBuddyinfo, ProcFile::kPagetypeinfo, ProcFile::kZoneinfo,      ProcFile::kVmstat,
     ProcFile::kMeminfo,   ProcFile::kExtfragIndex, ProcFile::kUnusableIndex, ProcFile::kDmesg,
-    ProcFile::kZonelists, ProcFile::kTrace};
+    ProcFile::kZonelists, ProcFile::kTrace,        ProcFile::kPageblocksSvg};
 // The files rendered from counters (render() below); the others come from
-// the machine itself (core/machine_files.h).
+// the machine itself (core/machine_files.h), pageblocks.svg from the
+// counters and a PageblockSnapshot (core/pageblock_map.h).
 inline constexpr std::array<ProcFile, 7> kStatsFiles = {
     ProcFile::kBuddyinfo, ProcFile::kPagetypeinfo, ProcFile::kZoneinfo,     ProcFile::kVmstat,
     ProcFile::kMeminfo,   ProcFile::kExtfragIndex, ProcFile::kUnusableIndex};
 constexpr bool rendered_from_stats(ProcFile file) {
-  return file != ProcFile::kDmesg && file != ProcFile::kZonelists && file != ProcFile::kTrace;
+  return file != ProcFile::kDmesg && file != ProcFile::kZonelists && file != ProcFile::kTrace &&
+         file != ProcFile::kPageblocksSvg;
 }
 
-// "buddyinfo", ..., "extfrag_index", "unusable_index".
+// "buddyinfo", ..., "extfrag_index", "unusable_index", ..., "pageblocks.svg".
 std::string_view proc_file_name(ProcFile file);
 std::optional<ProcFile> proc_file_from_name(std::string_view name);
 // The kernel's mode for the file: 0400 for pagetypeinfo (init_mm_internals)

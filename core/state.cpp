@@ -10,6 +10,7 @@
 // a state file only loads into a machine configured the same way. Restoring
 // boots the configuration, empties its lists, applies the saved lists and
 // runs the invariant checker; any problem refuses the whole file.
+#include <algorithm>
 #include <cstring>
 
 #include "core/id_index.h"
@@ -450,6 +451,7 @@ void Machine::clear_dynamic_state() {
     }
     z->nr_free_pages = z->nr_free_pages_blocks = z->nr_free_highatomic = 0;
   }
+  std::fill(ctx_.pageblock_free.begin(), ctx_.pageblock_free.end(), uint16_t{0});
 }
 
 Status Machine::apply_state(const SavedState& st) {

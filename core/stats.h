@@ -23,7 +23,8 @@ struct PcpStats {
 
 struct ZoneStats {
   int nid = 0;
-  unsigned idx = 0;  // zone_idx
+  unsigned idx = 0;         // zone_idx
+  unsigned global_idx = 0;  // among all zones of the machine, node by node
   ZoneKind kind = ZoneKind::kNormal;
   std::string name;        // "DMA", "DMA32", "Normal", "HighMem", "Movable", "Device"
   bool populated = false;  // present_pages != 0

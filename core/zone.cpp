@@ -25,12 +25,13 @@ void MemContext::write_pageblock(Pfn pfn, uint8_t raw) {
   const unsigned new_mt = pageblocks.get(pfn);
   if (old_mt == new_mt) return;
   const uint64_t block = pfn >> kPageblockOrder;
-  if (block < pb_block_count_zone.size() && pb_block_count_zone[block]) {
-    Zone* z = zones[pb_block_count_zone[block] - 1];
+  const PageblockZones& counted = *pageblock_zones;
+  if (block < counted.first.size() && counted.first[block]) {
+    Zone* z = zones[counted.first[block] - 1];
     z->block_count[old_mt]--;
     z->block_count[new_mt]++;
   }
-  for (const auto& [b, counter] : pb_block_count_second_zone) {
+  for (const auto& [b, counter] : counted.second) {
     if (b != block) continue;
     Zone* z = zones[counter - 1];
     z->block_count[old_mt]--;
@@ -111,6 +112,7 @@ void Zone::load_free_block(Pfn pfn, unsigned order, unsigned mt, bool tail) {
   }
   area.nr[mt]++;
   area.nr_free++;
+  ctx->pageblock_free_add(pfn, order);
   if (order >= kPageblockOrder && mt != kIsolate) nr_free_pages_blocks += 1LL << order;
 }
 
@@ -126,6 +128,7 @@ void Zone::del_page_from_free_list(Pfn pfn, unsigned order, unsigned mt) {
   frames()[pfn].clear();
   area.nr[mt]--;
   area.nr_free--;
+  ctx->pageblock_free_sub(pfn, order);
   if (order >= kPageblockOrder && mt != kIsolate) nr_free_pages_blocks -= 1LL << order;
 }
 

@@ -26,12 +26,14 @@
 // order, inside the zone, marked kBuddy with that order, and on the free list
 // of its pageblock's migrate type; free_area[o].nr_free and the per-type
 // counts equal the list lengths; nr_free_pages equals the free pages outside
-// Isolate blocks.
+// Isolate blocks; MemContext::pageblock_free equals the free pages the lists
+// hold in each pageblock.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -85,12 +87,14 @@ class ExtfragListener {
 struct MemContext {
   FrameTable frames;
   PageblockTable pageblocks;
-  // Per pageblock, global_idx + 1 of the zone whose pagetypeinfo "Number of
-  // blocks" row counts the block (0: none).
-  std::vector<uint16_t> pb_block_count_zone;
-  // (pageblock, global_idx + 1) of a second zone that also counts a block
-  // straddling a zone boundary (the kernel counts such blocks in both rows).
-  std::vector<std::pair<uint64_t, uint16_t>> pb_block_count_second_zone;
+  std::shared_ptr<const PageblockZones> pageblock_zones;  // set at boot, then fixed
+  // Per pageblock, the buddy-free pages in it: the pages of the blocks on
+  // the zones' free lists, a block above pageblock_order counting
+  // pageblock_nr_pages in each of its pageblocks. Pages on per-cpu lists are
+  // not free here. Kept by the free list primitives (Zone::load_free_block,
+  // Zone::del_page_from_free_list) for the pageblock map; Machine::check()
+  // recounts it from the free lists.
+  std::vector<uint16_t> pageblock_free;
   std::vector<Zone*> zones;  // by global index
   // page_zone() of any pfn with a memmap, as a global zone index (~0u: none).
   std::function<unsigned(Pfn)> zone_global_idx_of;
@@ -115,11 +119,31 @@ struct MemContext {
   void set_pageblock_migratetype(Pfn pfn, unsigned mt);
   // Writes a block's raw bits and moves the block between count columns.
   void write_pageblock(Pfn pfn, uint8_t raw);
+  // A buddy-free block of `order` at `pfn` enters (+) or leaves (-) the free lists.
+  void pageblock_free_add(Pfn pfn, unsigned order) { pageblock_free_change(pfn, order, 1); }
+  void pageblock_free_sub(Pfn pfn, unsigned order) { pageblock_free_change(pfn, order, -1); }
   void emit_extfrag(const ExtfragEvent& e);
   // A tracepoint, called only while `tracer` is set: the record gets the
   // CPU and the kernel's context for its event, and goes to the tracer if
   // the event is on.
   [[gnu::cold, gnu::noinline]] void trace(KmemRecord r) const;
+
+ private:
+  void pageblock_free_change(Pfn pfn, unsigned order, int sign) {
+    const uint64_t block = pfn >> kPageblockOrder;
+    if (order <= kPageblockOrder) {
+      pageblock_free[block] = static_cast<uint16_t>(pageblock_free[block] + (sign << order));
+      return;
+    }
+    // Aligned to the order (a damaged saved state may list an unaligned
+    // block; the checker refuses it afterwards), so the blocks stay in range.
+    const uint64_t nr = 1ULL << (order - kPageblockOrder);
+    const uint64_t first = block & ~(nr - 1);
+    const int pages = sign * static_cast<int>(kPageblockNrPages);
+    for (uint64_t b = first; b < first + nr; ++b) {
+      pageblock_free[b] = static_cast<uint16_t>(pageblock_free[b] + pages);
+    }
+  }
 };
 
 struct FreeArea {

@@ -95,7 +95,26 @@ std::shared_ptr<const MachineStats> Service::stats_locked() {
   return stats_;
 }
 
+// pageblocks.svg: the counters and the pageblock arrays are copied under the
+// lock (three bytes per pageblock, shared while the machine does not
+// change); the picture is drawn outside it.
+std::string Service::render_pageblocks() {
+  std::shared_ptr<const MachineStats> stats;
+  std::shared_ptr<const PageblockSnapshot> pageblocks;
+  {
+    Lock lock(this);
+    stats = stats_locked();
+    if (pageblocks_generation_ != generation_ || !pageblocks_) {
+      pageblocks_ = std::make_shared<const PageblockSnapshot>(machine_->pageblock_snapshot());
+      pageblocks_generation_ = generation_;
+    }
+    pageblocks = pageblocks_;
+  }
+  return render_pageblocks_svg(*stats, *pageblocks);
+}
+
 std::string Service::render(ProcFile file) {
+  if (file == ProcFile::kPageblocksSvg) return render_pageblocks();
   if (!rendered_from_stats(file)) {
     Lock lock(this);
     return render_machine_file(file, *machine_);

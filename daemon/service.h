@@ -137,6 +137,7 @@ class Service {
 
   Reply dispatch(const Command& command, Client* client) EXCLUDES(mu_);
   std::shared_ptr<const MachineStats> stats_locked() REQUIRES(mu_);
+  std::string render_pageblocks() EXCLUDES(mu_);
 
   Reply alloc(const AllocCommand& c, const Client& client) EXCLUDES(mu_);
   Reply free(const FreeCommand& c, const Client& client) EXCLUDES(mu_);
@@ -186,6 +187,8 @@ class Service {
   uint64_t generation_ GUARDED_BY(mu_) = 0;  // bumped by every change of the machine
   std::shared_ptr<const MachineStats> stats_ GUARDED_BY(mu_);
   uint64_t stats_generation_ GUARDED_BY(mu_) = ~0ULL;
+  std::shared_ptr<const PageblockSnapshot> pageblocks_ GUARDED_BY(mu_);
+  uint64_t pageblocks_generation_ GUARDED_BY(mu_) = ~0ULL;
   std::unique_ptr<Replayer> replayer_ GUARDED_BY(mu_);
   uint64_t replay_session_ GUARDED_BY(mu_) = 0;  // the running replay's id; 0 if none
   uint64_t replay_lines_ GUARDED_BY(mu_) = 0;

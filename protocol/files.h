@@ -13,9 +13,9 @@
 
 namespace memd::protocol {
 
-inline constexpr std::array<std::string_view, 10> kFileNames = {
-    "buddyinfo",     "pagetypeinfo",   "zoneinfo", "vmstat",    "meminfo",
-    "extfrag_index", "unusable_index", "dmesg",    "zonelists", "trace",
+inline constexpr std::array<std::string_view, 11> kFileNames = {
+    "buddyinfo",      "pagetypeinfo", "zoneinfo",  "vmstat", "meminfo",        "extfrag_index",
+    "unusable_index", "dmesg",        "zonelists", "trace",  "pageblocks.svg",
 };
 
 // The position of `name` in kFileNames; nullopt for a file memd does not serve.

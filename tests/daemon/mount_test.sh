@@ -5,11 +5,11 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh" "$@"
 
 start_memd
-FILES="buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index dmesg zonelists trace"
+FILES="buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index dmesg zonelists trace pageblocks.svg"
 
 # The listing and the modes the kernel gives these files.
-expect_eq "ls" "$(ls "$MNT" | tr '\n' ' ')" \
-  "buddyinfo control dmesg extfrag_index meminfo pagetypeinfo trace trace_pipe unusable_index vmstat zoneinfo zonelists "
+expect_eq "ls" "$(LC_ALL=C ls "$MNT" | tr '\n' ' ')" \
+  "buddyinfo control dmesg extfrag_index meminfo pageblocks.svg pagetypeinfo trace trace_pipe unusable_index vmstat zoneinfo zonelists "
 for f in $FILES control trace_pipe; do
   want=0444
   case $f in pagetypeinfo | trace | trace_pipe) want=0400 ;; esac
@@ -38,6 +38,10 @@ head -n 1 "$W/buddyinfo.mount" | grep -Eq '^Node 0, zone +DMA( +[0-9]+){11} *$' 
 grep -q '^Free pages count per migrate type at order' "$W/pagetypeinfo.mount" || fail "pagetypeinfo header"
 grep -q '^MemTotal:' "$W/meminfo.mount" || fail "meminfo MemTotal"
 grep -qx '\[    0.000000\] Fallback order for Node 0: 0 ' "$W/dmesg.mount" || fail "dmesg: fallback order"
+# The pageblock map is an SVG document (tests/daemon/pageblocks_svg_test.sh checks its content).
+"$PY" -c 'import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot()
+assert r.tag == "{http://www.w3.org/2000/svg}svg", r.tag' "$W/pageblocks.svg.mount" ||
+  fail "pageblocks.svg is not SVG"
 expect_eq "zonelists" "$(cat "$W/zonelists.mount")" \
   "Node 0 fallback: Normal/0 DMA32/0 DMA/0
 Node 0 nofallback: Normal/0 DMA32/0 DMA/0"

@@ -130,6 +130,29 @@ TEST_F(ServiceTest, Sysctl) {
   EXPECT_NE(error("sysctl min_free_kbytes=lots").find("not an integer"), std::string::npos);
 }
 
+// pageblocks.svg: `show` gives the mount's bytes, and each change of the
+// machine a new snapshot (the 512 MiB machine's first GFP_KERNEL page claims
+// a Movable order-10 page, so its two pageblocks turn Unmovable; reset takes
+// them back).
+TEST_F(ServiceTest, PageblockMapFollowsTheMachine) {
+  auto unmovable_cells = [](const std::string& svg) {
+    size_t n = 0;
+    for (size_t at = svg.find("data-mt=\"Unmovable\""); at != std::string::npos;
+         at = svg.find("data-mt=\"Unmovable\"", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  const std::string fresh = service->render(ProcFile::kPageblocksSvg);
+  EXPECT_EQ(ok("show pageblocks.svg")["text"], fresh);
+  EXPECT_EQ(service->render(ProcFile::kPageblocksSvg), fresh);
+  ok("alloc order=0 gfp=GFP_KERNEL");
+  const std::string after = service->render(ProcFile::kPageblocksSvg);
+  EXPECT_EQ(unmovable_cells(after), unmovable_cells(fresh) + 2);
+  ok("reset");
+  EXPECT_EQ(service->render(ProcFile::kPageblocksSvg), fresh);
+}
+
 TEST_F(ServiceTest, ShowStatusCheckHelpReset) {
   Json shown = ok("show buddyinfo");
   EXPECT_EQ(shown["text"], buddyinfo());

@@ -114,7 +114,7 @@ mc free
 expect_rc 2 "free with nothing"; expect_err_line "free"
 
 # --- show: exactly what the mount serves -----------------------------------------------------------
-for f in buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index; do
+for f in buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index pageblocks.svg; do
   mc show "$f"
   expect_rc 0 "show $f"; expect_no_err
   [ "$OUT" = "$(cat "$MNT/$f")" ] || fail "show $f differs from $MNT/$f"
@@ -155,6 +155,24 @@ mc check
 expect_rc 0 "check after replay"
 mc status
 expect_out_has "live allocations: 132655"
+# The pageblock map of the replayed machine, as `memctl show pageblocks.svg > map.svg`
+# saves it: its cells of each migrate type are pagetypeinfo's block counts.
+"$MEMCTL" --socket "$SOCK" show pageblocks.svg >"$W/map.svg" || fail "show pageblocks.svg > map.svg"
+"$PY" - "$W/map.svg" "$MNT/pagetypeinfo" <<'EOF' || fail "the map after the replay"
+import re, sys
+import xml.etree.ElementTree as ET
+types = ["Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate"]
+cells = [0] * 5
+for e in ET.parse(sys.argv[1]).getroot().iter():
+    if e.get("data-pfn") is not None:
+        cells[types.index(e.get("data-mt"))] += 1
+table = open(sys.argv[2]).read().split("Number of blocks type")[1]
+blocks = [0] * 5
+for row in re.findall(r"^Node \d+, zone +\w+ ((?: +\d+){5}) $", table, re.M):
+    blocks = [a + int(b) for a, b in zip(blocks, row.split())]
+assert cells == blocks, (cells, blocks)
+assert blocks[0] > 0 and blocks[2] > 0, blocks  # the replay made Unmovable and Reclaimable blocks
+EOF
 mc reset
 expect_rc 0 "reset"
 mc --json replay "$SAMPLE"

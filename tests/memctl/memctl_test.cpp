@@ -310,7 +310,7 @@ TEST(Memctl, ShowPrintsTheFileExactly) {
     return Json{{"ok", true}, {"text", text}}.dump();
   });
   for (const char* f : {"buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "meminfo",
-                        "extfrag_index", "unusable_index"}) {
+                        "extfrag_index", "unusable_index", "pageblocks.svg"}) {
     Outcome r = memctl({"show", f}, at(fake));
     EXPECT_EQ(r.status, 0);
     EXPECT_EQ(r.out, text);

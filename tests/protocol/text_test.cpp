@@ -53,15 +53,16 @@ TEST(QuoteValue, RefusesControlCharacters) {
 TEST(Files, OneListInTheMountsOrder) {
   EXPECT_EQ(file_names(),
             "buddyinfo, pagetypeinfo, zoneinfo, vmstat, meminfo, extfrag_index, unusable_index, "
-            "dmesg, zonelists, trace");
+            "dmesg, zonelists, trace, pageblocks.svg");
   EXPECT_EQ(file_names(" or "),
             "buddyinfo, pagetypeinfo, zoneinfo, vmstat, meminfo, extfrag_index, unusable_index, "
-            "dmesg, zonelists or trace");
+            "dmesg, zonelists, trace or pageblocks.svg");
   EXPECT_EQ(file_index("buddyinfo"), 0u);
   EXPECT_EQ(file_index("unusable_index"), 6u);
   EXPECT_EQ(file_index("dmesg"), 7u);
   EXPECT_EQ(file_index("zonelists"), 8u);
   EXPECT_EQ(file_index("trace"), 9u);
+  EXPECT_EQ(file_index("pageblocks.svg"), 10u);
   EXPECT_FALSE(file_index("cpuinfo"));
   EXPECT_FALSE(file_index(""));
 }
