@@ -44,6 +44,9 @@ struct Invocation {
   std::string file;
   std::string setting;
   std::string trace;
+  std::string history;  // replay --history FILE
+  uint64_t every = kDefaultHistoryEvery;
+  bool continue_replay = false;
   std::vector<std::string> trace_words;  // memctl trace's arguments
   std::string snapshot_file;
   CLI::App* snapshot_save = nullptr;
@@ -157,6 +160,19 @@ int run_sysctl(Invocation& in, const Io& io) {
 void add_replay(CLI::App* cmd, Invocation* in) {
   cmd->add_option("TRACE", in->trace, "the trace as ftrace writes it, .gz too; - for stdin")
       ->required();
+  auto* history = cmd->add_option(
+      "--history", in->history,
+      "write the replay's history to FILE as CSV: a row per zone (free blocks per order, blocks "
+      "per migrate type, free pages, unusable index at orders 9 and 10, extfrag claims and "
+      "steals, failed allocations) at event 0, every N events and at the end");
+  cmd->add_option("--every", in->every,
+                  "with --history: a row every N trace events (default " +
+                      std::to_string(kDefaultHistoryEvery) + ")")
+      ->check(CLI::Range(uint64_t{1}, protocol::kMaxHistoryEvery))
+      ->needs(history);
+  cmd->add_flag("--continue", in->continue_replay,
+                "go on from the previous replay: its pfn mapping, event count and report (a trace "
+                "replayed in parts, cut at line boundaries, ends where the whole would)");
 }
 
 int run_replay(Invocation& in, const Io& io) {
@@ -165,7 +181,12 @@ int run_replay(Invocation& in, const Io& io) {
   }
   auto conn = connect(in, io.env);
   if (!conn) return fail(io.err, kExitUnreachable, conn.error().message);
-  return replay_trace(&*conn, in.trace, in.json, io.env, io.out, io.err);
+  const ReplayOptions options{in.trace, in.json, in.history, in.every, in.continue_replay};
+  const int rc = replay_trace(&*conn, options, io.env, io.out, io.err);
+  // The hook for `memctl replay --plot OUT.svg` (client/plot.h): when rc is
+  // kExitOk, draw options.history as `memctl plot FILE -o OUT.svg` does (a
+  // --plot without --history records the history into a temporary file).
+  return rc;
 }
 
 void add_snapshot(CLI::App* cmd, Invocation* in) {
