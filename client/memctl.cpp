@@ -45,7 +45,7 @@ struct Invocation {
   std::string setting;
   std::string trace;
   std::string history;  // replay --history FILE
-  uint64_t every = kDefaultHistoryEvery;
+  uint64_t every = protocol::kDefaultHistoryEvery;
   bool continue_replay = false;
   std::vector<std::string> trace_words;  // memctl trace's arguments
   std::string snapshot_file;
@@ -167,7 +167,7 @@ void add_replay(CLI::App* cmd, Invocation* in) {
       "steals, failed allocations) at event 0, every N events and at the end");
   cmd->add_option("--every", in->every,
                   "with --history: a row every N trace events (default " +
-                      std::to_string(kDefaultHistoryEvery) + ")")
+                      std::to_string(protocol::kDefaultHistoryEvery) + ")")
       ->check(CLI::Range(uint64_t{1}, protocol::kMaxHistoryEvery))
       ->needs(history);
   cmd->add_flag("--continue", in->continue_replay,

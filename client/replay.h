@@ -11,6 +11,7 @@
 
 #include "client/connection.h"
 #include "client/memctl.h"
+#include "protocol/command.h"
 
 namespace memd::client {
 
@@ -21,12 +22,9 @@ struct ReplayOptions {
   // --history FILE: the replay's history, as CSV (core/replay_history.h's
   // columns), written to FILE as memd's replies bring it; "": none.
   std::string history;
-  uint64_t every = 1000;           // --every N: a row per zone every N events
-  bool continue_previous = false;  // --continue: the previous replay goes on
+  uint64_t every = protocol::kDefaultHistoryEvery;  // --every N: a row per zone every N events
+  bool continue_previous = false;                   // --continue: the previous replay goes on
 };
-
-// The default of --every.
-inline constexpr uint64_t kDefaultHistoryEvery = 1000;
 
 // Replays the trace; returns memctl's exit status. The history file is
 // created (truncated) before anything is sent: one that cannot be is a

@@ -6,6 +6,7 @@
 #include "core/replay_history.h"
 #include "core/trace_line.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <memory>
@@ -526,7 +527,7 @@ const ReplayReport& Replayer::report() const {
 
 void Replayer::start_history(uint64_t every) {
   MEMD_ASSERT(every >= 1);
-  impl_->history_every = every;
+  impl_->history_every = std::max<uint64_t>(every, 1);
   impl_->record_rows();
 }
 

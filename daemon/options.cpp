@@ -67,7 +67,9 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
                      "with --replay: write the replay's history to this file, as memctl replay "
                      "--history does")
           ->needs(replay);
-  app.add_option("--every", o.every, "with --history: a row every N trace events (default 1000)")
+  app.add_option("--every", o.every,
+                 "with --history: a row every N trace events (default " +
+                     std::to_string(protocol::kDefaultHistoryEvery) + ")")
       ->check(CLI::Range(uint64_t{1}, protocol::kMaxHistoryEvery))
       ->needs(history);
   auto* daemon = app.add_option_group("daemon", "override [daemon] of the configuration");

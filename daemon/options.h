@@ -10,6 +10,7 @@
 
 #include "core/result.h"
 #include "daemon/config.h"
+#include "protocol/command.h"
 
 namespace memd {
 
@@ -21,7 +22,7 @@ struct Options {
   std::optional<std::string> print;    // --print FILE[,FILE...]: print the files and exit
   std::optional<std::string> replay;   // --replay TRACE: replay it first
   std::optional<std::string> history;  // --history FILE: the replay's history, as CSV
-  uint64_t every = 1000;               // --every N: a history row every N events
+  uint64_t every = protocol::kDefaultHistoryEvery;  // --every N: a history row every N events
   // [daemon] overrides
   std::optional<std::string> mount;
   std::optional<std::string> socket;

@@ -84,8 +84,10 @@ struct ReplayCommand {
   bool continue_previous = false;
   friend bool operator==(const ReplayCommand&, const ReplayCommand&) = default;
 };
-// The most events between two samples of a replay's history (replay begin every=N).
+// The most events between two samples of a replay's history (replay begin
+// every=N), and the front ends' default (memctl replay --every, memd --every).
 inline constexpr uint64_t kMaxHistoryEvery = uint64_t{1} << 48;
+inline constexpr uint64_t kDefaultHistoryEvery = 1000;
 
 // `snapshot save`: the machine's state as bytes, sent after the JSON reply;
 // `snapshot load bytes=N`: N raw bytes of state follow the line (socket only).
