@@ -298,8 +298,14 @@ TEST_F(ServiceTest, ContinueGoesOnFromThePreviousReplay) {
   end = ok("replay end", &a);
   EXPECT_EQ(end["report"]["skipped_free_before_trace"], 1);
   EXPECT_EQ(ok("status")["live_allocations"], 1);
-  // A reset drops the replay to continue.
+  // A reset drops the replay to continue, and so does a snapshot load.
   ok("reset");
+  EXPECT_EQ(error("replay begin continue", &a), "replay: no previous replay to continue");
+  ok("replay begin", &a);
+  ok("replay end", &a);
+  const std::string state = service->save_state();
+  ASSERT_TRUE(service->begin_snapshot_load(&a, state.size()).ok());
+  ASSERT_TRUE(service->snapshot_load(&a, state).ok());
   EXPECT_EQ(error("replay begin continue", &a), "replay: no previous replay to continue");
 }
 
