@@ -2,6 +2,9 @@
 // events from a 6.18 kernel) replayed from memory on the default machine. The
 // file is decompressed once; each iteration boots a fresh machine (not timed)
 // and replays the whole text. Reports events/s (product.md: at least 5 million).
+// The History benchmarks record the replay's history (Replayer::start_history)
+// every N events, taking the rows after each 256 KiB piece as memd does
+// after each batch; compare them with BM_ReplaySample256KiB.
 #include <benchmark/benchmark.h>
 #include <zlib.h>
 
@@ -31,8 +34,9 @@ const std::string& sample_trace() {
   return text;
 }
 
-// Replays the sample in pieces of `chunk` bytes (the whole text for 0).
-void replay(benchmark::State& state, size_t chunk) {
+// Replays the sample in pieces of `chunk` bytes (the whole text for 0), with
+// a history every `every` events (0: none).
+void replay(benchmark::State& state, size_t chunk, uint64_t every = 0) {
   const std::string& text = sample_trace();
   if (text.empty()) {
     state.SkipWithError("cannot read " MEMD_TRACES_DIR "/build-sample.trace.gz");
@@ -41,6 +45,7 @@ void replay(benchmark::State& state, size_t chunk) {
   if (chunk == 0) chunk = text.size();
   uint64_t events = 0;
   uint64_t lines = 0;
+  uint64_t history_bytes = 0;
   for (auto _ : state) {
     state.PauseTiming();
     auto machine = memd::Machine::boot(memd::MachineConfig{});
@@ -50,10 +55,17 @@ void replay(benchmark::State& state, size_t chunk) {
     }
     auto replayer = std::make_unique<memd::Replayer>(machine->get());
     state.ResumeTiming();
+    if (every) replayer->start_history(every);
+    history_bytes = 0;
     for (size_t i = 0; i < text.size(); i += chunk) {
       replayer->feed(std::string_view(text).substr(i, chunk));
+      if (every) history_bytes += replayer->take_history().size();
     }
     replayer->finish();
+    if (every) {
+      replayer->end_history();
+      history_bytes += replayer->take_history().size();
+    }
     state.PauseTiming();
     events = replayer->report().events();
     lines = replayer->report().lines;
@@ -62,6 +74,7 @@ void replay(benchmark::State& state, size_t chunk) {
     state.ResumeTiming();
   }
   state.counters["events"] = static_cast<double>(events);
+  if (every) state.counters["history_bytes"] = static_cast<double>(history_bytes);
   state.counters["events/s"] = benchmark::Counter(static_cast<double>(events),
                                                   benchmark::Counter::kIsIterationInvariantRate);
   state.counters["lines/s"] =
@@ -77,10 +90,19 @@ void BM_ReplaySample256KiB(benchmark::State& state) {
   replay(state, 256 << 10);
 }
 
+void BM_ReplaySampleHistory10000(benchmark::State& state) {
+  replay(state, 256 << 10, 10000);
+}
+void BM_ReplaySampleHistory1000(benchmark::State& state) {
+  replay(state, 256 << 10, 1000);
+}
+
 // Rates are per CPU second: the replay is single-threaded, and CPU time stays
 // meaningful on a machine shared with builds (wall time is the same when idle).
 BENCHMARK(BM_ReplaySample)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ReplaySample256KiB)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReplaySampleHistory10000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReplaySampleHistory1000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -6,10 +6,13 @@
 // a temporary file (in the page cache: this measures memd, not the disk).
 // Each iteration boots a fresh default machine (not timed). memd reads the
 // file on a thread of its own (daemon/trace_reader.h) while it replays.
+// The Streamed benchmarks run the sample as memctl streams it, with and
+// without the replay's history (memctl replay --history --every N).
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -124,11 +127,87 @@ void BM_ReplayFilePlainTraced(benchmark::State& state) {
   replay_file(state, plain_copy(), true);
 }
 
+// The sample's text, decompressed once ("" if it cannot be read).
+const std::string& sample_text() {
+  static const std::string text = [] {
+    std::string out;
+    gzFile f = gzopen(kSample.c_str(), "rb");
+    if (!f) return out;
+    char buf[1 << 16];
+    int n = 0;
+    while ((n = gzread(f, buf, sizeof buf)) > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    }
+    gzclose(f);
+    return out;
+  }();
+  return text;
+}
+
+// The sample streamed as memctl streams it (`replay begin [every=N]`, `replay
+// data` frames of 256 KiB cut at line ends, `replay end`), with the history
+// every `every` events (0: none): its rows travel in each reply's JSON.
+void replay_streamed(benchmark::State& state, uint64_t every) {
+  const std::string& text = sample_text();
+  if (text.empty()) {
+    state.SkipWithError(("cannot read " + kSample).c_str());
+    return;
+  }
+  const std::string begin = every ? "replay begin every=" + std::to_string(every) : "replay begin";
+  double events = 0, history = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto service = memd::Service::boot(memd::MachineConfig{});
+    if (!service) {
+      state.SkipWithError(service.error().message.c_str());
+      return;
+    }
+    memd::Client client;  // a socket client, root
+    state.ResumeTiming();
+    memd::Reply reply = (*service)->execute(begin, &client);
+    history = static_cast<double>(reply.json_line().size());
+    for (size_t at = 0; at < text.size();) {
+      size_t end = std::min(text.size(), at + (256 << 10));
+      if (end < text.size()) end = text.rfind('\n', end - 1) + 1;
+      reply = (*service)->replay_data(&client, std::string_view(text).substr(at, end - at));
+      history += static_cast<double>(reply.json_line().size());
+      at = end;
+    }
+    reply = (*service)->execute("replay end", &client);
+    state.PauseTiming();
+    if (!reply.ok()) {
+      state.SkipWithError(reply.error_message().c_str());
+      return;
+    }
+    events = reply.json["report"]["events"].get<double>();
+    service->reset();
+    state.ResumeTiming();
+  }
+  state.counters["events"] = events;
+  state.counters["reply_bytes"] = history;
+  state.counters["events/s"] =
+      benchmark::Counter(events, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_ReplayStreamed(benchmark::State& state) {
+  replay_streamed(state, 0);
+}
+void BM_ReplayStreamedHistory10000(benchmark::State& state) {
+  replay_streamed(state, 10000);
+}
+void BM_ReplayStreamedHistory1000(benchmark::State& state) {
+  replay_streamed(state, 1000);
+}
+
 // Rates per wall-clock second: the file is read on a second thread, whose CPU
 // time the benchmark's (this thread's) would leave out.
 BENCHMARK(BM_ReplayFileGz)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReplayFilePlain)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ReplayFilePlainTraced)->Unit(benchmark::kMillisecond)->UseRealTime();
+// One thread: CPU time, which stays meaningful on a machine shared with builds.
+BENCHMARK(BM_ReplayStreamed)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReplayStreamedHistory10000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReplayStreamedHistory1000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -45,6 +45,11 @@ struct Invocation {
   std::string file;
   std::string setting;
   std::string trace;
+  std::string history;       // replay --history FILE
+  std::string replay_plot;   // replay --plot OUT.svg
+  bool every_given = false;  // replay --every N (with --history or --plot only)
+  uint64_t every = protocol::kDefaultHistoryEvery;
+  bool continue_replay = false;
   std::vector<std::string> trace_words;  // memctl trace's arguments
   std::string snapshot_file;
   CLI::App* snapshot_save = nullptr;
@@ -162,15 +167,75 @@ int run_sysctl(Invocation& in, const Io& io) {
 void add_replay(CLI::App* cmd, Invocation* in) {
   cmd->add_option("TRACE", in->trace, "the trace as ftrace writes it, .gz too; - for stdin")
       ->required();
+  cmd->add_option(
+      "--history", in->history,
+      "write the replay's history to FILE as CSV: a row per zone (free blocks per order, blocks "
+      "per migrate type, free pages, unusable index at orders 9 and 10, extfrag claims and "
+      "steals, failed allocations) at event 0, every N events and at the end");
+  cmd->add_option("--every", in->every,
+                  "with --history: a row every N trace events (default " +
+                      std::to_string(protocol::kDefaultHistoryEvery) + ")")
+      ->check(CLI::Range(uint64_t{1}, protocol::kMaxHistoryEvery))
+      ->each([in](const std::string&) { in->every_given = true; });
+  cmd->add_option("--plot", in->replay_plot,
+                  "after the replay, draw its history as `memctl plot` does into this SVG (with "
+                  "--history, that file's; without, a temporary one)");
+  cmd->add_flag("--continue", in->continue_replay,
+                "go on from the previous replay: its pfn mapping, event count and report (a trace "
+                "replayed in parts, cut at line boundaries, ends where the whole would)");
 }
+
+// A history file that lives as long as it: `memctl replay --plot` without
+// --history records the history here, draws it and removes it.
+class TemporaryHistory {
+ public:
+  TemporaryHistory() {
+    const char* dir = std::getenv("TMPDIR");
+    std::string templ =
+        std::string(dir != nullptr && *dir != '\0' ? dir : "/tmp") + "/memctl-history.XXXXXX";
+    const int fd = mkstemp(templ.data());
+    if (fd < 0) return;
+    close(fd);
+    path_ = templ;
+  }
+  ~TemporaryHistory() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  TemporaryHistory(const TemporaryHistory&) = delete;
+  TemporaryHistory& operator=(const TemporaryHistory&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 int run_replay(Invocation& in, const Io& io) {
   if (in.trace != "-" && access(in.trace.c_str(), R_OK) != 0) {
     return fail(io.err, kExitUsage, "cannot read " + in.trace + ": " + std::strerror(errno));
   }
+  if (in.every_given && in.history.empty() && in.replay_plot.empty()) {
+    return fail(io.err, kExitUsage, "replay: --every requires --history or --plot");
+  }
+  std::optional<TemporaryHistory> temporary;
+  std::string history = in.history;
+  if (!in.replay_plot.empty() && history.empty()) {
+    temporary.emplace();
+    if (temporary->path().empty()) {
+      return fail(io.err, kExitUsage,
+                  std::string("replay --plot: cannot create a temporary history file: ") +
+                      std::strerror(errno));
+    }
+    history = temporary->path();
+  }
   auto conn = connect(in, io.env);
   if (!conn) return fail(io.err, kExitUnreachable, conn.error().message);
-  return replay_trace(&*conn, in.trace, in.json, io.env, io.out, io.err);
+  const ReplayOptions options{in.trace, in.json, history, in.every, in.continue_replay};
+  const int rc = replay_trace(&*conn, options, io.env, io.out, io.err);
+  if (rc != kExitOk || in.replay_plot.empty()) return rc;
+  // The column is titled by the trace's name, not the (maybe temporary) CSV's.
+  const size_t slash = in.trace.find_last_of('/');
+  const std::string label = slash == std::string::npos ? in.trace : in.trace.substr(slash + 1);
+  return plot_histories({history}, {label}, in.replay_plot, io.err);
 }
 
 void add_snapshot(CLI::App* cmd, Invocation* in) {

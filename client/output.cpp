@@ -166,24 +166,7 @@ std::string format_reset(const Json& reply) {
 }
 
 std::string format_report(const Json& report) {
-  if (!report.is_object()) return pretty(report);
-  size_t width = 0;
-  for (const auto& [name, value] : report.items()) {
-    if (value.is_number()) width = std::max(width, name.size());
-  }
-  std::string out;
-  for (const auto& [name, value] : report.items()) {
-    if (value.is_number()) out += fmt::format("  {:<{}}  {:>10}\n", name, width, value.dump());
-  }
-  auto m = report.find(field::kMalformed);
-  if (m != report.end() && m->is_array() && !m->empty()) {
-    out += fmt::format("malformed or refused lines (the first {}):\n", m->size());
-    for (const Json& s : *m) {
-      out += fmt::format("  line {}: {}\n", text_of(s, field::kLine),
-                         one_line(text_of(s, field::kReason)));
-    }
-  }
-  return out;
+  return protocol::report_text(report);
 }
 
 std::string error_message(const Json& reply) {

@@ -29,7 +29,8 @@ std::string format_check(const Json& reply);
 std::string format_reset(const Json& reply);
 // `trace`: which events are on, the buffer size and its entries.
 std::string format_trace(const Json& reply);
-// `replay`: the counters of a report (aligned) and the malformed lines.
+// `replay`: the counters of a report (aligned) and the malformed lines
+// (protocol::report_text: memd --replay prints the same).
 std::string format_report(const Json& report);
 
 // The error message of a refused command, on one line.

@@ -22,10 +22,62 @@ namespace {
 namespace field = protocol::field;
 using protocol::ReplayCommand;
 
-// "replay begin", "replay data bytes=N", "replay end", "replay abort".
+// "replay data bytes=N", "replay end", "replay abort".
 std::string replay_line(ReplayCommand::Op op, uint64_t bytes = 0) {
   return command_line(ReplayCommand{op, {}, bytes});
 }
+
+// "replay begin [every=N] [continue]"
+std::string begin_line(const ReplayOptions& o) {
+  ReplayCommand c{ReplayCommand::Op::kBegin, {}, 0};
+  c.every = o.history.empty() ? 0 : o.every;
+  c.continue_previous = o.continue_previous;
+  return command_line(c);
+}
+
+// The history file: created (truncated) at the start, each reply's rows
+// appended as they come, so no more than one reply's rows are ever held.
+class HistoryFile {
+ public:
+  HistoryFile() = default;
+  ~HistoryFile() {
+    if (f_) std::fclose(f_);
+  }
+  HistoryFile(const HistoryFile&) = delete;
+  HistoryFile& operator=(const HistoryFile&) = delete;
+
+  // "" when it could be created, else why not.
+  std::string open(const std::string& path) {
+    path_ = path;
+    f_ = std::fopen(path.c_str(), "w");
+    return f_ ? "" : "cannot write the history to " + path + ": " + std::strerror(errno);
+  }
+  // Appends the reply's "history" rows, if any.
+  void append(const Json& reply) {
+    if (!f_ || !error_.empty()) return;
+    auto it = reply.find(field::kHistory);
+    if (it == reply.end() || !it->is_string()) return;
+    const auto& rows = it->get_ref<const std::string&>();
+    if (std::fwrite(rows.data(), 1, rows.size(), f_) != rows.size()) {
+      error_ = "writing the history to " + path_ + ": " + std::strerror(errno);
+    }
+  }
+  // Closes the file; "" when everything was written, else why not.
+  std::string close() {
+    if (!f_) return error_;
+    const bool ok = std::fclose(f_) == 0;
+    f_ = nullptr;
+    if (!ok && error_.empty()) {
+      error_ = "writing the history to " + path_ + ": " + std::strerror(errno);
+    }
+    return error_;
+  }
+
+ private:
+  std::string path_;
+  std::FILE* f_ = nullptr;
+  std::string error_;
+};
 
 // --- SIGINT during a replay -------------------------------------------------------------------
 
@@ -67,12 +119,6 @@ struct GzCloser {
   void operator()(gzFile f) const { gzclose(f); }
 };
 
-std::string fmt_seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f s", s);
-  return buf;
-}
-
 std::string base_name(const std::string& path) {
   size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -80,13 +126,21 @@ std::string base_name(const std::string& path) {
 
 class ReplayClient {
  public:
-  ReplayClient(Connection* conn, const std::string& path, bool json, const Environment& env,
+  ReplayClient(Connection* conn, const ReplayOptions& options, const Environment& env,
                std::ostream& out, std::ostream& err)
-      : conn_(conn), path_(path), json_(json), env_(env), out_(out), err_(err) {}
+      : conn_(conn),
+        options_(options),
+        path_(options.path),
+        json_(options.json),
+        env_(env),
+        out_(out),
+        err_(err) {}
 
   int run();
 
  private:
+  int begin();
+  int stream();
   int send_frame(std::string_view bytes);
   int read_frame_reply();
   int drain();
@@ -95,6 +149,7 @@ class ReplayClient {
   void clear_progress();
 
   Connection* conn_;
+  const ReplayOptions& options_;
   const std::string& path_;
   bool json_;
   const Environment& env_;
@@ -107,6 +162,7 @@ class ReplayClient {
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_progress_;
   bool progress_shown_ = false;
+  HistoryFile history_;
 };
 
 int ReplayClient::run() {
@@ -120,13 +176,29 @@ int ReplayClient::run() {
     total_bytes_ = static_cast<uint64_t>(st.st_size);
   }
 
-  Exchange begin = ask(conn_, replay_line(ReplayCommand::Op::kBegin), err_);
+  if (!options_.history.empty()) {
+    if (std::string why = history_.open(options_.history); !why.empty()) {
+      return fail(err_, kExitUsage, why);
+    }
+  }
+  if (int rc = begin(); rc != kExitOk) return rc;
+  return stream();
+}
+
+// `replay begin`; the history's header and first rows.
+int ReplayClient::begin() {
+  Exchange begin = ask(conn_, begin_line(options_), err_);
   if (!begin.ok()) return begin.status;
   if (!reply_ok(begin.reply)) {
     if (json_) out_ << begin.line << '\n';
     return fail(err_, kExitRefused, error_message(begin.reply));
   }
+  history_.append(begin.reply);
+  return kExitOk;
+}
 
+// The trace in frames, then `replay end` (or `replay abort`).
+int ReplayClient::stream() {
   SigintGuard sigint;
   start_ = last_progress_ = std::chrono::steady_clock::now();
   std::string pending;
@@ -150,6 +222,7 @@ int ReplayClient::run() {
       clear_progress();
       Exchange x = ask(conn_, replay_line(ReplayCommand::Op::kAbort), err_);
       if (!x.ok()) return x.status;
+      history_.append(x.reply);
       return fail(err_, kExitUsage,
                   "reading " + path_ + ": " + why + " (replay aborted after " +
                       std::to_string(lines_) + " lines)");
@@ -214,6 +287,7 @@ int ReplayClient::read_frame_reply() {
   if (auto it = reply.find(field::kLines); it != reply.end() && it->is_number_unsigned()) {
     lines_ = it->get<uint64_t>();
   }
+  history_.append(reply);
   return kExitOk;
 }
 
@@ -233,6 +307,7 @@ int ReplayClient::finish(ReplayCommand::Op step, bool interrupted) {
   if (!x.ok()) return x.status;
   if (json_) out_ << x.line << '\n';
   if (!reply_ok(x.reply)) return fail(err_, kExitRefused, error_message(x.reply));
+  history_.append(x.reply);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   auto report = x.reply.find(field::kReport);
@@ -244,12 +319,12 @@ int ReplayClient::finish(ReplayCommand::Op step, bool interrupted) {
                it != x.reply.end() && it->is_number_unsigned()) {
       lines = it->get<uint64_t>();
     }
-    out_ << (interrupted ? "replay of " + path_ + " interrupted after "
-                         : "replayed " + path_ + ": ")
-         << lines << " lines in " << fmt_seconds(seconds) << "\n";
+    out_ << protocol::replay_headline(
+        {path_, lines, seconds, interrupted, options_.continue_previous && !interrupted});
     if (report != x.reply.end()) out_ << format_report(*report);
   }
   out_.flush();
+  if (std::string why = history_.close(); !why.empty()) return fail(err_, kExitUsage, why);
   if (interrupted) {
     return fail(err_, kExitInterrupted,
                 "interrupted: the replay stopped at a line boundary; what was applied stays");
@@ -278,9 +353,9 @@ void ReplayClient::clear_progress() {
 
 }  // namespace
 
-int replay_trace(Connection* conn, const std::string& path, bool json, const Environment& env,
+int replay_trace(Connection* conn, const ReplayOptions& options, const Environment& env,
                  std::ostream& out, std::ostream& err) {
-  return ReplayClient(conn, path, json, env, out, err).run();
+  return ReplayClient(conn, options, env, out, err).run();
 }
 
 }  // namespace memd::client

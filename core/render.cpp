@@ -650,17 +650,23 @@ int fragmentation_index(unsigned order, const ContigPageInfo& info) {
          static_cast<int>((1000 + info.free_pages * 1000 / requested) / info.free_blocks_total);
 }
 
-// unusable_show_print() ("%d.%03d ") and extfrag_show_print() ("%2d.%03d ").
+// One index in thousandths: unusable_show_print()'s "%d.%03d" and
+// extfrag_show_print()'s "%2d.%03d" (`pad`).
+void put_index(Buf* out, int i, bool pad) {
+  if (pad) {
+    fmt::format_to(to(out), FMT_COMPILE("{:>2}.{:03}"), i / 1000, i % 1000);
+  } else {
+    fmt::format_to(to(out), FMT_COMPILE("{}.{:03}"), i / 1000, i % 1000);
+  }
+}
+
+// unusable_show_print() and extfrag_show_print(): the zone, then each order's index and a blank.
 template <typename Index>
 void extfrag_zone(Buf* out, const ZoneStats& z, bool pad, Index index) {
   fmt::format_to(to(out), FMT_COMPILE("Node {}, zone {:>8} "), z.nid, z.name);
   for (unsigned o = 0; o < kNrPageOrders; ++o) {
-    const int i = index(o, fill_contig_page_info(z, o));
-    if (pad) {
-      fmt::format_to(to(out), FMT_COMPILE("{:>2}.{:03} "), i / 1000, i % 1000);
-    } else {
-      fmt::format_to(to(out), FMT_COMPILE("{}.{:03} "), i / 1000, i % 1000);
-    }
+    put_index(out, index(o, fill_contig_page_info(z, o)), pad);
+    out->push_back(' ');
   }
   out->push_back('\n');
 }
@@ -739,9 +745,23 @@ std::string render(ProcFile file, const MachineStats& stats) {
 // frag_show(): populated zones of every online node.
 std::string render_buddyinfo(const MachineStats& s) {
   Buf out;
-  for (const NodeStats& n : s.nodes) {
-    for_each_populated_zone(n, [&](const ZoneStats& z) { buddyinfo_zone(&out, z); });
+  for (const ZoneStats* z : populated_zones(s)) {
+    buddyinfo_zone(&out, *z);
   }
+  return to_string(out);
+}
+
+std::vector<const ZoneStats*> populated_zones(const MachineStats& s) {
+  std::vector<const ZoneStats*> zones;
+  for (const NodeStats& n : s.nodes) {
+    for_each_populated_zone(n, [&](const ZoneStats& z) { zones.push_back(&z); });
+  }
+  return zones;
+}
+
+std::string unusable_index_text(const ZoneStats& zone, unsigned order) {
+  Buf out;
+  put_index(&out, unusable_free_index(order, fill_contig_page_info(zone, order)), false);
   return to_string(out);
 }
 

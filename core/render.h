@@ -71,6 +71,16 @@ std::string render_meminfo(const MachineStats& stats);         // meminfo_proc_s
 std::string render_extfrag_index(const MachineStats& stats);   // extfrag_show
 std::string render_unusable_index(const MachineStats& stats);  // unusable_show
 
+// --- what the files print, piece by piece (the history of a replay, tests) ---
+
+// The zones buddyinfo lists, in its order (frag_show: the populated zones of
+// every online node); pagetypeinfo's block table and unusable_index list
+// the same zones.
+std::vector<const ZoneStats*> populated_zones(const MachineStats& stats);
+// The zone's unusable index at `order` exactly as unusable_index prints it
+// ("0.123", unusable_show_print's "%d.%03d").
+std::string unusable_index_text(const ZoneStats& zone, unsigned order);
+
 // --- values the files derive from the counters (exposed for tests) ---
 
 // The pagetypeinfo walk stops counting a free list at this many entries and

@@ -117,7 +117,8 @@ struct ReplayReport {
 // Applies a trace to a machine. Maps each trace pfn to the emulated block its
 // allocation got (by allocation id, so blocks freed or reused by other
 // clients between feeds are never freed by mistake). Installs itself as the
-// machine's extfrag listener for the duration of each feed() and finish().
+// machine's extfrag listener for the duration of each feed() and finish(),
+// counting the machine's fallbacks per zone for the history.
 class Replayer {
  public:
   // Lines longer than this are malformed (and never buffered whole).
@@ -133,7 +134,24 @@ class Replayer {
   uint64_t feed(std::string_view text);
   // Applies the kept partial line, if any (end of input without a newline).
   void finish();
+  // Forgets the kept partial line, if any (`replay abort`: the rest of it
+  // never comes), so that feeding more starts at a line boundary.
+  void drop_partial();
+  // What was replayed so far: every feed() since the Replayer was made, so a
+  // trace fed in parts (a replay continued) counts as one.
   const ReplayReport& report() const;
+
+  // --- the history (core/replay_history.h) ---
+  // From now on records one row per zone every `every` events (>= 1):
+  // first the rows at the events so far (0 on a new Replayer), then at each
+  // multiple of `every`, each row the state right after that event.
+  void start_history(uint64_t every);
+  // Records the rows at the events so far unless the last rows are there,
+  // then stops recording.
+  void end_history();
+  bool history_on() const;
+  // The rows recorded since the last call: complete CSV lines, no header.
+  std::string take_history();
 
  private:
   struct Impl;

@@ -2,12 +2,16 @@
 // applies each event line (parsed by core/trace_line.h) to the machine.
 #include "core/trace.h"
 
+#include "core/assert.h"
+#include "core/replay_history.h"
 #include "core/trace_line.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 namespace memd {
 
@@ -170,11 +174,22 @@ class GfpCache {
 // --- the replayer --------------------------------------------------------------------------------
 
 struct Replayer::Impl final : ExtfragListener {
-  explicit Impl(Machine* m) : machine(m), nr_cpus(static_cast<uint32_t>(m->nr_cpus())) {}
+  static constexpr uint64_t kNever = ~uint64_t{0};
+
+  explicit Impl(Machine* m)
+      : machine(m),
+        nr_cpus(static_cast<uint32_t>(m->nr_cpus())),
+        zone_extfrag(static_cast<size_t>(m->nr_nodes()),
+                     std::vector<ZoneExtfrag>(m->layout().arch.nr_zones())) {}
 
   void on_extfrag(const ExtfragEvent& e) override {
     report.emulator_extfrag.add({e.alloc_order, e.fallback_order, e.alloc_migratetype,
                                  e.fallback_migratetype, e.fragmenting(), e.change_ownership});
+    if (static_cast<size_t>(e.nid) < zone_extfrag.size() &&
+        e.zone_idx < zone_extfrag[e.nid].size()) {
+      ZoneExtfrag& z = zone_extfrag[e.nid][e.zone_idx];
+      ++(e.change_ownership ? z.claims : z.steals);
+    }
   }
 
   void line(std::string_view text);
@@ -218,13 +233,21 @@ struct Replayer::Impl final : ExtfragListener {
     partial.clear();
   }
 
+  // The rows of the history at the events so far; the next at the next multiple of history_every.
+  void record_rows();
+
   Machine* machine;
   uint32_t nr_cpus;
   GfpCache gfps;
   PfnMap pfns;
   ReplayReport report;
-  std::string partial;    // the start of a line that continues in the next feed
-  bool overlong = false;  // the partial line passed kMaxLineBytes and was dropped
+  ExtfragByZone zone_extfrag;  // the machine's fallbacks during feeds, per zone
+  uint64_t history_every = 0;  // 0: no history
+  uint64_t next_row = kNever;  // the event count of the next rows
+  uint64_t last_row = kNever;  // the event count of the last rows recorded
+  std::string history;         // rows not taken yet
+  std::string partial;         // the start of a line that continues in the next feed
+  bool overlong = false;       // the partial line passed kMaxLineBytes and was dropped
 };
 
 namespace {
@@ -304,6 +327,18 @@ void Replayer::Impl::event(const EventHead& head) {
       ++report.ignored_other_events;
       break;
   }
+  if (report.events() >= next_row) [[unlikely]] {
+    record_rows();
+  }
+}
+
+void Replayer::Impl::record_rows() {
+  const uint64_t event = report.events();
+  const MachineStats stats = machine->stats();
+  append_history_rows(&history, {event, &stats, &zone_extfrag, report.failed_allocs});
+  last_row = event;
+  const uint64_t k = event / history_every + 1;
+  next_row = k > kNever / history_every ? kNever : k * history_every;
 }
 
 // mm_page_alloc: "page=%p pfn=0x%lx order=%d migratetype=%d gfp_flags=%s"
@@ -481,8 +516,34 @@ void Replayer::finish() {
   impl_->flush_partial();
 }
 
+void Replayer::drop_partial() {
+  impl_->partial.clear();
+  impl_->overlong = false;
+}
+
 const ReplayReport& Replayer::report() const {
   return impl_->report;
+}
+
+void Replayer::start_history(uint64_t every) {
+  MEMD_ASSERT(every >= 1);
+  impl_->history_every = std::max<uint64_t>(every, 1);
+  impl_->record_rows();
+}
+
+void Replayer::end_history() {
+  if (impl_->history_every == 0) return;
+  if (impl_->last_row != impl_->report.events()) impl_->record_rows();
+  impl_->history_every = 0;
+  impl_->next_row = Impl::kNever;
+}
+
+bool Replayer::history_on() const {
+  return impl_->history_every != 0;
+}
+
+std::string Replayer::take_history() {
+  return std::exchange(impl_->history, {});
 }
 
 }  // namespace memd

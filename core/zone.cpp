@@ -329,7 +329,7 @@ OptPfn Zone::rmqueue_claim(unsigned order, unsigned start_mt, unsigned alloc_fla
     auto page = try_to_claim_block(pfn, current_order, order, start_mt, fallback_mt, alloc_flags);
     if (page) {
       ctx->emit_extfrag({*page, static_cast<int>(order), current_order, static_cast<int>(start_mt),
-                         fallback_mt, ctx->pageblocks.get(*page) == start_mt});
+                         fallback_mt, ctx->pageblocks.get(*page) == start_mt, nid, idx});
       return page;
     }
   }
@@ -345,7 +345,7 @@ OptPfn Zone::rmqueue_steal(unsigned order, unsigned start_mt) {
     page_del_and_expand(pfn, order, current_order, fallback_mt);
     ctx->emit_extfrag({pfn, static_cast<int>(order), static_cast<int>(current_order),
                        static_cast<int>(start_mt), fallback_mt,
-                       ctx->pageblocks.get(pfn) == start_mt});
+                       ctx->pageblocks.get(pfn) == start_mt, nid, idx});
     return pfn;
   }
   return std::nullopt;

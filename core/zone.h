@@ -73,6 +73,9 @@ struct ExtfragEvent {
   int alloc_migratetype = 0;
   int fallback_migratetype = 0;
   bool change_ownership = false;
+  // The zone whose free lists it took from (not in the tracepoint's text).
+  int nid = 0;
+  unsigned zone_idx = 0;
   bool fragmenting() const { return fallback_order < static_cast<int>(kPageblockOrder); }
 };
 

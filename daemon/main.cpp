@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "daemon/batch.h"
 #include "daemon/log.h"
 #include "daemon/mount_backend.h"
 #include "daemon/options.h"
@@ -59,21 +60,6 @@ bool mount_answers(const std::string& path) {
     usleep(10'000);
   }
   return false;
-}
-
-// --print FILE: the file as the mount would serve it, from a fresh machine:
-// nothing is mounted, and the state directory is never read or written.
-int print_file(const Config& config, const std::string& name) {
-  auto service = Service::boot(config.machine);
-  if (!service) {
-    log::err("{}: cannot boot the machine: {}", config.source, service.error().message);
-    return 1;
-  }
-  for (const std::string& w : (*service)->boot_warnings()) {
-    log::warning("{}", w);
-  }
-  const std::string text = (*service)->render(*proc_file_named(name));
-  return fwrite(text.data(), 1, text.size(), stdout) == text.size() && fflush(stdout) == 0 ? 0 : 1;
 }
 
 // The state directory, locked; nullopt (and why, in the log) when memd keeps
@@ -284,7 +270,8 @@ int run(const Options& options) {
     log::err("{}", config.error().message);
     return 1;
   }
-  return options.print ? print_file(*config, *options.print) : run_daemon(*config, options);
+  if (options.print || options.replay) return run_batch(*config, options);
+  return run_daemon(*config, options);
 }
 
 }  // namespace

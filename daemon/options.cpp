@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/command.h"
+#include "protocol/command.h"
 #include "protocol/files.h"
 
 namespace memd {
@@ -20,6 +21,17 @@ std::string absolute(const std::string& path) {
 }
 
 }  // namespace
+
+std::vector<std::string> print_list(const std::string& print) {
+  std::vector<std::string> names;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = print.find(',', start);
+    names.push_back(print.substr(start, comma - start));
+    if (comma == std::string::npos) return names;
+    start = comma + 1;
+  }
+}
 
 std::variant<Options, int> parse_options(int argc, const char* const* argv) {
   Options o;
@@ -36,11 +48,30 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
   app.add_flag("-f,--foreground", o.foreground, "stay in the foreground and log to stderr");
   app.add_flag("-v,--verbose", o.verbose, "log debug messages too");
   app.add_option("--print", o.print,
-                 "boot the machine, print this file to stdout and exit without mounting (" +
-                     protocol::file_names() + ")")
-      ->check([](const std::string& name) {
-        return proc_file_named(name) ? std::string() : "unknown file '" + name + "'";
+                 "boot the machine (and replay --replay's trace), print these files to stdout "
+                 "and exit without mounting: FILE[,FILE...] (" +
+                     protocol::file_names() +
+                     "); several are headed '==> NAME <==' as head(1) does")
+      ->check([](const std::string& list) {
+        for (const std::string& name : print_list(list)) {
+          if (!proc_file_named(name)) return "unknown file '" + name + "'";
+        }
+        return std::string();
       });
+  auto* replay = app.add_option("--replay", o.replay,
+                                "batch mode: boot the machine, replay this trace (gzip or plain), "
+                                "print its report to stderr (and the --print files) and exit")
+                     ->check(CLI::ExistingFile);
+  auto* history =
+      app.add_option("--history", o.history,
+                     "with --replay: write the replay's history to this file, as memctl replay "
+                     "--history does")
+          ->needs(replay);
+  app.add_option("--every", o.every,
+                 "with --history: a row every N trace events (default " +
+                     std::to_string(protocol::kDefaultHistoryEvery) + ")")
+      ->check(CLI::Range(uint64_t{1}, protocol::kMaxHistoryEvery))
+      ->needs(history);
   auto* daemon = app.add_option_group("daemon", "override [daemon] of the configuration");
   daemon->add_option("-m,--mount", o.mount, "where to mount the files");
   daemon->add_option("-s,--socket", o.socket, "the Unix socket to listen on");

@@ -2,12 +2,15 @@
 // file: flags override the file, the file overrides the defaults.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include "core/result.h"
 #include "daemon/config.h"
+#include "protocol/command.h"
 
 namespace memd {
 
@@ -15,7 +18,11 @@ struct Options {
   std::optional<std::string> config_path;  // --config; else /etc/memd/memd.toml if it exists
   bool foreground = false;
   bool verbose = false;
-  std::optional<std::string> print;  // --print FILE: print one file and exit
+  // Batch mode (daemon/batch.h): no mount, no socket, no state.
+  std::optional<std::string> print;    // --print FILE[,FILE...]: print the files and exit
+  std::optional<std::string> replay;   // --replay TRACE: replay it first
+  std::optional<std::string> history;  // --history FILE: the replay's history, as CSV
+  uint64_t every = protocol::kDefaultHistoryEvery;  // --every N: a history row every N events
   // [daemon] overrides
   std::optional<std::string> mount;
   std::optional<std::string> socket;
@@ -31,6 +38,9 @@ struct Options {
   std::optional<int> cpus;
   std::optional<std::string> cmdline;
 };
+
+// The files --print names, in order ("buddyinfo,zoneinfo").
+std::vector<std::string> print_list(const std::string& print);
 
 // Parses argv. On --help, --version or a usage error it prints what CLI11
 // prints and returns the exit status (0, or 2 for a usage error).

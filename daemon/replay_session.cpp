@@ -2,8 +2,13 @@
 // (replay file=) or streamed over the socket in frames (replay begin, data,
 // end, abort). A session is applied in batches of kReplayBatchBytes, the lock
 // released between them; `reset`, `snapshot load` and a stopping memd end it.
+// The last session's Replayer is kept after it ends, for `replay begin
+// continue`, until the machine is replaced. A streamed session may record
+// its history (`every=N`): each reply carries the rows recorded since the
+// one before.
 #include <fmt/format.h>
 
+#include "core/replay_history.h"
 #include "daemon/service.h"
 #include "daemon/trace_reader.h"
 
@@ -22,17 +27,25 @@ protocol::ReplaySummary summary(const ReplayReport& report) {
 
 }  // namespace
 
-uint64_t Service::begin_replay_locked() {
+uint64_t Service::begin_replay_locked(bool continue_previous) {
   if (replay_session_ != 0) return 0;
-  replayer_ = std::make_unique<Replayer>(machine_.get());
+  if (!continue_previous || !replayer_) replayer_ = std::make_unique<Replayer>(machine_.get());
   replay_session_ = next_session_++;
   replay_lines_ = 0;
   return replay_session_;
 }
 
-void Service::end_replay_locked() {
-  replayer_.reset();
+std::string Service::end_replay_locked() {
   replay_session_ = 0;
+  if (!replayer_) return {};
+  replayer_->drop_partial();
+  replayer_->end_history();
+  return replayer_->take_history();
+}
+
+void Service::drop_replay_locked() {
+  (void)end_replay_locked();
+  replayer_.reset();
 }
 
 bool Service::feed_in_batches(uint64_t session, std::string_view text) {
@@ -40,7 +53,7 @@ bool Service::feed_in_batches(uint64_t session, std::string_view text) {
     const size_t n = std::min(text.size(), kReplayBatchBytes);
     {
       Lock lock(this);
-      if (stopping_ && replay_session_ == session) end_replay_locked();
+      if (stopping_ && replay_session_ == session) (void)end_replay_locked();
       if (replay_session_ != session) return false;
       if (n == 0) return true;
       replay_lines_ += replayer_->feed(text.substr(0, n));
@@ -53,12 +66,10 @@ bool Service::feed_in_batches(uint64_t session, std::string_view text) {
   }
 }
 
-ReplayReport Service::finish_replay_locked() {
+std::string Service::finish_replay_locked() {
   replayer_->finish();
   changed_locked();
-  ReplayReport report = replayer_->report();
-  end_replay_locked();
-  return report;
+  return end_replay_locked();
 }
 
 Reply Service::replay(const ReplayCommand& c, Client* client) {
@@ -73,7 +84,7 @@ Reply Service::replay(const ReplayCommand& c, Client* client) {
     return bad_input("replay data: the socket server reads the bytes that follow");
   }
   Lock lock(this);
-  if (c.op == Op::kBegin) return replay_begin_locked(client);
+  if (c.op == Op::kBegin) return replay_begin_locked(c, client);
   const bool mine = client->replay_session != 0 && client->replay_session == replay_session_;
   if (!mine) {
     const bool reset = client->replay_session != 0;
@@ -82,24 +93,44 @@ Reply Service::replay(const ReplayCommand& c, Client* client) {
                            : "replay: no replay running on this connection (replay begin first)");
   }
   client->replay_session = 0;
-  if (c.op == Op::kAbort) {
-    const uint64_t lines = replay_lines_;
-    Reply reply = protocol::replay_aborted_reply(summary(replayer_->report()), lines);
-    end_replay_locked();
-    return reply;
-  }
-  return protocol::report_reply(summary(finish_replay_locked()));
+  return replay_end_locked(c.op);
 }
 
-Reply Service::replay_begin_locked(Client* client) {
+Reply Service::replay_end_locked(ReplayCommand::Op op) {
+  const bool history = replayer_->history_on();
+  Reply reply;
+  if (op == ReplayCommand::Op::kAbort) {
+    const uint64_t lines = replay_lines_;
+    std::string rows = end_replay_locked();
+    reply = protocol::replay_aborted_reply(summary(replayer_->report()), lines);
+    if (history) protocol::add_history(&reply, std::move(rows));
+  } else {
+    std::string rows = finish_replay_locked();
+    reply = protocol::report_reply(summary(replayer_->report()));
+    if (history) protocol::add_history(&reply, std::move(rows));
+  }
+  return reply;
+}
+
+// `replay begin [every=N] [continue]`: the reply of a history carries its
+// header and the rows at the events so far.
+Reply Service::replay_begin_locked(const ReplayCommand& c, Client* client) {
   if (client->replay_session != 0 && client->replay_session == replay_session_) {
     return bad_input("replay begin: this connection's replay is still running");
   }
-  client->replay_session = begin_replay_locked();
-  if (client->replay_session == 0) {
+  if (replay_session_ != 0) {
     return Reply::error(Failure::kBusy, "replay begin: another replay is running");
   }
-  return protocol::replay_started_reply();
+  if (c.continue_previous && !replayer_) {
+    return bad_input("replay: no previous replay to continue");
+  }
+  client->replay_session = begin_replay_locked(c.continue_previous);
+  Reply reply = protocol::replay_started_reply();
+  if (c.every != 0) {
+    replayer_->start_history(c.every);
+    protocol::add_history(&reply, std::string(kHistoryHeader) + replayer_->take_history());
+  }
+  return reply;
 }
 
 bool Service::owns_replay(const Client* client) {
@@ -117,7 +148,11 @@ Reply Service::replay_data(Client* client, std::string_view bytes) {
                                : "replay data: the replay ended when the machine was reset");
   }
   Lock lock(this);
-  return protocol::replay_frame_reply(replay_lines_);
+  Reply reply = protocol::replay_frame_reply(replay_lines_);
+  if (replay_session_ == session && replayer_->history_on()) {
+    protocol::add_history(&reply, replayer_->take_history());
+  }
+  return reply;
 }
 
 Reply Service::replay_file(const std::string& path, Client* client) {
@@ -132,7 +167,7 @@ Reply Service::replay_file(const std::string& path, Client* client) {
   uint64_t session = 0;
   {
     Lock lock(this);
-    session = begin_replay_locked();
+    session = begin_replay_locked(false);
   }
   if (session == 0) return Reply::error(Failure::kBusy, "replay: another replay is running");
   // The session belongs to no client: whatever way this returns (an
@@ -143,7 +178,7 @@ Reply Service::replay_file(const std::string& path, Client* client) {
     uint64_t session;
     ~EndUnfinished() {
       Lock lock(s);
-      if (s->replay_session_ == session) s->end_replay_locked();
+      if (s->replay_session_ == session) (void)s->end_replay_locked();
     }
   } end_unfinished{this, session};
   return replay_from(**reader, session);
@@ -163,7 +198,8 @@ Reply Service::replay_from(TraceReader& reader, uint64_t session) {
   if (replay_session_ != session) {
     return bad_input("replay: the replay ended when the machine was reset");
   }
-  return protocol::report_reply(summary(finish_replay_locked()));
+  (void)finish_replay_locked();
+  return protocol::report_reply(summary(replayer_->report()));
 }
 
 }  // namespace memd

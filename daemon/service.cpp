@@ -63,7 +63,7 @@ Service::Service(const MachineConfig& config, std::unique_ptr<Machine> machine,
 
 Service::~Service() {
   Lock lock(this);
-  end_replay_locked();  // the replayer refers to the machine: it goes first
+  drop_replay_locked();  // the replayer refers to the machine: it goes first
 }
 
 void Service::stop() {
@@ -72,7 +72,7 @@ void Service::stop() {
 
 std::unique_ptr<Machine> Service::replace_machine(std::unique_ptr<Machine> machine) {
   Lock lock(this);
-  end_replay_locked();
+  drop_replay_locked();
   std::swap(machine, machine_);
   if (trace_kb_) (void)machine_->trace_buffer().set_buffer_size_kb(trace_kb_);
   machine_->set_trace_events(trace_mask_);
@@ -182,7 +182,7 @@ void Service::disconnect(Client* client) {
   }
   if (client->replay_session == 0) return;
   Lock lock(this);
-  if (replay_session_ == client->replay_session) end_replay_locked();
+  if (replay_session_ == client->replay_session) (void)end_replay_locked();
   client->replay_session = 0;
 }
 

@@ -153,7 +153,9 @@ class Service {
   Reply sysctl(const SysctlCommand& c) EXCLUDES(mu_);
   Reply show(const ShowCommand& c) EXCLUDES(mu_);
   Reply replay(const ReplayCommand& c, Client* client) EXCLUDES(mu_);
-  Reply replay_begin_locked(Client* client) REQUIRES(mu_);
+  Reply replay_begin_locked(const ReplayCommand& c, Client* client) REQUIRES(mu_);
+  // `replay end` and `replay abort` of the client's running replay.
+  Reply replay_end_locked(ReplayCommand::Op op) REQUIRES(mu_);
   Reply replay_file(const std::string& path, Client* client) EXCLUDES(mu_);
   // Feeds session `session` from `reader` to the end and finishes it.
   Reply replay_from(TraceReader& reader, uint64_t session) EXCLUDES(mu_);
@@ -164,12 +166,18 @@ class Service {
   Reply check() EXCLUDES(mu_);
   Reply status() EXCLUDES(mu_);
 
-  // Starts a replay session and returns its id; 0 if one runs already.
-  uint64_t begin_replay_locked() REQUIRES(mu_);
-  // Ends the replay, keeping what it applied.
-  void end_replay_locked() REQUIRES(mu_);
-  // Applies the replay's kept partial line, ends it and returns its report.
-  ReplayReport finish_replay_locked() REQUIRES(mu_);
+  // Starts a replay session and returns its id; 0 if one runs already. The
+  // session continues the kept Replayer (`continue_previous`, which the
+  // caller checked is there) or starts a new one.
+  uint64_t begin_replay_locked(bool continue_previous) REQUIRES(mu_);
+  // Ends the replay, keeping what it applied: a kept partial line is
+  // dropped, the history ends (the rows not yet sent are returned) and the
+  // Replayer stays for a `replay begin continue`.
+  std::string end_replay_locked() REQUIRES(mu_);
+  // Ends the replay and forgets its Replayer (the machine it maps goes away).
+  void drop_replay_locked() REQUIRES(mu_);
+  // Applies the replay's kept partial line and ends it (end_replay_locked).
+  std::string finish_replay_locked() REQUIRES(mu_);
   // Applies text to session `session` in batches; false if the session ended meanwhile.
   bool feed_in_batches(uint64_t session, std::string_view text) EXCLUDES(mu_);
   // Yields the CPU to threads waiting for mu_, between two batches of a long operation.
@@ -189,9 +197,11 @@ class Service {
   uint64_t stats_generation_ GUARDED_BY(mu_) = ~0ULL;
   std::shared_ptr<const PageblockSnapshot> pageblocks_ GUARDED_BY(mu_);
   uint64_t pageblocks_generation_ GUARDED_BY(mu_) = ~0ULL;
+  // The running replay's, or else the last replay's, kept for `replay begin
+  // continue` until the machine is replaced (reset, snapshot load).
   std::unique_ptr<Replayer> replayer_ GUARDED_BY(mu_);
   uint64_t replay_session_ GUARDED_BY(mu_) = 0;  // the running replay's id; 0 if none
-  uint64_t replay_lines_ GUARDED_BY(mu_) = 0;
+  uint64_t replay_lines_ GUARDED_BY(mu_) = 0;    // lines the running session applied
   uint64_t next_session_ GUARDED_BY(mu_) = 1;
   // `trace` settings, carried over to every new machine (reset, snapshot load).
   uint32_t trace_mask_ GUARDED_BY(mu_) = 0;

@@ -227,6 +227,22 @@ Result<Command> parse_show(const Args& a) {
   return Command{ShowCommand{t.value}};
 }
 
+constexpr std::string_view kReplayBeginUsage = "replay begin [every=N] [continue]";
+
+// `replay begin [every=N] [continue]`
+Result<Command> parse_replay_begin(const Args& a) {
+  if (auto st = a.check_keys({"every"}, {}, {"continue"}); !st) return st.error();
+  ReplayCommand c{};
+  c.op = ReplayCommand::Op::kBegin;
+  auto every = a.number("every", 1, kMaxHistoryEvery);
+  if (!every) return every.error();
+  c.every = every->value_or(0);
+  for (const Token& t : a.tokens()) {
+    if (!t.has_key) c.continue_previous = true;
+  }
+  return Command{c};
+}
+
 Result<Command> parse_replay(const Args& a) {
   if (a.tokens().empty()) return a.error("say file=PATH, begin, data bytes=N, end or abort");
   const Token& first = a.tokens().front();
@@ -253,9 +269,8 @@ Result<Command> parse_replay(const Args& a) {
     c.bytes = *bytes;
     return Command{c};
   }
-  if (first.value == "begin") {
-    c.op = ReplayCommand::Op::kBegin;
-  } else if (first.value == "end") {
+  if (first.value == "begin") return parse_replay_begin(Args(a.verb(), kReplayBeginUsage, rest));
+  if (first.value == "end") {
     c.op = ReplayCommand::Op::kEnd;
   } else if (first.value == "abort") {
     c.op = ReplayCommand::Op::kAbort;
@@ -357,7 +372,8 @@ constexpr Verb kVerbs[] = {
     {"free", "free pfn=P... | id=N... | all [cpu=C]", parse_free},
     {"sysctl", "sysctl | sysctl NAME | sysctl NAME=VALUE", parse_sysctl},
     {"show", "show FILE", parse_show},
-    {"replay", "replay file=PATH | begin | data bytes=N | end | abort", parse_replay},
+    {"replay", "replay file=PATH | begin [every=N] [continue] | data bytes=N | end | abort",
+     parse_replay},
     {"snapshot", "snapshot save | load bytes=N", parse_snapshot},
     {"reset", "reset", no_arguments<ResetCommand>},
     {"check", "check", no_arguments<CheckCommand>},
@@ -495,7 +511,10 @@ Result<std::string> format_replay(const ReplayCommand& c) {
     case ReplayCommand::Op::kFile:
       return w.value("file", c.path).done();
     case ReplayCommand::Op::kBegin:
-      return w.word("begin").done();
+      w.word("begin");
+      if (c.every) w.number("every", c.every);
+      if (c.continue_previous) w.word("continue");
+      return w.done();
     case ReplayCommand::Op::kData:
       return w.word("data").number("bytes", c.bytes).done();
     case ReplayCommand::Op::kEnd:

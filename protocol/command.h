@@ -78,8 +78,16 @@ struct ReplayCommand {
   enum class Op : uint8_t { kFile, kBegin, kData, kEnd, kAbort } op;
   std::string path;    // kFile
   uint64_t bytes = 0;  // kData: the raw bytes that follow the line
+  // kBegin: `every=N`, the replay's history every N events (0: no history);
+  // `continue`, the previous replay goes on (its pfn mapping and counts).
+  uint64_t every = 0;
+  bool continue_previous = false;
   friend bool operator==(const ReplayCommand&, const ReplayCommand&) = default;
 };
+// The most events between two samples of a replay's history (replay begin
+// every=N), and the front ends' default (memctl replay --every, memd --every).
+inline constexpr uint64_t kMaxHistoryEvery = uint64_t{1} << 48;
+inline constexpr uint64_t kDefaultHistoryEvery = 1000;
 
 // `snapshot save`: the machine's state as bytes, sent after the JSON reply;
 // `snapshot load bytes=N`: N raw bytes of state follow the line (socket only).

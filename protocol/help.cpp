@@ -21,6 +21,8 @@ std::string_view command_help() {
   replay file=PATH                replay a kernel trace (.gz too) read by the daemon
   replay begin | data bytes=N | end | abort
                                   stream a trace over the socket
+  replay begin every=N            ... recording its history every N events (CSV in the replies)
+  replay begin continue           ... going on from the previous replay (its pfns, its counts)
   trace                           the kmem tracepoints: which are on, the buffer
   trace on EVENT[,EVENT...]       turn events on (mm_page_alloc, mm_page_free,
                                   mm_page_free_batched, mm_page_alloc_zone_locked,

@@ -67,8 +67,9 @@ inline constexpr const char* kLines = "lines";
 inline constexpr const char* kReport = "report";
 inline constexpr const char* kMalformed = "malformed";
 inline constexpr const char* kAborted = "aborted";
-inline constexpr const char* kLine = "line";      // a malformed line's number
-inline constexpr const char* kReason = "reason";  // and why
+inline constexpr const char* kHistory = "history";  // a replay's history rows (CSV lines)
+inline constexpr const char* kLine = "line";        // a malformed line's number
+inline constexpr const char* kReason = "reason";    // and why
 inline constexpr const char* kLiveAllocations = "live_allocations";
 inline constexpr const char* kCounters = "counters";
 inline constexpr const char* kReplaying = "replaying";
@@ -164,6 +165,26 @@ Reply replay_aborted_reply(const ReplaySummary& report, uint64_t lines);
 Reply replay_started_reply();
 // One `replay data` frame applied: {"lines": lines applied so far}.
 Reply replay_frame_reply(uint64_t lines);
+// A replay that records its history (`replay begin every=N`): each of its
+// replies carries "history", the CSV lines recorded since the previous one.
+void add_history(Reply* reply, std::string rows);
+
+// A replay's report for humans, as `memctl replay` and `memd --replay` print
+// it: each counter of the reply's "report" object on a line, aligned, then
+// the malformed lines. Anything but an object is printed as JSON.
+std::string report_text(const Json& report);
+// The line before it: "replayed PATH: N lines in 0.42 s"; "replay of PATH
+// interrupted after N lines in 0.42 s"; for a continued replay, whose report
+// counts all its parts, "replayed PATH, continuing the previous replay: N
+// lines in all, this part in 0.42 s".
+struct ReplayHeadline {
+  std::string_view path;
+  uint64_t lines = 0;
+  double seconds = 0;
+  bool interrupted = false;
+  bool continued = false;
+};
+std::string replay_headline(const ReplayHeadline& h);
 
 // `snapshot save`: {"bytes":N,"allocations":A}, the N bytes as the payload.
 Reply snapshot_saved_reply(std::shared_ptr<const std::string> state, uint64_t allocations);

@@ -4,12 +4,14 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <thread>
 
 #include <fmt/format.h>
 
 #include "core/render.h"
+#include "core/replay_history.h"
 #include "daemon/service.h"
 
 namespace memd {
@@ -236,6 +238,118 @@ TEST_F(ServiceTest, ResetEndsAReplay) {
   ok("replay begin", &a);
   service->disconnect(&a);  // a client that goes away ends its replay
   ok("replay begin");
+}
+
+// The event lines of kTrace: two allocations and a free.
+constexpr std::string_view kAllocLine =
+    "  bash-1 [000] .....   1.000002: mm_page_alloc: page=0000000000000000 pfn=0x112dc0 order=2 "
+    "migratetype=0 gfp_flags=GFP_KERNEL\n";
+constexpr std::string_view kFreeLine =
+    "  bash-1 [000] ...2.   1.000003: mm_page_free: page=0000000000000000 pfn=0x112dc0 order=2\n";
+
+// The event counts of a history's rows, once per sample ("0 2 3 ").
+std::string row_events(const std::string& rows) {
+  std::string events, last;
+  for (size_t at = 0; at < rows.size(); at = rows.find('\n', at) + 1) {
+    const std::string e = rows.substr(at, rows.find(',', at) - at);
+    if (e != last) events += e + " ";
+    last = e;
+  }
+  return events;
+}
+
+// `replay begin every=N`: the header and the rows at event 0 come with the
+// begin, each frame's rows with its reply, the rest with `replay end`.
+TEST_F(ServiceTest, StreamingReplayWithHistory) {
+  Client a{Client::Origin::kSocket, 1000, 0};
+  Json begin = ok("replay begin every=2", &a);
+  ASSERT_EQ(begin.size(), 2u);
+  const std::string start = begin["history"];
+  ASSERT_EQ(start.substr(0, kHistoryHeader.size()), kHistoryHeader);
+  EXPECT_EQ(row_events(start.substr(kHistoryHeader.size())), "0 ");
+  // 512 MiB: DMA and DMA32, a row each.
+  EXPECT_EQ(std::count(start.begin(), start.end(), '\n'), 3);
+  Reply r = service->replay_data(&a, kTrace.substr(0, 100));  // the header line only
+  EXPECT_EQ(r.json.dump(), R"({"ok":true,"lines":1,"history":""})");
+  r = service->replay_data(&a, kTrace.substr(100));
+  EXPECT_EQ(row_events(r.json["history"]), "2 ");
+  Json end = ok("replay end", &a);
+  EXPECT_EQ(row_events(end["history"]), "3 ");  // the end, 3 events: no multiple of 2
+  EXPECT_EQ(end["report"]["events"], 3);
+  // A plain replay's replies are as they always were.
+  EXPECT_EQ(ok("replay begin", &a).dump(), R"({"ok":true})");
+  EXPECT_EQ(service->replay_data(&a, kTrace).json.dump(), R"({"ok":true,"lines":5})");
+  EXPECT_FALSE(ok("replay end", &a).contains("history"));
+  // An abort sends the rows not sent yet: none when the last were at its event count.
+  ok("replay begin every=1", &a);
+  r = service->replay_data(&a, kTrace.substr(0, 200));  // one event, and part of a line
+  EXPECT_EQ(row_events(r.json["history"]), "1 ");
+  EXPECT_EQ(ok("replay abort", &a)["history"], "");
+  ok("replay begin every=2", &a);
+  service->replay_data(&a, kTrace.substr(0, 200));
+  EXPECT_EQ(row_events(ok("replay abort", &a)["history"]), "1 ");
+}
+
+// `replay begin continue`: the trace's pfns, the counts and the report go on
+// from the replay before; `reset` forgets it.
+TEST_F(ServiceTest, ContinueGoesOnFromThePreviousReplay) {
+  Client a{Client::Origin::kSocket, 1000, 0};
+  const std::string fresh = buddyinfo();
+  EXPECT_EQ(error("replay begin continue", &a), "replay: no previous replay to continue");
+  EXPECT_EQ(a.replay_session, 0u);
+  EXPECT_FALSE(ok("status")["replaying"].get<bool>());
+  EXPECT_EQ(buddyinfo(), fresh);
+  ok("replay begin", &a);
+  service->replay_data(&a, kAllocLine);
+  ok("replay end", &a);
+  EXPECT_EQ(ok("status")["live_allocations"], 1);
+  // Continued: the free finds its allocation, and the report counts both parts.
+  ok("replay begin continue every=1", &a);
+  Reply r = service->replay_data(&a, kFreeLine);
+  EXPECT_EQ(r.json["lines"], 1);  // this part's lines
+  EXPECT_EQ(row_events(r.json["history"]), "2 ");
+  Json end = ok("replay end", &a);
+  EXPECT_EQ(end["report"]["lines"], 2);
+  EXPECT_EQ(end["report"]["applied_frees"], 1);
+  EXPECT_EQ(ok("status")["live_allocations"], 0);
+  // Not continued: the same free is of a pfn this replay never saw.
+  ok("replay begin", &a);
+  service->replay_data(&a, kAllocLine);
+  ok("replay end", &a);
+  ok("replay begin", &a);
+  service->replay_data(&a, kFreeLine);
+  end = ok("replay end", &a);
+  EXPECT_EQ(end["report"]["skipped_free_before_trace"], 1);
+  EXPECT_EQ(ok("status")["live_allocations"], 1);
+  // A reset drops the replay to continue, and so does a snapshot load.
+  ok("reset");
+  EXPECT_EQ(error("replay begin continue", &a), "replay: no previous replay to continue");
+  ok("replay begin", &a);
+  ok("replay end", &a);
+  const std::string state = service->save_state();
+  ASSERT_TRUE(service->begin_snapshot_load(&a, state.size()).ok());
+  ASSERT_TRUE(service->snapshot_load(&a, state).ok());
+  EXPECT_EQ(error("replay begin continue", &a), "replay: no previous replay to continue");
+}
+
+// An abort drops the line it cut; the next part starts at a line boundary.
+TEST_F(ServiceTest, AbortKeepsTheReplayButNotItsCutLine) {
+  Client a{Client::Origin::kSocket, 1000, 0};
+  ok("replay begin", &a);
+  service->replay_data(&a, std::string(kAllocLine) + "  bash-1 [000] .....   1.0: mm_pa");
+  ok("replay abort", &a);
+  ok("replay begin continue", &a);
+  service->replay_data(&a, kFreeLine);
+  Json end = ok("replay end", &a);
+  EXPECT_EQ(end["report"]["lines"], 2);
+  EXPECT_EQ(end["report"]["malformed_lines"], 0);
+  EXPECT_EQ(end["report"]["applied_frees"], 1);
+  // A client that went away ends its replay; it can be continued too.
+  ok("replay begin every=5 continue", &a);
+  service->disconnect(&a);
+  Json begin = ok("replay begin continue every=5", &a);
+  EXPECT_EQ(row_events(begin["history"].get<std::string>().substr(kHistoryHeader.size())), "2 ");
+  ok("replay end", &a);
 }
 
 TEST_F(ServiceTest, ReplayFile) {

@@ -101,6 +101,13 @@ write("fuzz_socket", "replay-stream", stream)
 write("fuzz_command", "replay-abort",
       b"replay begin\nreplay begin\nreplay data bytes=100\n" + head[:100] +
       b"reset\nreplay data bytes=10\n0123456789replay abort\nreplay begin\nreplay abort\n")
+# A history (every=N), a replay continued after an abort and a reset, and the refusals.
+history = (b"replay begin every=7\nreplay data bytes=%d\n" % len(middle[:2500]) + middle[:2500] +
+           b"replay abort\nreplay begin continue every=3\n"
+           b"replay data bytes=%d\n" % len(middle[2500:6000]) + middle[2500:6000] +
+           b"replay end\nreplay begin every=0\nreset\nreplay begin continue\ncheck\n")
+write("fuzz_command", "replay-history", history)
+write("fuzz_socket", "replay-history", history)
 write("fuzz_command", "replay-cut", b"replay begin\nreplay data bytes=5000\n" + middle[:1000])
 write("fuzz_socket", "replay-cut", b"replay begin\nreplay data bytes=5000\n" + middle[:1000])
 write("fuzz_socket", "skip-frame", b"replay data bytes=5\nhellostatus\nreplay data bytes=lots\nstatus\n")

@@ -378,24 +378,35 @@ TEST(Memctl, CheckResetStatus) {
 // --- replay ---------------------------------------------------------------------------------
 
 // A fake daemon that speaks the streaming replay protocol and counts lines.
+// A begin with every=N gets a "history" in each reply: "header\n" and "at
+// begin\n", "frame N\n", "at end\n".
 struct ReplayFake {
   uint64_t lines = 0;
   std::string busy_reply;
   std::function<void(int frame)> on_frame;
   int frames = 0;
+  bool history = false;
+  std::string reply(Json j, const std::string& rows) const {
+    if (history) j["history"] = rows;
+    return j.dump();
+  }
   FakeMemd fake{[this](const std::string& line, const std::string& payload) -> std::string {
-    if (line == "replay begin") return busy_reply.empty() ? R"({"ok":true})" : busy_reply;
+    if (line.rfind("replay begin", 0) == 0) {
+      history = line.find("every=") != std::string::npos;
+      return busy_reply.empty() ? reply({{"ok", true}}, "header\nat begin\n") : busy_reply;
+    }
     if (line.rfind("replay data bytes=", 0) == 0) {
       lines += std::count(payload.begin(), payload.end(), '\n');
-      if (on_frame) on_frame(++frames);
-      return Json{{"ok", true}, {"lines", lines}}.dump();
+      ++frames;
+      if (on_frame) on_frame(frames);
+      return reply({{"ok", true}, {"lines", lines}}, "frame " + std::to_string(frames) + "\n");
     }
     if (line == "replay end" || line == "replay abort") {
       Json report = Json::object();
       report["lines"] = lines;
       report["applied"] = lines;
       report["malformed"] = Json::array({Json{{"line", 3}, {"reason", "mm_page_alloc: bad pfn"}}});
-      return Json{{"ok", true}, {"report", report}}.dump();
+      return reply({{"ok", true}, {"report", report}}, "at end\n");
     }
     return R"({"ok":false,"error":"unexpected"})";
   }};
@@ -466,6 +477,66 @@ TEST(MemctlReplay, StreamsTheFileInFramesCutAtLineEnds) {
         << r.out;
     EXPECT_NE(r.out.find("  line 3: mm_page_alloc: bad pfn\n"), std::string::npos) << r.out;
   }
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(MemctlReplay, HistoryGoesToTheFileAsTheRepliesBringIt) {
+  ReplayFake f;
+  const TempFile file("h.trace", big_trace(20000), false);
+  const std::string csv = file.path() + ".csv";
+  std::ofstream(csv) << "old content, truncated\n";
+  Outcome r = memctl({"replay", file.path(), "--history", csv, "--every", "500"}, at(f.fake));
+  EXPECT_EQ(r.status, 0) << r.err;
+  const auto lines = f.fake.lines();
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_EQ(lines.front(), "replay begin every=500");
+  std::string want = "header\nat begin\n";
+  for (int i = 1; i <= f.frames; ++i) {
+    want += "frame " + std::to_string(i) + "\n";
+  }
+  EXPECT_GT(f.frames, 4);
+  EXPECT_EQ(slurp(csv), want + "at end\n");
+  // Without --every, every 1000 events; without --history, no history.
+  memctl({"replay", file.path(), "--history", csv}, at(f.fake));
+  EXPECT_EQ(f.fake.lines()[lines.size()], "replay begin every=1000");
+  memctl({"replay", file.path()}, at(f.fake));
+  EXPECT_EQ(f.fake.lines()[2 * lines.size()], "replay begin");
+}
+
+TEST(MemctlReplay, ContinueSaysSo) {
+  ReplayFake f;
+  const TempFile file("c.trace", big_trace(10), false);
+  Outcome r = memctl({"replay", "--continue", file.path()}, at(f.fake));
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(f.fake.lines().front(), "replay begin continue");
+  EXPECT_EQ(r.out.find("replayed " + file.path() +
+                       ", continuing the previous replay: 10 lines in all, this part in "),
+            0u)
+      << r.out;
+}
+
+TEST(MemctlReplay, BadHistoryOptionsAskMemdNothing) {
+  ReplayFake f;
+  const TempFile file("b.trace", big_trace(10), false);
+  for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+           {"replay", file.path(), "--history", "/nonexistent/dir/h.csv"},
+           {"replay", file.path(), "--history", file.path() + ".csv", "--every", "0"},
+           {"replay", file.path(), "--history", file.path() + ".csv", "--every", "x"},
+           {"replay", file.path(), "--every", "10"}}) {
+    Outcome r = memctl(args, at(f.fake));
+    EXPECT_EQ(r.status, client::kExitUsage) << args.back();
+    expect_one_error_line(r);
+  }
+  EXPECT_TRUE(f.fake.lines().empty());
+  EXPECT_FALSE(std::filesystem::exists(file.path() + ".csv"));
+  Outcome r = memctl({"replay", file.path(), "--history", "/nonexistent/dir/h.csv"}, at(f.fake));
+  EXPECT_EQ(r.err,
+            "memctl: cannot write the history to /nonexistent/dir/h.csv: No such file or "
+            "directory\n");
 }
 
 TEST(MemctlReplay, JsonPrintsTheFinalReply) {

@@ -36,6 +36,9 @@ TEST(Grammar, CanonicalLinesRoundTrip) {
            "show buddyinfo",
            "replay file=\"/tmp/my trace.gz\"",
            "replay begin",
+           "replay begin every=1000",
+           "replay begin continue",
+           "replay begin every=1 continue",
            "replay data bytes=4096",
            "replay end",
            "replay abort",
@@ -149,6 +152,31 @@ TEST(Grammar, TraceTakesEventListsAndChecksTheRest) {
   EXPECT_FALSE(parse_command("trace on mm_page_alloc order=1").ok());
   // Whether a name is an event is the daemon's to say: the grammar takes any.
   EXPECT_TRUE(parse_command("trace on no_such_event").ok());
+}
+
+TEST(Grammar, ReplayBeginTakesEveryAndContinue) {
+  auto c = std::get<ReplayCommand>(parse_ok("replay begin continue every=0x10"));
+  EXPECT_EQ(c.op, ReplayCommand::Op::kBegin);
+  EXPECT_EQ(c.every, 16u);
+  EXPECT_TRUE(c.continue_previous);
+  c = std::get<ReplayCommand>(parse_ok("replay begin"));
+  EXPECT_EQ(c.every, 0u);
+  EXPECT_FALSE(c.continue_previous);
+  const std::string usage = " (usage: replay begin [every=N] [continue])";
+  EXPECT_EQ(parse_command("replay begin every=0").error().message,
+            "replay: every=0: must be in 1..281474976710656" + usage);
+  EXPECT_EQ(parse_command("replay begin every=x").error().message,
+            "replay: every=x: not a number" + usage);
+  EXPECT_EQ(parse_command("replay begin every=1 every=2").error().message,
+            "replay: 'every' given twice" + usage);
+  EXPECT_EQ(parse_command("replay begin again").error().message,
+            "replay: 'again' is not key=value" + usage);
+  EXPECT_EQ(parse_command("replay begin continue continue").error().message,
+            "replay: 'continue' given twice" + usage);
+  EXPECT_EQ(parse_command("replay begin bytes=3").error().message,
+            "replay: unknown key 'bytes'" + usage);
+  EXPECT_FALSE(parse_command("replay end continue").ok());
+  EXPECT_FALSE(parse_command("replay file=/t continue").ok());
 }
 
 TEST(Grammar, LinesThatAnnounceRawBytes) {

@@ -124,6 +124,33 @@ TEST(Reply, Replay) {
   EXPECT_EQ(line(replay_frame_reply(42)), "{\"ok\":true,\"lines\":42}\n");
 }
 
+TEST(Reply, ReplayHistory) {
+  Reply r = replay_frame_reply(42);
+  add_history(&r, "1000,0,DMA,3840\n");
+  EXPECT_EQ(line(r), "{\"ok\":true,\"lines\":42,\"history\":\"1000,0,DMA,3840\\n\"}\n");
+  r = replay_started_reply();
+  add_history(&r, "");
+  EXPECT_EQ(line(r), "{\"ok\":true,\"history\":\"\"}\n");
+}
+
+// memctl replay and memd --replay print this.
+TEST(Reply, ReplayReportText) {
+  ReplaySummary report{{{"lines", 3}, {"emulator_extfrag_claims", 12}}, {{2, "no pfn=\nat all"}}};
+  EXPECT_EQ(report_text(report_reply(report).json["report"]),
+            "  lines                             3\n"
+            "  emulator_extfrag_claims          12\n"
+            "malformed or refused lines (the first 1):\n"
+            "  line 2: no pfn= at all\n");
+  EXPECT_EQ(report_text(Json::array({1})), "[\n  1\n]\n");
+  EXPECT_EQ(replay_headline({"t.gz", 300000, 0.284, false, false}),
+            "replayed t.gz: 300000 lines in 0.28 s\n");
+  EXPECT_EQ(replay_headline({"t.gz", 1200, 1.5, true, false}),
+            "replay of t.gz interrupted after 1200 lines in 1.50 s\n");
+  EXPECT_EQ(replay_headline({"t.3", 300000, 0.1, false, true}),
+            "replayed t.3, continuing the previous replay: 300000 lines in all, this part in "
+            "0.10 s\n");
+}
+
 TEST(Reply, Snapshots) {
   Reply saved = snapshot_saved_reply(std::make_shared<const std::string>("12345"), 324);
   EXPECT_EQ(line(saved), "{\"ok\":true,\"bytes\":5,\"allocations\":324}\n");

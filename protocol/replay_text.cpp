@@ -1,0 +1,72 @@
+// A replay's report and the line before it, for humans: one text for memctl
+// and for memd's batch mode.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "protocol/reply.h"
+
+namespace memd::protocol {
+namespace {
+
+// A field as text, whatever its JSON type ("" when absent).
+std::string text_of(const Json& obj, const char* key) {
+  if (!obj.is_object()) return "";
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return "";
+  if (it->is_string()) return it->get<std::string>();
+  return it->dump();
+}
+
+// Makes sure a message is one line.
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  while (!s.empty() && s.back() == ' ') {
+    s.pop_back();
+  }
+  return s;
+}
+
+}  // namespace
+
+void add_history(Reply* reply, std::string rows) {
+  reply->json[field::kHistory] = std::move(rows);
+}
+
+std::string report_text(const Json& report) {
+  if (!report.is_object()) {
+    return report.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+  }
+  size_t width = 0;
+  for (const auto& [name, value] : report.items()) {
+    if (value.is_number()) width = std::max(width, name.size());
+  }
+  std::string out;
+  for (const auto& [name, value] : report.items()) {
+    if (value.is_number()) out += fmt::format("  {:<{}}  {:>10}\n", name, width, value.dump());
+  }
+  auto m = report.find(field::kMalformed);
+  if (m != report.end() && m->is_array() && !m->empty()) {
+    out += fmt::format("malformed or refused lines (the first {}):\n", m->size());
+    for (const Json& s : *m) {
+      out += fmt::format("  line {}: {}\n", text_of(s, field::kLine),
+                         one_line(text_of(s, field::kReason)));
+    }
+  }
+  return out;
+}
+
+std::string replay_headline(const ReplayHeadline& h) {
+  if (h.interrupted) {
+    return fmt::format("replay of {} interrupted after {} lines in {:.2f} s\n", h.path, h.lines,
+                       h.seconds);
+  }
+  if (h.continued) {
+    return fmt::format(
+        "replayed {}, continuing the previous replay: {} lines in all, this part in {:.2f} s\n",
+        h.path, h.lines, h.seconds);
+  }
+  return fmt::format("replayed {}: {} lines in {:.2f} s\n", h.path, h.lines, h.seconds);
+}
+
+}  // namespace memd::protocol
