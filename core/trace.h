@@ -145,13 +145,20 @@ class Replayer {
   // From now on records one row per zone every `every` events (>= 1):
   // first the rows at the events so far (0 on a new Replayer), then at each
   // multiple of `every`, each row the state right after that event.
-  void start_history(uint64_t every);
+  // Rows not taken yet are bounded by `max_pending_bytes` (see below).
+  void start_history(uint64_t every, size_t max_pending_bytes = kMaxPendingHistoryBytes);
   // Records the rows at the events so far unless the last rows are there,
   // then stops recording.
   void end_history();
   bool history_on() const;
   // The rows recorded since the last call: complete CSV lines, no header.
   std::string take_history();
+  // Rows not taken yet are bounded (a client's every=1 over a 64 MiB frame
+  // of a many-zone machine would be gigabytes): once they pass the bound the
+  // Replayer records no more rows and says so here; the caller ends the
+  // replay, as a history with rows missing would not be exact.
+  static constexpr size_t kMaxPendingHistoryBytes = size_t{64} << 20;
+  bool history_overflowed() const;
 
  private:
   struct Impl;

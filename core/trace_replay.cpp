@@ -241,13 +241,15 @@ struct Replayer::Impl final : ExtfragListener {
   GfpCache gfps;
   PfnMap pfns;
   ReplayReport report;
-  ExtfragByZone zone_extfrag;  // the machine's fallbacks during feeds, per zone
-  uint64_t history_every = 0;  // 0: no history
-  uint64_t next_row = kNever;  // the event count of the next rows
-  uint64_t last_row = kNever;  // the event count of the last rows recorded
-  std::string history;         // rows not taken yet
-  std::string partial;         // the start of a line that continues in the next feed
-  bool overlong = false;       // the partial line passed kMaxLineBytes and was dropped
+  ExtfragByZone zone_extfrag;     // the machine's fallbacks during feeds, per zone
+  uint64_t history_every = 0;     // 0: no history
+  uint64_t next_row = kNever;     // the event count of the next rows
+  uint64_t last_row = kNever;     // the event count of the last rows recorded
+  std::string history;            // rows not taken yet
+  bool history_overflow = false;  // rows were not recorded: history passed its bound
+  size_t max_pending_history = kMaxPendingHistoryBytes;
+  std::string partial;    // the start of a line that continues in the next feed
+  bool overlong = false;  // the partial line passed kMaxLineBytes and was dropped
 };
 
 namespace {
@@ -334,6 +336,11 @@ void Replayer::Impl::event(const EventHead& head) {
 
 void Replayer::Impl::record_rows() {
   const uint64_t event = report.events();
+  if (history.size() > max_pending_history) {
+    history_overflow = true;
+    next_row = kNever;
+    return;
+  }
   const MachineStats stats = machine->stats();
   append_history_rows(&history, {event, &stats, &zone_extfrag, report.failed_allocs});
   last_row = event;
@@ -525,9 +532,11 @@ const ReplayReport& Replayer::report() const {
   return impl_->report;
 }
 
-void Replayer::start_history(uint64_t every) {
+void Replayer::start_history(uint64_t every, size_t max_pending_bytes) {
   MEMD_ASSERT(every >= 1);
   impl_->history_every = std::max<uint64_t>(every, 1);
+  impl_->history_overflow = false;
+  impl_->max_pending_history = max_pending_bytes;
   impl_->record_rows();
 }
 
@@ -540,6 +549,10 @@ void Replayer::end_history() {
 
 bool Replayer::history_on() const {
   return impl_->history_every != 0;
+}
+
+bool Replayer::history_overflowed() const {
+  return impl_->history_overflow;
 }
 
 std::string Replayer::take_history() {

@@ -48,20 +48,30 @@ void Service::drop_replay_locked() {
   replayer_.reset();
 }
 
-bool Service::feed_in_batches(uint64_t session, std::string_view text) {
+std::optional<std::string> Service::feed_in_batches(uint64_t session, std::string_view text) {
   for (;;) {  // at least once: an empty frame of an ended replay is refused too
     const size_t n = std::min(text.size(), kReplayBatchBytes);
     {
       Lock lock(this);
       if (stopping_ && replay_session_ == session) (void)end_replay_locked();
-      if (replay_session_ != session) return false;
-      if (n == 0) return true;
+      if (replay_session_ != session) {
+        return stopping_ ? "memd is stopping; the replay ended"
+                         : "the replay ended when the machine was reset";
+      }
+      if (n == 0) return std::nullopt;
       replay_lines_ += replayer_->feed(text.substr(0, n));
       changed_locked();
+      if (replayer_->history_overflowed()) {
+        (void)end_replay_locked();
+        return fmt::format(
+            "the history's rows not yet sent passed {} MiB (every= is too small for frames "
+            "this large); the replay ended, keeping what was applied",
+            Replayer::kMaxPendingHistoryBytes >> 20);
+      }
     }
     wake_trace_readers();
     text.remove_prefix(n);
-    if (text.empty()) return true;
+    if (text.empty()) return std::nullopt;
     let_others_in();
   }
 }
@@ -142,10 +152,9 @@ bool Service::owns_replay(const Client* client) {
 Reply Service::replay_data(Client* client, std::string_view bytes) {
   const uint64_t session = client->replay_session;
   if (session == 0) return bad_input("replay data: no replay running on this connection");
-  if (!feed_in_batches(session, bytes)) {
+  if (auto ended = feed_in_batches(session, bytes)) {
     client->replay_session = 0;
-    return bad_input(stopping_ ? "replay data: memd is stopping; the replay ended"
-                               : "replay data: the replay ended when the machine was reset");
+    return bad_input("replay data: " + *ended);
   }
   Lock lock(this);
   Reply reply = protocol::replay_frame_reply(replay_lines_);
@@ -189,10 +198,7 @@ Reply Service::replay_from(TraceReader& reader, uint64_t session) {
     auto chunk = reader.next();
     if (!chunk) return Reply::error(Failure::kIo, "replay: " + chunk.error().message);
     if (chunk->empty()) break;
-    if (!feed_in_batches(session, *chunk)) {
-      return bad_input(stopping_ ? "replay: memd is stopping; the replay ended"
-                                 : "replay: the replay ended when the machine was reset");
-    }
+    if (auto ended = feed_in_batches(session, *chunk)) return bad_input("replay: " + *ended);
   }
   Lock lock(this);
   if (replay_session_ != session) {

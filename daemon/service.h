@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -178,8 +179,9 @@ class Service {
   void drop_replay_locked() REQUIRES(mu_);
   // Applies the replay's kept partial line and ends it (end_replay_locked).
   std::string finish_replay_locked() REQUIRES(mu_);
-  // Applies text to session `session` in batches; false if the session ended meanwhile.
-  bool feed_in_batches(uint64_t session, std::string_view text) EXCLUDES(mu_);
+  // Applies text to session `session` in batches; if the session ended
+  // meanwhile (or ends now because its history passed its bound), why.
+  std::optional<std::string> feed_in_batches(uint64_t session, std::string_view text) EXCLUDES(mu_);
   // Yields the CPU to threads waiting for mu_, between two batches of a long operation.
   void let_others_in() const;
   void changed_locked() REQUIRES(mu_) { ++generation_; }

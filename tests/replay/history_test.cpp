@@ -123,6 +123,24 @@ TEST_F(HistoryTest, RowsAtZeroAtEveryMultipleAndAtTheEnd) {
   EXPECT_EQ(r.malformed, 1u);
 }
 
+// Rows not taken yet are bounded: past the bound no row is recorded and the
+// Replayer says so (the daemon then ends the replay); the events still apply.
+TEST_F(HistoryTest, PendingRowsAreBounded) {
+  replayer->start_history(1, kRows0.size() + 1);  // room for the rows at 0 and one more pair
+  replayer->feed(hand_trace());
+  EXPECT_TRUE(replayer->history_overflowed());
+  const std::string rows = replayer->take_history();
+  // Rows at 0 and at 1: the bound is checked before each pair of rows, and
+  // at event 2 the pending rows are past it.
+  EXPECT_EQ(std::count(rows.begin(), rows.end(), '\n'), 4);
+  EXPECT_EQ(rows.substr(0, kRows0.size()), kRows0);
+  EXPECT_EQ(replayer->report().events(), 10u);
+  // A new history starts unbounded by the old overflow.
+  replayer->start_history(4);
+  EXPECT_FALSE(replayer->history_overflowed());
+  EXPECT_EQ(replayer->take_history(), kRows10);
+}
+
 // The last rows say what buddyinfo and unusable_index print at the end.
 TEST_F(HistoryTest, TheLastRowsAreTheFilesAtTheEnd) {
   replayer->start_history(4);
