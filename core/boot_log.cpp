@@ -55,6 +55,12 @@ void print_setup_arch(const Layout& layout, const MachineConfig& config, KernelL
   }
 }
 
+void print_initmem_init(const Layout& layout, KernelLog* log) {
+  if (layout.slit_ignored) {
+    log->printk(PrintkLevel::kInfo, "ACPI: SLIT table looks invalid. Not used.");
+  }
+}
+
 void print_free_area_init(const Layout& layout, KernelLog* log) {
   log->printk(PrintkLevel::kInfo, "Zone ranges:");
   for (unsigned z = 0; z < layout.arch.nr_zones(); ++z) {

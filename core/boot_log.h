@@ -1,6 +1,7 @@
 // What Linux 6.18 prints while it sets up memory (x86), for the emulated
 // machine: the lines of setup_arch() (the command line, the firmware map and
-// the kernel's changes to it, the end of RAM), of free_area_init() (zone
+// the kernel's changes to it, the end of RAM), of initmem_init() (a SLIT
+// the kernel refuses), of free_area_init() (zone
 // ranges, ZONE_MOVABLE's start per node, the node ranges, each node's
 // extent, the holes memmap_init() gives to zones) and of start_kernel()
 // (the command line, the parameters the kernel does not know). The
@@ -21,6 +22,11 @@ namespace memd {
 // map:" and the e820 table (e820__print_table), trim_bios_range()'s "e820:
 // update"/"e820: remove", e820__end_ram_pfn()'s "last_pfn = ...".
 void print_setup_arch(const Layout& layout, const MachineConfig& config, KernelLog* log);
+
+// initmem_init(): of the NUMA lines (SRAT, SLIT, NODE_DATA), which memd
+// leaves out, the one a configuration changes: acpi_parse_slit()'s "ACPI:
+// SLIT table looks invalid. Not used." when the distances fail slit_valid().
+void print_initmem_init(const Layout& layout, KernelLog* log);
 
 // free_area_init(): "Zone ranges:", "Movable zone start for each node",
 // "Early memory node ranges", "Initmem setup node N ...", then memmap_init()'s

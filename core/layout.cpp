@@ -88,27 +88,63 @@ struct NodeOwnership {
   std::vector<std::vector<PhysRange>> ranges;  // per node
 };
 
-Result<NodeOwnership> node_ownership(const MachineConfig& cfg, uint64_t total_size,
-                                     const std::vector<PhysRange>& usable) {
-  NodeOwnership own;
-  if (cfg.nodes.empty()) {
-    own.ranges.push_back({{0, ~0ULL}});
-    return own;
-  }
-  bool by_size = cfg.nodes[0].size.has_value();
+// A node configured without memory: size 0 (or, in the file, no size, start
+// or end), whichever way the other nodes are given.
+bool memoryless_config(const NodeConfig& n) {
+  return n.size && *n.size == 0;
+}
+
+// Whether the nodes with memory are given by size (laid out one after
+// another over qemu's map) rather than by start and end.
+bool nodes_by_size(const MachineConfig& cfg) {
+  return std::any_of(cfg.nodes.begin(), cfg.nodes.end(),
+                     [](const NodeConfig& n) { return n.size && *n.size > 0; });
+}
+
+// acpi_map_pxm_to_node() (drivers/acpi/numa/srat.c) finds no node for a
+// proximity domain past MAX_NUMNODES: "SRAT: Too many proximity domains.",
+// and bad_srat() drops the whole SRAT, so the kernel boots one node.
+Status check_node_count(const MachineConfig& cfg) {
+  if (cfg.nodes.size() <= static_cast<size_t>(kMaxNumNodes)) return {};
+  return make_error(
+      "machine.node: " + std::to_string(cfg.nodes.size()) +
+      " nodes, but the kernel has at most MAX_NUMNODES = " + std::to_string(kMaxNumNodes) +
+      " (CONFIG_NODES_SHIFT=10): with more proximity domains it prints \"SRAT: "
+      "Too many proximity domains.\", ignores the whole SRAT and boots one node");
+}
+
+// Each node is given by size or by start and end, all the same way; a node
+// without memory (size 0) fits either; at least one node has memory.
+Status check_node_configs(const MachineConfig& cfg) {
+  if (auto st = check_node_count(cfg); !st) return st;
+  const bool by_size = nodes_by_size(cfg);
+  bool any_range = false;
   for (size_t i = 0; i < cfg.nodes.size(); ++i) {
     const NodeConfig& n = cfg.nodes[i];
     if (n.size.has_value() == n.range.has_value()) {
       return make_error("machine.node[" + std::to_string(i) +
                         "]: give either size or start/end, not both or neither");
     }
-    if (n.size.has_value() != by_size) {
+    if (n.range && by_size) {
       return make_error(
           "machine.node[" + std::to_string(i) +
           "]: all nodes must be given the same way (all by size, or all by start/end)");
     }
+    any_range |= n.range.has_value();
   }
-  if (by_size) {
+  if (!cfg.nodes.empty() && !by_size && !any_range) {
+    return make_error("machine.node: no node has memory (every node has size = 0)");
+  }
+  return {};
+}
+
+Result<NodeOwnership> node_ownership(const MachineConfig& cfg, uint64_t total_size) {
+  NodeOwnership own;
+  if (cfg.nodes.empty()) {
+    own.ranges.push_back({{0, ~0ULL}});
+    return own;
+  }
+  if (nodes_by_size(cfg)) {
     if (cfg.e820) {
       return make_error(
           "machine.node: nodes given by size are laid out over qemu's pc memory map; with an "
@@ -129,12 +165,17 @@ Result<NodeOwnership> node_ownership(const MachineConfig& cfg, uint64_t total_si
     return own;
   }
   for (size_t i = 0; i < cfg.nodes.size(); ++i) {
+    if (memoryless_config(cfg.nodes[i])) {
+      own.ranges.emplace_back();
+      continue;
+    }
     const PhysRange r = *cfg.nodes[i].range;
     if (r.end < r.start) {
       return make_error("machine.node[" + std::to_string(i) + "]: end " + hex(r.end) +
                         " is below start " + hex(r.start));
     }
     for (size_t j = 0; j < i; ++j) {
+      if (!cfg.nodes[j].range) continue;
       const PhysRange o = *cfg.nodes[j].range;
       if (r.start < o.end && o.start < r.end && r.end > r.start && o.end > o.start) {
         return make_error("machine.node[" + std::to_string(i) + "]: range " + hex(r.start) + "-" +
@@ -143,7 +184,6 @@ Result<NodeOwnership> node_ownership(const MachineConfig& cfg, uint64_t total_si
     }
     own.ranges.push_back({r});
   }
-  (void)usable;
   return own;
 }
 
@@ -247,14 +287,14 @@ Result<uint64_t> qemu_ram_size(const MachineConfig& cfg) {
   for (const NodeConfig& n : cfg.nodes) {
     node_sum += n.size.value_or(0);
   }
-  const bool by_size = !cfg.nodes.empty() && cfg.nodes[0].size;
+  const bool by_size = nodes_by_size(cfg);
   if (by_size && cfg.size && node_sum != *cfg.size) {
     return make_error("machine.node: node sizes add up to " + std::to_string(node_sum >> 20) +
                       " MiB but machine.size is " + std::to_string(*cfg.size >> 20) + " MiB");
   }
   if (cfg.size) return *cfg.size;
   if (by_size) return node_sum;
-  if (!cfg.nodes.empty() && cfg.nodes[0].range) return uint64_t{0};
+  if (!cfg.nodes.empty()) return uint64_t{0};  // given by start and end
   return 4 * kGiB;
 }
 
@@ -274,7 +314,7 @@ Result<std::vector<E820Entry>> e820_memory_setup(const MachineConfig& cfg, Firmw
   if (*size) return qemu_pc_e820(*size);
   std::vector<E820Entry> e820;
   for (const NodeConfig& n : cfg.nodes) {
-    e820.push_back({*n.range, "usable"});
+    if (n.range) e820.push_back({*n.range, "usable"});
   }
   return e820;
 }
@@ -429,7 +469,18 @@ Status memblock_reserve(const MachineConfig& cfg, Layout* L) {
   return {};
 }
 
-// The CPUs listed per node: numbered 0..N-1, each in one node.
+bool cpus_listed(const MachineConfig& cfg) {
+  return std::any_of(cfg.nodes.begin(), cfg.nodes.end(),
+                     [](const NodeConfig& n) { return !n.cpus.empty(); });
+}
+
+// The CPUs listed per node, numbered 0..N-1. A CPU listed in several nodes,
+// as every node's cpulist shows it under numa=fake=N, has the lowest of them
+// as its home node (cpu_to_node(), numa_node_id()): numa_emulation()'s
+// numa_emu_update_cpu_to_node() maps an APIC to the first emulated node of
+// its physical node and init_cpu_to_node() takes that; numa_add_cpu() puts
+// the CPU in each of those nodes' cpumasks (the node's cpus, see
+// node_cpumask()).
 Status cpus_from_node_lists(const MachineConfig& cfg, int nr_nodes, Layout* L) {
   int max_cpu = -1;
   for (const NodeConfig& n : cfg.nodes) {
@@ -440,15 +491,18 @@ Status cpus_from_node_lists(const MachineConfig& cfg, int nr_nodes, Layout* L) {
   L->nr_cpus = max_cpu + 1;
   L->cpu_node.assign(L->nr_cpus, -1);
   for (int nid = 0; nid < nr_nodes; ++nid) {
-    for (int c : cfg.nodes[nid].cpus) {
+    const std::vector<int>& cpus = cfg.nodes[nid].cpus;
+    for (size_t k = 0; k < cpus.size(); ++k) {
+      const int c = cpus[k];
       if (c < 0) {
         return make_error("machine.node[" + std::to_string(nid) + "].cpus: negative CPU number");
       }
-      if (L->cpu_node[c] != -1) {
-        return make_error("CPU " + std::to_string(c) + " is listed in node " +
-                          std::to_string(L->cpu_node[c]) + " and node " + std::to_string(nid));
+      if (std::find(cpus.begin(), cpus.begin() + static_cast<ptrdiff_t>(k), c) !=
+          cpus.begin() + static_cast<ptrdiff_t>(k)) {
+        return make_error("machine.node[" + std::to_string(nid) + "].cpus: CPU " +
+                          std::to_string(c) + " is listed twice");
       }
-      L->cpu_node[c] = nid;
+      if (L->cpu_node[c] == -1) L->cpu_node[c] = nid;
     }
   }
   for (int c = 0; c < L->nr_cpus; ++c) {
@@ -460,14 +514,10 @@ Status cpus_from_node_lists(const MachineConfig& cfg, int nr_nodes, Layout* L) {
   return {};
 }
 
-// init_cpu_to_node() (arch/x86/mm/numa.c): every CPU's node, from the node
-// lists, or machine.cpus spread round-robin over the nodes.
+// init_cpu_to_node() (arch/x86/mm/numa.c): every CPU's home node, from the
+// node lists, or machine.cpus spread round-robin over the nodes.
 Status init_cpu_to_node(const MachineConfig& cfg, int nr_nodes, Layout* L) {
-  bool cpus_listed = false;
-  for (const NodeConfig& n : cfg.nodes) {
-    cpus_listed |= !n.cpus.empty();
-  }
-  if (cpus_listed) {
+  if (cpus_listed(cfg)) {
     if (auto st = cpus_from_node_lists(cfg, nr_nodes, L); !st) return st;
   } else {
     L->nr_cpus = cfg.cpus;
@@ -480,34 +530,105 @@ Status init_cpu_to_node(const MachineConfig& cfg, int nr_nodes, Layout* L) {
   return {};
 }
 
-// numa_set_distance() (mm/numa_memblks.c): the configured SLIT row of a node,
-// or LOCAL_DISTANCE to itself and REMOTE_DISTANCE to the others.
-Status numa_set_distance(const MachineConfig& cfg, int nr_nodes, NodeLayout* n) {
-  const int nid = n->id;
-  const std::vector<int>* dist = cfg.nodes.empty() ? nullptr : &cfg.nodes[nid].distance;
-  if (!dist || dist->empty()) {
-    for (int j = 0; j < nr_nodes; ++j) {
-      n->distance.push_back(j == nid ? kLocalDistance : kRemoteDistance);
+// cpumask_of_node(): the CPUs the node lists (a CPU may be in several), or
+// those dealt to it round-robin; ascending.
+std::vector<int> node_cpumask(const MachineConfig& cfg, const Layout& L, int nid) {
+  std::vector<int> cpus;
+  if (cpus_listed(cfg)) {
+    cpus = cfg.nodes[nid].cpus;
+    std::sort(cpus.begin(), cpus.end());
+    return cpus;
+  }
+  for (int c = 0; c < L.nr_cpus; ++c) {
+    if (L.cpu_node[c] == nid) cpus.push_back(c);
+  }
+  return cpus;
+}
+
+// What is wrong with a SLIT row for slit_valid() (drivers/acpi/numa/srat.c):
+// the distance to the node itself must be LOCAL_DISTANCE, to every other
+// node more than that. Empty if the row is valid.
+std::string slit_row_problem(const std::vector<int>& row, int nid) {
+  for (size_t j = 0; j < row.size(); ++j) {
+    const int d = row[j];
+    const std::string key = "machine.node[" + std::to_string(nid) + "].distance";
+    if (static_cast<int>(j) == nid && d != kLocalDistance) {
+      return key + ": the distance to node " + std::to_string(nid) + " itself is " +
+             std::to_string(d) + ", not LOCAL_DISTANCE (10)";
     }
-    return {};
-  }
-  if (static_cast<int>(dist->size()) != nr_nodes) {
-    return make_error("machine.node[" + std::to_string(nid) + "].distance: needs " +
-                      std::to_string(nr_nodes) + " entries, one per node");
-  }
-  for (int d : *dist) {
-    if (d < kLocalDistance || d > 254) {
-      return make_error("machine.node[" + std::to_string(nid) +
-                        "].distance: distances must be in 10..254");
+    if (static_cast<int>(j) != nid && d <= kLocalDistance) {
+      return key + ": the distance to node " + std::to_string(j) + " is " + std::to_string(d) +
+             ", not above LOCAL_DISTANCE (10)";
     }
   }
-  n->distance = *dist;
   return {};
 }
 
-// get_pfn_range_for_nid(): a node's span over its memblock regions; a node
-// with neither memory nor CPUs is a configuration error.
-Status get_pfn_range_for_nid(const Layout& L, NodeLayout* n) {
+// The configured distance rows are the firmware's SLIT (qemu's -numa dist);
+// a node without a row has the defaults. A row of the wrong length, or an
+// entry that is not a byte, cannot be a SLIT: an error. acpi_parse_slit():
+// a table slit_valid() refuses is not used ("SLIT table looks invalid. Not
+// used."), and numa_alloc_distance()'s defaults stay: 10 local, 20 remote.
+// Returns whether the configured rows are used.
+Result<bool> acpi_parse_slit(const MachineConfig& cfg, int nr_nodes, Layout* L) {
+  std::string problem;
+  for (int nid = 0; nid < static_cast<int>(cfg.nodes.size()); ++nid) {
+    const std::vector<int>& row = cfg.nodes[nid].distance;
+    const std::string key = "machine.node[" + std::to_string(nid) + "].distance";
+    if (row.empty()) continue;
+    if (static_cast<int>(row.size()) != nr_nodes) {
+      return make_error(key + ": needs " + std::to_string(nr_nodes) + " entries, one per node");
+    }
+    for (int d : row) {
+      if (d < 0 || d > 255) {
+        return make_error(key + ": " + std::to_string(d) +
+                          " is not in 0..255 (a SLIT entry is one byte)");
+      }
+    }
+    if (problem.empty()) problem = slit_row_problem(row, nid);
+  }
+  if (problem.empty()) return true;
+  L->slit_ignored = true;
+  L->warnings.push_back(problem +
+                        ": the kernel ignores such a table (\"ACPI: SLIT table looks invalid. Not "
+                        "used.\") and every node is 10 from itself and 20 from the others");
+  return false;
+}
+
+// numa_set_distance() (mm/numa_memblks.c): the node's SLIT row, or
+// LOCAL_DISTANCE to itself and REMOTE_DISTANCE to the others.
+void numa_set_distance(const MachineConfig& cfg, int nr_nodes, bool use_slit, NodeLayout* n) {
+  const int nid = n->id;
+  if (use_slit && !cfg.nodes.empty() && !cfg.nodes[nid].distance.empty()) {
+    n->distance = cfg.nodes[nid].distance;
+    return;
+  }
+  for (int j = 0; j < nr_nodes; ++j) {
+    n->distance.push_back(j == nid ? kLocalDistance : kRemoteDistance);
+  }
+}
+
+// A node without memory that is no CPU's home node: the kernel onlines a
+// memoryless node only as the home of a CPU (init_cpu_to_node()).
+Status check_memoryless_node(const Layout& L, const NodeLayout& n) {
+  if (n.has_memory() || std::find(L.cpu_node.begin(), L.cpu_node.end(), n.id) != L.cpu_node.end()) {
+    return {};
+  }
+  const std::string key = "machine.node[" + std::to_string(n.id) + "]";
+  if (n.cpus.empty()) {
+    return make_error(key +
+                      ": has neither memory nor CPUs; give it a size (or a start and end "
+                      "with usable memory) or cpus");
+  }
+  return make_error(key + ": has no memory, and CPU " + std::to_string(n.cpus[0]) +
+                    " and any others it lists have a lower node as their home (node " +
+                    std::to_string(L.cpu_node[n.cpus[0]]) +
+                    "), so the kernel would not bring the node up; give it memory or a CPU "
+                    "of its own");
+}
+
+// get_pfn_range_for_nid(): a node's span over its memblock regions.
+void get_pfn_range_for_nid(const Layout& L, NodeLayout* n) {
   Pfn s = ~0ULL, e = 0;
   for (const MemRegion& r : L.memory) {
     if (r.nid != n->id) continue;
@@ -517,26 +638,23 @@ Status get_pfn_range_for_nid(const Layout& L, NodeLayout* n) {
   if (s == ~0ULL) s = 0;
   n->start = s;
   n->end = e;
-  if (!n->has_memory() && n->cpus.empty()) {
-    return make_error("machine.node[" + std::to_string(n->id) + "] has neither memory nor CPUs");
-  }
-  return {};
 }
 
 // The nodes: CPUs, distances and pfn ranges.
 Status setup_nodes(const MachineConfig& cfg, int nr_nodes, Layout* L) {
   if (auto st = init_cpu_to_node(cfg, nr_nodes, L); !st) return st;
+  auto use_slit = acpi_parse_slit(cfg, nr_nodes, L);
+  if (!use_slit) return use_slit.error();
   L->nodes.resize(nr_nodes);
   for (int nid = 0; nid < nr_nodes; ++nid) {
     NodeLayout& n = L->nodes[nid];
     n.id = nid;
-    for (int c = 0; c < L->nr_cpus; ++c) {
-      if (L->cpu_node[c] == nid) n.cpus.push_back(c);
-    }
-    if (auto st = numa_set_distance(cfg, nr_nodes, &n); !st) return st;
+    n.cpus = node_cpumask(cfg, *L, nid);
+    numa_set_distance(cfg, nr_nodes, *use_slit, &n);
   }
   for (NodeLayout& n : L->nodes) {
-    if (auto st = get_pfn_range_for_nid(*L, &n); !st) return st;
+    get_pfn_range_for_nid(*L, &n);
+    if (auto st = check_memoryless_node(*L, n); !st) return st;
   }
   return {};
 }
@@ -867,9 +985,10 @@ void memmap_init(Layout* L) {
 Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& params) {
   Layout L;
   L.arch = ArchLayout::for_arch(cfg.arch);
+  if (auto st = check_node_configs(cfg); !st) return st.error();
   auto fw = e820_usable_ram(cfg, &L);
   if (!fw) return fw.error();
-  auto own = node_ownership(cfg, fw->total_size, fw->usable);
+  auto own = node_ownership(cfg, fw->total_size);
   if (!own) return own.error();
   const int nr_nodes = static_cast<int>(own->ranges.size());
   if (auto st = e820_memblock_setup(cfg, fw->usable, *own, &L); !st) return st.error();

@@ -61,8 +61,8 @@ struct NodeLayout {
   Pfn start = 0;  // node_start_pfn
   Pfn end = 0;
   std::vector<ZoneSpan> zones;  // one per zone index
-  std::vector<int> cpus;
-  std::vector<int> distance;  // to every node
+  std::vector<int> cpus;        // cpumask_of_node(): a CPU may be in several nodes
+  std::vector<int> distance;    // to every node
   bool has_memory() const { return end > start; }
   uint64_t present() const;
   uint64_t spanned() const;
@@ -101,8 +101,9 @@ struct Layout {
   Pfn memmap_end = 0;                         // frames exist for pfns below this
   uint64_t totalpages = 0;                    // early_calculate_totalpages()
   int nr_cpus = 0;
-  std::vector<int> cpu_node;  // cpu -> node
+  std::vector<int> cpu_node;  // cpu -> home node (cpu_to_node)
   bool mirrored_kernelcore = false;
+  bool slit_ignored = false;  // the configured distances fail slit_valid()
   std::vector<std::string> warnings;
 
   // The zone a pfn's page belongs to, or nullopt where there is no memmap.

@@ -57,6 +57,7 @@ Status Machine::init(const KernelParams& params) {
     lowmem_reserve_ratio_ = {256, 32, 0, 0};
   }
   print_setup_arch(layout_, config_, &log_);
+  print_initmem_init(layout_, &log_);
   print_free_area_init(layout_, &log_);
   if (auto st = free_area_init_core(); !st) return st;
   init_pageblock_block_counts();

@@ -141,17 +141,21 @@ class Reader {
     if (size && (start || end)) {
       fail(t.source(), key, "give either size or start and end, not both");
     }
+    const toml::node* cpus = t.get("cpus");
     if (size) {
-      n.size = memsize(*size, join(key, "size"));
-      if (*n.size == 0) fail(size->source(), join(key, "size"), "must not be 0");
+      n.size = memsize(*size, join(key, "size"));  // 0: a memoryless node
     } else if (start || end) {
       n.range = start_end(t, key);
+    } else if (cpus) {
+      n.size = 0;  // CPUs and no memory
     } else {
-      fail(t.source(), key, "needs size, or start and end");
+      fail(t.source(), key,
+           "needs size, or start and end (a node without memory gives size = 0, or leaves "
+           "them out, and lists its cpus)");
     }
-    if (const toml::node* c = t.get("cpus")) n.cpus = int_array(*c, join(key, "cpus"), 0, 8191);
+    if (cpus) n.cpus = int_array(*cpus, join(key, "cpus"), 0, 8191);
     if (const toml::node* d = t.get("distance")) {
-      n.distance = int_array(*d, join(key, "distance"), 1, 255);
+      n.distance = int_array(*d, join(key, "distance"), 0, 255);  // SLIT entries are bytes
     }
     return n;
   }

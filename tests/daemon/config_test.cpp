@@ -5,6 +5,8 @@
 
 #include <fstream>
 
+#include "core/machine.h"
+#include "core/machine_files.h"
 #include "daemon/config.h"
 #include "daemon/options.h"
 
@@ -121,7 +123,7 @@ TEST(Config, ErrorsNameFileLineKeyAndReason) {
   EXPECT_NE(
       parse_error("[[machine.node]]\nsize = \"1G\"\nstart = 0\nend = \"1G\"\n").find("not both"),
       std::string::npos);
-  EXPECT_NE(parse_error("[[machine.node]]\ncpus = [0]\n").find("needs size, or start and end"),
+  EXPECT_NE(parse_error("[[machine.node]]\ndistance = [10]\n").find("needs size, or start and end"),
             std::string::npos);
   EXPECT_NE(
       parse_error("[[machine.node]]\nsize = \"1G\"\ncpus = [\"a\"]\n").find("machine.node.cpus"),
@@ -141,6 +143,71 @@ TEST(Config, ErrorsNameFileLineKeyAndReason) {
   EXPECT_NE(parse_error("machine = 3\n").find("machine: must be a table"), std::string::npos);
   EXPECT_NE(parse_error("[machine]\nnode = 3\n").find("machine.node: must be an array of tables"),
             std::string::npos);
+}
+
+// A memoryless node: size = 0, or no size, start or end, with its CPUs
+// (the node that real machines and `numa=fake` captures show with a cpulist
+// and no memory).
+TEST(Config, MemorylessNodes) {
+  Config c = parse_ok(
+      "[[machine.node]]\nsize = \"32M\"\ncpus = [0]\n"
+      "[[machine.node]]\ncpus = [1]\n"
+      "[[machine.node]]\nsize = 0\ncpus = [2]\n");
+  ASSERT_EQ(c.machine.nodes.size(), 3u);
+  EXPECT_EQ(c.machine.nodes[1].size, 0u);
+  EXPECT_FALSE(c.machine.nodes[1].range);
+  EXPECT_EQ(c.machine.nodes[2].size, 0u);
+  EXPECT_EQ(parse_error("[[machine.node]]\nsize = \"32M\"\n[[machine.node]]\n"),
+            "test.toml:3:1: machine.node: needs size, or start and end (a node without memory "
+            "gives size = 0, or leaves them out, and lists its cpus)");
+}
+
+// Distances are SLIT bytes: 0..255 parse (slit_valid() judges them at boot),
+// anything else is refused here.
+TEST(Config, DistancesAreBytes) {
+  Config c = parse_ok("[[machine.node]]\nsize = \"1G\"\ndistance = [0, 255]\n");
+  EXPECT_EQ(c.machine.nodes[0].distance, (std::vector<int>{0, 255}));
+  EXPECT_EQ(parse_error("[[machine.node]]\nsize = \"1G\"\ndistance = [10, 256]\n"),
+            "test.toml:3:17: machine.node.distance: 256 is not in 0..255");
+}
+
+// A CPU in two nodes' lists, as a numa=fake=2 kernel shows it, parses.
+TEST(Config, CpuInSeveralNodes) {
+  Config c = parse_ok(
+      "[[machine.node]]\nsize = \"1G\"\ncpus = [0, 1]\n"
+      "[[machine.node]]\nsize = \"1G\"\ncpus = [0, 1]\n");
+  EXPECT_EQ(c.machine.nodes[1].cpus, (std::vector<int>{0, 1}));
+}
+
+// What a numa=fake=2 kernel on 2 CPUs and 64 MiB shows (both cpulists
+// 0-1), pasted, plus a third node with CPU 2 and no memory: the file boots.
+// CPUs 0 and 1 are at home on node 0; node 2's zonelist starts at node 0
+// (distance 20, n < 2 and CPUs cost 1 each for both, node_load is 1 for
+// both after nodes 0 and 1 built theirs: a tie, and the first one wins).
+TEST(Config, NumaFakeCpulistsAndAMemorylessNodeBoot) {
+  Config c = parse_ok(
+      "[machine]\nsize = \"64M\"\n"
+      "[[machine.node]]\nsize = \"32M\"\ncpus = [0, 1]\n"
+      "[[machine.node]]\nsize = \"32M\"\ncpus = [0, 1]\n"
+      "[[machine.node]]\ncpus = [2]\n");
+  auto m = Machine::boot(c.machine);
+  ASSERT_TRUE(m.ok()) << m.error().message;
+  EXPECT_EQ((*m)->layout().cpu_node, (std::vector<int>{0, 0, 2}));
+  const std::string log = (*m)->kernel_log().dmesg();
+  EXPECT_NE(log.find("] Initmem setup node 2 as memoryless\n"), std::string::npos) << log;
+  EXPECT_NE(log.find("] Fallback order for Node 2: 0 1 \n"), std::string::npos) << log;
+}
+
+// A node left with neither memory nor CPUs (one CPU, dealt round-robin to
+// node 0) is refused at boot, naming it.
+TEST(Config, NodeWithoutMemoryOrCpusIsRefusedAtBoot) {
+  Config c = parse_ok(
+      "[machine]\ncpus = 1\n[[machine.node]]\nsize = \"64M\"\n[[machine.node]]\nsize = 0\n");
+  auto m = Machine::boot(c.machine);
+  ASSERT_FALSE(m.ok());
+  EXPECT_EQ(m.error().message,
+            "machine.node[1]: has neither memory nor CPUs; give it a size (or a start and end "
+            "with usable memory) or cpus");
 }
 
 TEST(Config, SyntaxErrorsHaveAPosition) {
