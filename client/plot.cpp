@@ -175,9 +175,13 @@ std::vector<Series> order_series() {
   return out;
 }
 
+// Drawn Isolate, HighAtomic, Reclaimable, Unmovable, Movable: a later line
+// covers an earlier one where they meet (all of them at 0, at the bottom),
+// so the types a zone usually has stay visible.
 std::vector<Series> type_series() {
+  constexpr std::array<size_t, kHistoryTypes> kDrawOrder = {4, 3, 2, 0, 1};
   std::vector<Series> out;
-  for (size_t t = 0; t < kHistoryTypes; ++t) {
+  for (size_t t : kDrawOrder) {
     out.push_back({kTypeKeys[t], std::string(kHistoryTypeNames[t]), kTypeColours[t],
                    static_cast<int>(t), 2, [t](const HistoryRow& r) { return r.pageblocks[t]; }});
   }
