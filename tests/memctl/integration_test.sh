@@ -152,7 +152,7 @@ mc free --id 200004
 expect_rc 0 "free --id 200004"
 mcf free --id $(seq 12 8 258000)
 expect_rc 2 "a free refused in its fourth part"
-expect_err_line "free: id=200004: no live allocation has this id (memd refused part 4 of 5"
+expect_err_line "free: id=200004: no live allocation has this id (memd refused part 4 of 5, targets 21048-27600 of 32249 and freed none of them; parts 1-3 (targets 1-21047) were freed: 21047 allocations; targets 27601-32249 were not sent)"
 FREED=$(sed -n 's/.* were freed: \([0-9]*\) allocations.*/\1/p' "$W/err")
 [ -n "$FREED" ] && [ "$(head -n 1 "$W/out")" = "freed $FREED allocations" ] ||
   fail "what was freed before the refusal"
