@@ -51,6 +51,14 @@ bool reply_ok(const Json& reply) {
   return it != reply.end() && it->is_boolean() && it->get<bool>();
 }
 
+int refusal_status(const Json& reply) {
+  auto it = reply.find(protocol::field::kFailure);
+  const bool bad_input =
+      it != reply.end() && it->is_string() &&
+      protocol::failure_named(it->get<std::string>()) == protocol::Failure::kBadInput;
+  return bad_input ? kExitUsage : kExitRefused;
+}
+
 uint64_t reply_number(const Json& reply, const char* key) {
   auto it = reply.find(key);
   return it != reply.end() && it->is_number_unsigned() ? it->get<uint64_t>() : 0;

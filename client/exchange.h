@@ -35,6 +35,12 @@ Exchange ask(Connection* conn, std::string_view command, std::ostream& err);
 
 // Whether a reply says "ok": true.
 bool reply_ok(const Json& reply);
+// The exit status of a refused command, from the reply's "failure": a
+// command memd found wrong ("bad_input": a value out of range or malformed)
+// is a usage error, as when memctl notices it (kExitUsage); any other refusal,
+// for the machine's state (an allocation failed, busy, check's problems) or
+// from a memd that names no failure, is kExitRefused.
+int refusal_status(const Json& reply);
 // An unsigned number of the reply; 0 when absent.
 uint64_t reply_number(const Json& reply, const char* key);
 

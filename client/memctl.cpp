@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -15,11 +16,13 @@
 
 #include "client/connection.h"
 #include "client/exchange.h"
+#include "client/free.h"
 #include "client/output.h"
 #include "client/plot.h"
 #include "client/replay.h"
 #include "client/request.h"
 #include "client/snapshot.h"
+#include "protocol/command.h"
 #include "protocol/files.h"
 #include "protocol/reply.h"
 
@@ -80,26 +83,46 @@ std::string format_text(const Json& reply) {
   return it != reply.end() && it->is_string() ? it->get<std::string>() : reply.dump() + "\n";
 }
 
-// Sends one command and prints its reply: as JSON with --json, else through
-// `format`; a refusal prints what the reply still holds (the allocations
-// made before one failed, the problems check found) and the error line.
-int simple_command(const Invocation& in, const Result<std::string>& command, std::string_view verb,
-                   Formatter format, const Io& io) {
-  if (!command) return fail(io.err, kExitUsage, std::string(verb) + ": " + command.error().message);
-  auto conn = connect(in, io.env);
-  if (!conn) return fail(io.err, kExitUnreachable, conn.error().message);
-  Exchange x = ask(&*conn, *command, io.err);
-  if (!x.ok()) return x.status;
+// Prints a reply: as JSON with --json, else through `format`; a refusal
+// prints what the reply still holds (the allocations made before one failed,
+// the problems check found, what the parts of a long `free` freed before one
+// was refused) and the error line, and returns `refused` (refusal_status()).
+int print_reply(const Invocation& in, const Exchange& x, Formatter format, int refused,
+                const Io& io) {
   const bool ok = reply_ok(x.reply);
   if (in.json) {
     io.out << x.line << '\n';
   } else if (ok || x.reply.contains(protocol::field::kAllocations) ||
-             x.reply.contains(protocol::field::kProblems)) {
+             x.reply.contains(protocol::field::kProblems) ||
+             x.reply.contains(protocol::field::kFreed)) {
     io.out << format(x.reply);
   }
   io.out.flush();
-  if (!ok) return fail(io.err, kExitRefused, error_message(x.reply));
+  if (!ok) return fail(io.err, refused, error_message(x.reply));
   return kExitOk;
+}
+
+// A command line memd takes: one line of at most kMaxCommandBytes, newline
+// included (a longer one is a usage error, as memd would find it).
+Status fits_a_line(const std::string& line) {
+  if (line.size() < protocol::kMaxCommandBytes) return {};
+  return make_error(fmt::format(
+      "the command is {} bytes long; memd takes lines of at most {} bytes, newline included",
+      line.size() + 1, protocol::kMaxCommandBytes));
+}
+
+// Sends one command and prints its reply (print_reply).
+int simple_command(const Invocation& in, const Result<std::string>& command, std::string_view verb,
+                   Formatter format, const Io& io) {
+  if (!command) return fail(io.err, kExitUsage, std::string(verb) + ": " + command.error().message);
+  if (Status st = fits_a_line(*command); !st) {
+    return fail(io.err, kExitUsage, std::string(verb) + ": " + st.error().message);
+  }
+  auto conn = connect(in, io.env);
+  if (!conn) return fail(io.err, kExitUnreachable, conn.error().message);
+  Exchange x = ask(&*conn, *command, io.err);
+  if (!x.ok()) return x.status;
+  return print_reply(in, x, format, refusal_status(x.reply), io);
 }
 
 // --- the subcommands -------------------------------------------------------------------------
@@ -138,9 +161,17 @@ void add_free(CLI::App* cmd, Invocation* in) {
       cmd->add_option("--cpu", in->free_cpu, "the CPU whose per-cpu lists take the pages");
 }
 
+// One command, or several when the targets make a line longer than memd
+// takes (free_commands), their replies combined as one (free_in_parts).
 int run_free(Invocation& in, const Io& io) {
   if (in.o_free_cpu->count()) in.free.cpu = in.free_cpu;
-  return simple_command(in, free_command(in.free), "free", format_free, io);
+  auto parts = free_commands(in.free);
+  if (!parts) return fail(io.err, kExitUsage, "free: " + parts.error().message);
+  if (parts->size() == 1) return simple_command(in, parts->front().line, "free", format_free, io);
+  auto conn = connect(in, io.env);
+  if (!conn) return fail(io.err, kExitUnreachable, conn.error().message);
+  const Exchange x = free_in_parts(&*conn, *parts, parts->back().first + parts->back().count);
+  return print_reply(in, x, format_free, x.status, io);
 }
 
 void add_show(CLI::App* cmd, Invocation* in) {
@@ -355,6 +386,8 @@ constexpr Subcommand kSubcommands[] = {
 void add_options(CLI::App* app, Invocation* in) {
   app->require_subcommand(1, 1);
   app->fallthrough();
+  // The same version as `memd --version`: both are built from one project version.
+  app->set_version_flag("--version", std::string(MEMD_VERSION), "print memctl's version and exit");
   app->add_option("--socket", in->socket,
                   "memd's socket (default: $MEMD_SOCKET, else $XDG_RUNTIME_DIR/memd/memd.sock "
                   "for a user whose own memd runs, else /run/memd/memd.sock)");
@@ -409,6 +442,9 @@ std::optional<int> parse(CLI::App* app, const std::vector<std::string>& args, st
     return kExitOk;
   } catch (const CLI::CallForAllHelp&) {
     out << app->help("", CLI::AppFormatMode::All);
+    return kExitOk;
+  } catch (const CLI::CallForVersion& e) {
+    out << e.what() << '\n';
     return kExitOk;
   } catch (const CLI::ParseError& e) {
     return usage_error(*app, args, e, err);

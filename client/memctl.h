@@ -13,9 +13,12 @@ namespace memd::client {
 
 enum ExitStatus : int {
   kExitOk = 0,
-  kExitRefused = 1,      // memd refused the command (an allocation failed, check found problems),
-                         // or memctl plot an input that is not a replay history
-  kExitUsage = 2,        // memctl was used wrongly (or a local file cannot be read or written)
+  kExitRefused = 1,      // memd refused the command for the machine's state (an allocation
+                         // failed, another replay runs, check found problems: any "failure"
+                         // but "bad_input"), or memctl plot an input that is not a replay history
+  kExitUsage = 2,        // memctl was used wrongly, whichever side noticed: a value out of range
+                         // or malformed (memd's "failure":"bad_input" too), a local file that
+                         // cannot be read or written
   kExitUnreachable = 3,  // no memd at the socket, or it went away
   kExitInterrupted = 130,
 };

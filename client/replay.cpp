@@ -191,7 +191,7 @@ int ReplayClient::begin() {
   if (!begin.ok()) return begin.status;
   if (!reply_ok(begin.reply)) {
     if (json_) out_ << begin.line << '\n';
-    return fail(err_, kExitRefused, error_message(begin.reply));
+    return fail(err_, refusal_status(begin.reply), error_message(begin.reply));
   }
   history_.append(begin.reply);
   return kExitOk;
@@ -282,7 +282,7 @@ int ReplayClient::read_frame_reply() {
   if (!reply_ok(reply)) {
     clear_progress();
     if (json_) out_ << *line << '\n';
-    return fail(err_, kExitRefused, error_message(reply));
+    return fail(err_, refusal_status(reply), error_message(reply));
   }
   if (auto it = reply.find(field::kLines); it != reply.end() && it->is_number_unsigned()) {
     lines_ = it->get<uint64_t>();
@@ -306,7 +306,7 @@ int ReplayClient::finish(ReplayCommand::Op step, bool interrupted) {
   Exchange x = ask(conn_, replay_line(step), err_);
   if (!x.ok()) return x.status;
   if (json_) out_ << x.line << '\n';
-  if (!reply_ok(x.reply)) return fail(err_, kExitRefused, error_message(x.reply));
+  if (!reply_ok(x.reply)) return fail(err_, refusal_status(x.reply), error_message(x.reply));
   history_.append(x.reply);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

@@ -1,6 +1,8 @@
 #include "client/request.h"
 
 #include <cassert>
+#include <set>
+#include <utility>
 
 namespace memd::client {
 
@@ -13,7 +15,9 @@ Result<std::string> alloc_command(const AllocRequest& r) {
   return protocol::format_command(protocol::AllocCommand{r.order, r.gfp, r.node, r.cpu, r.count});
 }
 
-Result<std::string> free_command(const FreeRequest& r) {
+namespace {
+
+Result<protocol::FreeCommand> free_request(const FreeRequest& r) {
   if (r.all && (!r.pfns.empty() || !r.ids.empty())) {
     return make_error("--all cannot be combined with PFNs or --id");
   }
@@ -32,7 +36,79 @@ Result<std::string> free_command(const FreeRequest& r) {
   for (uint64_t id : r.ids) {
     c.targets.push_back({Kind::kId, id});
   }
-  return protocol::format_command(c);
+  return c;
+}
+
+// The targets' words as format_command writes them ("id=7", "pfn=0x1f400").
+std::vector<std::string> target_words(const protocol::FreeCommand& c) {
+  std::vector<std::string> words;
+  words.reserve(c.targets.size());
+  for (const protocol::FreeTarget& t : c.targets) {
+    const std::string line = command_line(protocol::FreeCommand{{t}, false, std::nullopt});
+    words.push_back(line.substr(line.find(' ') + 1));
+  }
+  return words;
+}
+
+// The first target that repeats an earlier one, as the grammar names it.
+std::optional<std::string> repeated_target(const protocol::FreeCommand& c,
+                                           const std::vector<std::string>& words) {
+  std::set<std::pair<bool, uint64_t>> seen;
+  for (size_t i = 0; i < c.targets.size(); ++i) {
+    const bool by_pfn = c.targets[i].kind == protocol::FreeTarget::Kind::kPfn;
+    if (!seen.insert({by_pfn, c.targets[i].value}).second) return words[i];
+  }
+  return std::nullopt;
+}
+
+// Cuts the targets into runs whose lines ("free" WORD... [cpu=N] and a
+// newline) are at most kMaxCommandBytes.
+std::vector<FreePart> cut_free(const protocol::FreeCommand& c,
+                               const std::vector<std::string>& words) {
+  const size_t cpu = c.cpu ? command_line(protocol::FreeCommand{{}, true, c.cpu}).size() -
+                                 command_line(protocol::FreeCommand{{}, true, std::nullopt}).size()
+                           : 0;
+  const size_t budget = protocol::kMaxCommandBytes - 1 - cpu;  // the newline, " cpu=N"
+  std::vector<FreePart> parts;
+  auto close_part = [&](size_t first, size_t end) {
+    protocol::FreeCommand part{{c.targets.begin() + static_cast<ptrdiff_t>(first),
+                                c.targets.begin() + static_cast<ptrdiff_t>(end)},
+                               false,
+                               c.cpu};
+    parts.push_back({command_line(part), first, end - first});
+    assert(parts.back().line.size() < protocol::kMaxCommandBytes);
+  };
+  size_t first = 0, length = std::string_view("free").size();
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i > first && length + 1 + words[i].size() > budget) {
+      close_part(first, i);
+      first = i;
+      length = std::string_view("free").size();
+    }
+    length += 1 + words[i].size();
+  }
+  close_part(first, words.size());
+  return parts;
+}
+
+}  // namespace
+
+Result<std::string> free_command(const FreeRequest& r) {
+  auto c = free_request(r);
+  if (!c) return c.error();
+  return protocol::format_command(*c);
+}
+
+Result<std::vector<FreePart>> free_commands(const FreeRequest& r) {
+  auto c = free_request(r);
+  if (!c) return c.error();
+  std::string whole = command_line(*c);
+  if (whole.size() < protocol::kMaxCommandBytes) {
+    return std::vector<FreePart>{{std::move(whole), 0, c->targets.size()}};
+  }
+  const std::vector<std::string> words = target_words(*c);
+  if (auto twice = repeated_target(*c, words)) return make_error(*twice + " given twice");
+  return cut_free(*c, words);
 }
 
 Result<std::string> sysctl_command(std::string_view arg) {

@@ -47,6 +47,20 @@ struct FreeRequest {
 Result<std::string> alloc_command(const AllocRequest& r);
 // "free pfn=0x1f400 pfn=... id=7 ... [cpu=N]" or "free all [cpu=N]"
 Result<std::string> free_command(const FreeRequest& r);
+// One of the command lines a `free` is sent as: targets [first, first + count)
+// of the request's (its PFNs, then its ids, in order).
+struct FreePart {
+  std::string line;
+  size_t first = 0;
+  size_t count = 0;
+};
+// free_command's line, or, when that line is longer than memd takes
+// (protocol::kMaxCommandBytes, newline included), several, each within the
+// limit, the targets in order and the same cpu= on each: sent one after
+// another, they free what the one line would, in the same order. A target
+// named twice is refused here as memd refuses it ("id=7 given twice"): a
+// later part would otherwise find it already freed.
+Result<std::vector<FreePart>> free_commands(const FreeRequest& r);
 // "sysctl", "sysctl NAME" or "sysctl NAME=VALUE" from memctl's "name[=value]".
 Result<std::string> sysctl_command(std::string_view arg);
 // The line of a command that carries no text to quote (replay begin, replay

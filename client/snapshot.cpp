@@ -129,7 +129,7 @@ int snapshot_save(Connection* conn, const std::string& path, AtomicFile* file, b
   if (!x.ok()) return x.status;
   if (!reply_ok(x.reply)) {
     if (json) out << x.line << '\n';
-    return fail(err, kExitRefused, error_message(x.reply));
+    return fail(err, refusal_status(x.reply), error_message(x.reply));
   }
   auto bytes = x.reply.find(field::kBytes);
   if (bytes == x.reply.end() || !bytes->is_number_unsigned()) {
@@ -168,7 +168,7 @@ int snapshot_load(Connection* conn, const std::string& path, const std::string& 
   if (json) out << x.line << '\n';
   if (!reply_ok(x.reply)) {
     out.flush();
-    return fail(err, kExitRefused, error_message(x.reply));
+    return fail(err, refusal_status(x.reply), error_message(x.reply));
   }
   if (!json) {
     out << "loaded " << path << ": " << x.reply.value(field::kMachine, std::string("?")) << ", "

@@ -26,6 +26,11 @@ using Stream = asio::local::stream_protocol;
 // reading steadily takes some every few milliseconds).
 constexpr auto kStalled = std::chrono::milliseconds(100);
 
+// At most this much of a client's line is read and discarded after memd's last
+// reply (hang_up): enough for the rest of a line a few times kMaxCommandBytes
+// long, which its client is still writing; nothing of it is kept.
+constexpr size_t kMaxDrainBytes = 1 << 20;
+
 // Whether the peer may talk to memd, and who it is.
 struct Peer {
   bool allowed = false;
@@ -212,12 +217,7 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   }
 
   void on_line(boost::system::error_code ec, size_t n) {
-    if (ec == asio::error::not_found) {
-      return send(Reply::error(Failure::kBadInput,
-                               fmt::format("line longer than {} bytes; closing the connection",
-                                           kMaxCommandBytes)),
-                  true);
-    }
+    if (ec == asio::error::not_found) return refuse_long_line();
     if (ec) return;  // the client went away (or memd is stopping)
     std::string line(asio::buffers_begin(in_->data()), asio::buffers_begin(in_->data()) + n);
     in_->consume(n);
@@ -237,6 +237,22 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
       return read_snapshot(s->bytes);
     }
     send(server_->service->run(*command, &client_), false);
+  }
+
+  // kMaxCommandBytes without a newline: an error that names the limit and
+  // shows how the line starts, logged; then memd hangs up, discarding the
+  // rest of the line so that the client, still writing it, reads the reply.
+  void refuse_long_line() {
+    std::string start(asio::buffers_begin(in_->data()),
+                      asio::buffers_begin(in_->data()) + std::min<size_t>(in_->size(), 48));
+    for (char& c : start) {
+      if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    }
+    const std::string why =
+        fmt::format("line longer than {} bytes: '{}...' has no newline in its first {} bytes",
+                    kMaxCommandBytes, start, kMaxCommandBytes);
+    log::warning("socket: pid {} uid {}: {}; closing the connection", pid_, client_.uid, why);
+    send(Reply::error(Failure::kBadInput, why + "; closing the connection"), true);
   }
 
   // The N raw bytes after `replay data bytes=N`: what the line read already
@@ -377,8 +393,9 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   }
 
   // Ends the conversation after a last reply without resetting it: stop
-  // sending, then discard the rest of the client's current line (64 KiB and
-  // 2 s at most), so that its last write does not fail and it reads the reply.
+  // sending, then discard the rest of the client's current line (kMaxDrainBytes
+  // and 2 s at most: an oversized line goes on past kMaxCommandBytes), so that
+  // its last write does not fail and it reads the reply.
   void hang_up() {
     boost::system::error_code ignored;
     socket_.shutdown(Stream::socket::shutdown_send, ignored);
@@ -395,7 +412,7 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     socket_.async_read_some(asio::buffer(sink_), [self = shared_from_this(), discarded](
                                                      boost::system::error_code ec, size_t n) {
       const bool end_of_line = std::memchr(self->sink_.data(), '\n', n) != nullptr;
-      if (ec || end_of_line || discarded + n > kMaxCommandBytes) {
+      if (ec || end_of_line || discarded + n > kMaxDrainBytes) {
         boost::system::error_code ignored;
         self->timer_->cancel();
         self->socket_.close(ignored);

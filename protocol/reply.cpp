@@ -33,6 +33,41 @@ Json sysctl_json(std::string_view value) {
 
 }  // namespace
 
+// --- failures --------------------------------------------------------------------------------
+
+namespace {
+
+struct FailureName {
+  Failure failure;
+  std::string_view name;
+};
+
+constexpr FailureName kFailureNames[] = {
+    {Failure::kBadInput, "bad_input"},
+    {Failure::kAllocFailed, "alloc_failed"},
+    {Failure::kBusy, "busy"},
+    {Failure::kDenied, "denied"},
+    {Failure::kCheckFailed, "check_failed"},
+    {Failure::kIo, "io"},
+    {Failure::kInternal, "internal"},
+};
+
+}  // namespace
+
+std::string_view failure_name(Failure failure) {
+  for (const FailureName& f : kFailureNames) {
+    if (f.failure == failure) return f.name;
+  }
+  return "none";
+}
+
+Failure failure_named(std::string_view name) {
+  for (const FailureName& f : kFailureNames) {
+    if (f.name == name) return f.failure;
+  }
+  return Failure::kNone;
+}
+
 // --- Reply -----------------------------------------------------------------------------------
 
 std::string Reply::error_message() const {
@@ -48,7 +83,9 @@ Reply Reply::error(Failure failure, std::string message) {
   Reply r;
   r.failure = failure;
   r.text = "error: " + message + "\n";
-  r.json = Json{{field::kOk, false}, {field::kError, std::move(message)}};
+  r.json = Json{{field::kOk, false},
+                {field::kError, std::move(message)},
+                {field::kFailure, failure_name(failure)}};
   return r;
 }
 

@@ -18,7 +18,8 @@ namespace memd::protocol {
 using Json = nlohmann::ordered_json;
 
 // Why a command failed; the front ends map it to errno (control file) or
-// just pass the message (socket).
+// name it in the reply's "failure" (socket: failure_name), from which memctl
+// takes its exit status (kBadInput 2, the others 1).
 enum class Failure : uint8_t {
   kNone,
   kBadInput,     // the command was wrong: nothing changed
@@ -29,6 +30,13 @@ enum class Failure : uint8_t {
   kIo,           // a trace file could not be read
   kInternal,     // an exception inside memd (out of memory, a bug)
 };
+
+// The name of a failure on the wire, in an error reply's "failure": "bad_input",
+// "alloc_failed", "busy", "denied", "check_failed", "io", "internal".
+std::string_view failure_name(Failure failure);
+// The failure a name stands for; kNone for a name this build does not know
+// (a newer memd's), which a client treats as a refusal.
+Failure failure_named(std::string_view name);
 
 struct Reply {  // NOLINT(bugprone-exception-escape): json's moves do not throw
   Failure failure = Failure::kNone;
@@ -42,7 +50,7 @@ struct Reply {  // NOLINT(bugprone-exception-escape): json's moves do not throw
   std::string error_message() const;
   // One line of JSON, '\n'-terminated; invalid UTF-8 from clients is replaced, never thrown.
   std::string json_line() const;
-  // {"ok":false,"error":message}; text "error: message\n".
+  // {"ok":false,"error":message,"failure":failure_name(failure)}; text "error: message\n".
   static Reply error(Failure failure, std::string message);
   // {"ok":true, ...body}; `text` for the control file.
   static Reply success(Json body, std::string text);
@@ -55,6 +63,7 @@ Reply bad_input(std::string message);
 namespace field {
 inline constexpr const char* kOk = "ok";
 inline constexpr const char* kError = "error";
+inline constexpr const char* kFailure = "failure";  // an error's kind: failure_name()
 inline constexpr const char* kAllocations = "allocations";
 inline constexpr const char* kFreed = "freed";
 inline constexpr const char* kCount = "count";

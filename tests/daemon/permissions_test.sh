@@ -18,7 +18,7 @@ expect_contains "nobody reading" "$out" "Permission denied"
 # Should the file mode let a stranger in, SO_PEERCRED still keeps it out, with a JSON error.
 chmod 0666 "$SOCK"
 out=$(as_nobody_send status)
-expect_eq "stranger refused" "$out" '{"ok":false,"error":"permission denied: uid 65534 is not root"}'
+expect_eq "stranger refused" "$out" '{"ok":false,"error":"permission denied: uid 65534 is not root","failure":"denied"}'
 grep -q "refused pid [0-9]* uid 65534" "$LOG" || fail "the refusal is not logged"
 stop_memd
 
@@ -35,7 +35,7 @@ reply=$(printf 'status\n' | setpriv --reuid=65534 --regid=65534 --groups=100 soc
 expect_contains "supplementary group member" "$reply" '{"ok":true,'
 chmod 0666 "$SOCK"
 expect_eq "not a member" "$(as_nobody_send status)" \
-  "{\"ok\":false,\"error\":\"permission denied: uid 65534 is neither root nor in group 'users'\"}"
+  "{\"ok\":false,\"error\":\"permission denied: uid 65534 is neither root nor in group 'users'\",\"failure\":\"denied\"}"
 stop_memd
 
 # allow_other: others read the 0444 files, not pagetypeinfo (0400) nor control (0600).

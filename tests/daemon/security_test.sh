@@ -22,7 +22,7 @@ live() { json 'r["live_allocations"]' "$(send status)"; }
 # --- 1. the socket: SO_PEERCRED against the group --------------------------------------------
 start_memd --socket-group users
 chmod 0666 "$SOCK"  # the file mode aside: SO_PEERCRED alone must keep strangers out
-denied="{\"ok\":false,\"error\":\"permission denied: uid 65534 is neither root nor in group 'users'\"}"
+denied="{\"ok\":false,\"error\":\"permission denied: uid 65534 is neither root nor in group 'users'\",\"failure\":\"denied\"}"
 # A stranger pipelining commands gets one refusal; none of its lines runs.
 out=$(printf 'alloc order=0 gfp=GFP_KERNEL\nalloc order=1 gfp=GFP_KERNEL\nreset\n' |
   $NOBODY socat -t5 - "UNIX-CONNECT:$SOCK")

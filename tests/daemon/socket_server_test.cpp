@@ -10,10 +10,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
+
+#include <fmt/format.h>
 
 namespace memd {
 namespace {
@@ -142,6 +146,45 @@ TEST_F(SocketServerTest, OverTheLimitTheStalledClientGoesNotTheReadingOne) {
   EXPECT_TRUE(got.empty() || got.back() != '\n');
   close(stalled);
   close(reader);
+}
+
+// A line longer than kMaxCommandBytes (memctl free --id $(seq 10 8 258000)
+// sent whole: 308 KB): memd answers with an error naming the limit and how
+// the line starts, logs it, reads the rest of the line so that the client's
+// write of it completes (no EPIPE), and closes the connection.
+TEST_F(SocketServerTest, ALineOverTheLimitIsAnsweredWithTheLimitThenTheConnectionCloses) {
+  SocketServerOptions o;
+  o.threads = 2;
+  start(o);
+  std::string line = "free";
+  for (int id = 10; id <= 258000; id += 8) {
+    line += " id=" + std::to_string(id);
+  }
+  line += '\n';
+  ASSERT_EQ(line.size(), 308611u);
+  ::testing::internal::CaptureStderr();
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr_), addr_len_), 0);
+  size_t sent = 0;
+  while (sent < line.size()) {
+    const ssize_t n = send(fd, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+    ASSERT_GT(n, 0) << "memd closed the connection after " << sent
+                    << " bytes: " << std::strerror(errno);
+    sent += static_cast<size_t>(n);
+  }
+  EXPECT_EQ(read_reply(fd, 4096, 0ms),
+            "{\"ok\":false,\"error\":\"line longer than 65536 bytes: 'free id=10 id=18 id=26 id=34 "
+            "id=42 id=50 id=58 i...' has no newline in its first 65536 bytes; closing the "
+            "connection\",\"failure\":\"bad_input\"}\n");
+  EXPECT_TRUE(hung_up(fd));
+  close(fd);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find(fmt::format("socket: pid {} uid {}: line longer than 65536 bytes: 'free "
+                                 "id=10 id=18 id=26 id=34 id=42 id=50 id=58 i...' has no newline "
+                                 "in its first 65536 bytes; closing the connection\n",
+                                 getpid(), getuid())),
+            std::string::npos)
+      << log;
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ assert r["error"] == "page allocation failure: order:10, mode:0x10cc0(GFP_KERNEL
 assert len(r["allocations"]) > 100, len(r["allocations"])
 made = r["allocations"]
 r = c.cmd("alloc order=10 gfp=GFP_KERNEL|__GFP_NORETRY")
-assert r == {"ok": False, "error": "page allocation failure: order:10, mode:0x10cc0(GFP_KERNEL|__GFP_NORETRY), nodemask=(null)"}, r
+assert r == {"ok": False, "error": "page allocation failure: order:10, mode:0x10cc0(GFP_KERNEL|__GFP_NORETRY), nodemask=(null)",
+             "failure": "alloc_failed"}, r
 
 # free by pfn, by id, several at once, all-or-nothing.
 before = read("buddyinfo")
@@ -90,7 +91,8 @@ for line, want in [("alloc order=99 gfp=GFP_KERNEL", "order=99"),
                    ("free", "nothing to free"),
                    ("replay end", "no replay running")]:
     r = c.cmd(line)
-    assert list(r) == ["ok", "error"] and r["ok"] is False and want in r["error"], (line, r)
+    assert list(r) == ["ok", "error", "failure"] and r["ok"] is False and want in r["error"], (line, r)
+    assert r["failure"] == "bad_input", (line, r)
 c.send_raw(b"\xff\xfe\x00garbage\n")
 assert c.reply()["ok"] is False
 assert read("buddyinfo") == before, "bad input changed buddyinfo"

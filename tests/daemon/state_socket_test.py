@@ -67,7 +67,8 @@ before = buddyinfo()
 damaged = bytearray(state2)
 damaged[len(damaged) // 2] ^= 0x01
 r = load(c, bytes(damaged))
-assert r == {"ok": False, "error": "snapshot load: state refused: checksum mismatch (damaged)"}, r
+assert r == {"ok": False, "error": "snapshot load: state refused: checksum mismatch (damaged)",
+             "failure": "bad_input"}, r
 r = load(c, state2[:-5])
 assert not r["ok"] and "truncated or padded" in r["error"], r
 r = load(c, state2 + b"xx")
@@ -105,7 +106,8 @@ time.sleep(0.2)
 c2 = Conn(SOCK)
 c2.send_raw(b"snapshot load bytes=%d\n" % len(state))
 r = c2.reply()
-assert r == {"ok": False, "error": "snapshot load: another load is in progress; closing the connection"}, r
+assert r == {"ok": False, "error": "snapshot load: another load is in progress; closing the connection",
+             "failure": "busy"}, r
 assert buddyinfo() == before  # nothing loaded before all the bytes arrived
 c1.send_raw(state[1000:])
 r = c1.reply()

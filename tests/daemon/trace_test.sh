@@ -70,7 +70,7 @@ buffer_size_kb: 1410
 entries-in-buffer/entries-written: 1/1"
 expect_eq "memctl trace bad" "$("$MEMCTL" --socket "$SOCK" trace on nope 2>&1 || echo "rc=$?")" \
   "memctl: trace on: unknown event 'nope' (events: mm_page_alloc, mm_page_free, mm_page_free_batched, mm_page_alloc_zone_locked, mm_page_pcpu_drain, mm_page_alloc_extfrag, or all)
-rc=1"
+rc=2"
 
 "$PY" "$HERE/trace_test.py" "$SOCK" "$MNT" "$MEMCTL" "$W" || fail "trace_test.py"
 

@@ -48,6 +48,7 @@ void check_reply(const Reply& r) {
   if (j.is_discarded() || !j.is_object() || j.empty() || j.begin().key() != "ok") std::abort();
   if (j["ok"] != r.ok()) std::abort();
   if (!r.ok() && !j["error"].is_string()) std::abort();
+  if (!r.ok() && j["failure"] != std::string(memd::protocol::failure_name(r.failure))) std::abort();
 }
 
 }  // namespace

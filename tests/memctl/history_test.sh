@@ -111,7 +111,7 @@ r=$(send "replay begin continue")
 expect_eq "replay begin continue" "$(json 'r["ok"], r["error"]' "$r")" \
   "False replay: no previous replay to continue"
 mc replay "$W/part.2" --continue
-expect_rc 1 "--continue after a reset"; expect_err "replay: no previous replay to continue"
+expect_rc 2 "--continue after a reset"; expect_err "replay: no previous replay to continue"
 [ "$(files)" = "$before" ] || fail "a refused --continue changed the machine"
 # A history without --continue starts at event 0, and plain replies carry no history.
 r=$( (printf 'replay begin\n'; sleep 0.2; printf 'replay end\n') | socat -t5 - "UNIX-CONNECT:$SOCK")

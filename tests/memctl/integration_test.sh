@@ -81,11 +81,20 @@ expect_rc 0 "alloc --reclaimable --count 3"
 mc alloc --gfp 'GFP_NOWAIT|__GFP_COMP' --order 2 --node 0
 expect_rc 0 "alloc --gfp"; expect_out_matches '^ +6  0x[0-9a-f]+ +2  Normal +0  Unmovable$'
 mc alloc --node 5
-expect_rc 1 "alloc --node 5"; expect_out ""; expect_err_line "node=5"
+expect_rc 2 "alloc --node 5"; expect_out ""; expect_err_line "node=5"
 mc alloc --gfp '__GFP_BOGUS'
-expect_rc 1 "alloc --gfp __GFP_BOGUS"; expect_err_line "__GFP_BOGUS"
+expect_rc 2 "alloc --gfp __GFP_BOGUS"; expect_err_line "__GFP_BOGUS"
 mc alloc --order x
 expect_rc 2 "alloc --order x"; expect_err_line "--order"
+# A value out of range is a usage error whichever side notices it: memctl
+# (--order -1 is no unsigned number) or memd (order 20 is above MAX_PAGE_ORDER).
+mc alloc --order -1
+expect_rc 2 "alloc --order -1"; expect_out ""
+mc alloc --order 20
+expect_rc 2 "alloc --order 20"; expect_out ""; expect_err_line "order"
+mc --json alloc --order 20
+expect_rc 2 "--json alloc --order 20"
+[ "$(json 'r["ok"], r["failure"]')" = "False bad_input" ] || fail "alloc --order 20 --json"
 # Exhaust the machine with order-10 blocks: the kernel's failure line, and what was allocated.
 mc alloc --order 10 --gfp GFP_NOWAIT --count 5000
 expect_rc 1 "alloc until failure"
@@ -105,13 +114,74 @@ expect_out "freed 1 allocation
 $HEADER
 $(printf '%8s  %-12s %5s  %-8s %4s  %s' "$ID" "$PFN" 3 Normal 0 Movable)"
 mc free "$PFN"
-expect_rc 1 "free $PFN again"; expect_out ""; expect_err_line "pfn=$PFN"
+expect_rc 2 "free $PFN again"; expect_out ""; expect_err_line "pfn=$PFN"
 mc alloc --count 2 --json
 expect_rc 0 "alloc --count 2 --json"
 mc free --id "$(json 'r["allocations"][0]["id"]')" --id "$(json 'r["allocations"][1]["id"]')" --cpu 1
 expect_rc 0 "free --id"; expect_out_has "freed 2 allocations"
 mc free
 expect_rc 2 "free with nothing"; expect_err_line "free"
+
+# The issue's example: 32249 ids, more than one line of memd's takes. memctl
+# sends them in parts under the limit and prints one result, as one command
+# would; memd logs no oversized line. (The long outputs are read from their
+# files: mcf is mc without $OUT.)
+mcf() {
+  RC=0
+  "$MEMCTL" --socket "$SOCK" "$@" >"$W/out" 2>"$W/err" || RC=$?
+  ERR=$(cat "$W/err")
+}
+mc reset
+for count in 100000 100000 58000; do
+  "$MEMCTL" --socket "$SOCK" --json alloc --count "$count" >/dev/null || fail "alloc --count $count"
+done
+mcf free --id $(seq 10 8 258000)
+expect_rc 0 "free --id \$(seq 10 8 258000)"; expect_no_err
+[ "$(head -n 1 "$W/out")" = "freed 32249 allocations" ] || fail "freed 32249"
+[ "$(wc -l <"$W/out")" = 32251 ] || fail "the header and 32249 rows"
+[ "$(awk 'NR > 2 {print $1}' "$W/out")" = "$(seq 10 8 258000)" ] || fail "the ids freed, in order"
+mc --json status
+[ "$(json 'r["live_allocations"]')" = $((258000 - 32249)) ] || fail "live allocations after the free"
+grep -q "longer than" "$LOG" && fail "memd saw an oversized line"
+# Again: the first part is refused (id 10 is gone), nothing is freed.
+mcf free --id $(seq 10 8 258000)
+expect_rc 2 "the same free again"; [ -s "$W/out" ] && fail "the same free again printed something"
+expect_err_line "free: id=10: no live allocation has this id"
+# Refused in a later part: what the parts before it freed is printed and said.
+mc free --id 200004
+expect_rc 0 "free --id 200004"
+mcf free --id $(seq 12 8 258000)
+expect_rc 2 "a free refused in its fourth part"
+expect_err_line "free: id=200004: no live allocation has this id (memd refused part 4 of 5, targets 21048-27600 of 32249 and freed none of them; parts 1-3 (targets 1-21047) were freed: 21047 allocations; targets 27601-32249 were not sent)"
+FREED=$(sed -n 's/.* were freed: \([0-9]*\) allocations.*/\1/p' "$W/err")
+[ -n "$FREED" ] && [ "$(head -n 1 "$W/out")" = "freed $FREED allocations" ] ||
+  fail "what was freed before the refusal"
+[ "$(awk 'NR > 2 {print $1}' "$W/out")" = "$(seq 12 8 $((12 + 8 * (FREED - 1))))" ] ||
+  fail "the ids freed before the refusal"
+mc --json status
+[ "$(json 'r["live_allocations"]')" = $((258000 - 32249 - 1 - FREED)) ] ||
+  fail "live allocations after a free refused in its fourth part"
+# The same line sent whole by another client: memd reads it to its end, answers
+# with the limit, closes the connection and logs it.
+OVERSIZED=$(python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(("free" + "".join(" id=%d" % i for i in range(10, 258001, 8)) + "\n").encode())
+got = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    got += b
+print(got.decode(), end="")
+' "$SOCK") || fail "a client writing a 308 KB line: $OVERSIZED"
+WANT="{\"ok\":false,\"error\":\"line longer than 65536 bytes: 'free id=10 id=18 id=26 id=34 id=42 id=50 id=58 i...' has no newline in its first 65536 bytes; closing the connection\",\"failure\":\"bad_input\"}"
+[ "$OVERSIZED" = "$WANT" ] || fail "memd's reply to a 308 KB line: $OVERSIZED"
+grep -q "socket: pid [0-9]* uid 0: line longer than 65536 bytes: 'free id=10 " "$LOG" ||
+  fail "memd did not log the oversized line"
+mc free --all
+expect_rc 0 "free --all"
 
 # --- show: exactly what the mount serves -----------------------------------------------------------
 for f in buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_index pageblocks.svg; do
@@ -135,9 +205,9 @@ expect_rc 0 "sysctl get"; expect_out "vm.min_free_kbytes = 70000"
 mc sysctl --json watermark_scale_factor
 [ "$(json 'r["sysctl"]["watermark_scale_factor"]')" = 10 ] || fail "sysctl --json"
 mc sysctl bogus
-expect_rc 1 "sysctl bogus"; expect_err_line "bogus"
+expect_rc 2 "sysctl bogus"; expect_err_line "bogus"
 mc sysctl min_free_kbytes=-5
-expect_rc 1 "sysctl bad value"
+expect_rc 2 "sysctl bad value"
 
 # --- replay ----------------------------------------------------------------------------------------
 # The sample trace on a fresh machine: counts as tests/replay/sample_trace_test.cpp derives them.
@@ -268,7 +338,7 @@ mc alloc --order 2
 expect_rc 0 "alloc --order 2"
 BEFORE=$(files)
 mc snapshot load "$W/damaged.state"
-expect_rc 1 "snapshot load of a damaged file"; expect_out ""
+expect_rc 2 "snapshot load of a damaged file"; expect_out ""
 expect_err_line "snapshot load: state refused: checksum mismatch (damaged)"
 "$MEMD" --config "$CONFIG" --foreground --mount "$W/other.mnt" --socket "$W/other.sock" --cpus 4 \
   2>>"$W/other.log" &
@@ -278,11 +348,11 @@ for _ in $(seq 200); do grep -q Emulating "$W/other.log" 2>/dev/null && break; s
 "$MEMCTL" --socket "$W/other.sock" snapshot save "$W/foreign.state" >/dev/null || fail "save on the other memd"
 kill -TERM "$OTHER_PID"; wait "$OTHER_PID" || fail "the other memd exited non-zero"
 mc snapshot load "$W/foreign.state"
-expect_rc 1 "snapshot load of a foreign file"
+expect_rc 2 "snapshot load of a foreign file"
 expect_err_line "snapshot load: state refused: it was saved from a machine with a different configuration"
 head -c 5000 "$W/machine.state" >"$W/short.state"
 mc snapshot load "$W/short.state"
-expect_rc 1 "snapshot load of a truncated file"; expect_err_line "truncated"
+expect_rc 2 "snapshot load of a truncated file"; expect_err_line "truncated"
 [ "$(files)" = "$BEFORE" ] || fail "a refused snapshot load changed the machine"
 mc snapshot load "$W/missing.state"
 expect_rc 2 "snapshot load of a missing file"; expect_err_line "$W/missing.state"
@@ -298,6 +368,10 @@ ERR=$(cat "$W/err")
 expect_rc 3 "status on a missing socket"; expect_err_line "$W/nope.sock"
 mc frobnicate
 expect_rc 2 frobnicate; expect_err_line "frobnicate"
+# memctl --version is memd's.
+mc --version
+expect_rc 0 "--version"; expect_no_err
+expect_out "$("$MEMD" --version)"
 
 # --- memd stops cleanly ---------------------------------------------------------------------------
 stop_memd

@@ -1,5 +1,6 @@
 // memctl without a real daemon: argument handling and exit statuses, the
 // command lines it sends (to a fake socket), and its output from canned JSON.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -11,6 +12,7 @@
 #include "client/memctl.h"
 #include "client/output.h"
 #include "client/request.h"
+#include "protocol/command.h"
 #include "tests/memctl/fake_memd.h"
 
 namespace memd::testing {
@@ -302,6 +304,229 @@ TEST(Memctl, FreeSendsPfnsIdsOrAll) {
   EXPECT_EQ(r.out, "freed 12 allocations\n");
   EXPECT_EQ(fake.lines(),
             (std::vector<std::string>{"free pfn=0x1f400", "free id=7 id=8 cpu=1", "free all"}));
+}
+
+// --- exit statuses by the kind of refusal ---------------------------------------------------
+
+TEST(Memctl, VersionIsMemdsVersion) {
+  Outcome r = memctl({"--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, std::string(MEMD_VERSION) + "\n");
+  EXPECT_EQ(r.err, "");
+}
+
+TEST(Memctl, RefusalsExitByTheirFailureKind) {
+  const std::string why = "alloc: order=20: out of range (0-10)";
+  for (const auto& [failure, status] : std::vector<std::pair<std::string, int>>{
+           {"bad_input", client::kExitUsage},
+           {"alloc_failed", client::kExitRefused},
+           {"busy", client::kExitRefused},
+           {"denied", client::kExitRefused},
+           {"check_failed", client::kExitRefused},
+           {"internal", client::kExitRefused},
+           {"a_kind_of_a_newer_memd", client::kExitRefused},
+           {"", client::kExitRefused},  // a memd that names no failure
+       }) {
+    SCOPED_TRACE(failure);
+    Json reply{{"ok", false}, {"error", why}};
+    if (!failure.empty()) reply["failure"] = failure;
+    FakeMemd fake([&](const std::string&, const std::string&) { return reply.dump(); });
+    Outcome r = memctl({"alloc", "--order", "20"}, at(fake));
+    EXPECT_EQ(r.status, status);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, "memctl: " + why + "\n");
+    r = memctl({"--json", "alloc", "--order", "20"}, at(fake));
+    EXPECT_EQ(r.status, status);
+    EXPECT_EQ(r.out, reply.dump() + "\n");
+  }
+}
+
+TEST(Memctl, ACommandLongerThanALineIsAUsageErrorSentToNoOne) {
+  FakeMemd fake(
+      [](const std::string&, const std::string&) { return std::string("{\"ok\":true}"); });
+  // "sysctl x=" and the value: 65537 bytes with the newline, then 65536.
+  Outcome r = memctl({"sysctl", "x=" + std::string(65536 - 9, '1')}, at(fake));
+  EXPECT_EQ(r.status, client::kExitUsage);
+  EXPECT_EQ(r.err,
+            "memctl: sysctl: the command is 65537 bytes long; memd takes lines of at most 65536 "
+            "bytes, newline included\n");
+  r = memctl({"sysctl", "x=" + std::string(65536 - 10, '1')}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(fake.lines().size(), 1u);
+  EXPECT_EQ(fake.lines()[0].size(), 65535u);
+}
+
+// --- a free of more targets than one line takes ---------------------------------------------
+
+// `seq 10 8 258000`: the ids of the example, 10 to 257994, 32249 of them.
+// `seq 10 8 last`.
+std::vector<uint64_t> seq_ids(uint64_t last = 258000) {
+  std::vector<uint64_t> ids;
+  for (uint64_t id = 10; id <= last; id += 8) {
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+// memctl ARGS --id $(seq 10 8 120000): 14999 ids, three lines' worth.
+std::vector<std::string> seq_args(std::vector<std::string> args) {
+  args.push_back("--id");
+  for (uint64_t id : seq_ids(120000)) {
+    args.push_back(std::to_string(id));
+  }
+  return args;
+}
+
+TEST(Request, FreeCutsALongListIntoLinesUnderTheLimitInOrder) {
+  client::FreeRequest r;
+  r.ids = seq_ids();
+  r.pfns = {"0x100000", "1048584"};
+  r.cpu = 1;
+  auto parts = client::free_commands(r);
+  ASSERT_TRUE(parts.ok());
+  ASSERT_EQ(parts->size(), 5u);  // 32251 targets of 8 to 12 bytes: 308 KB
+  std::vector<protocol::FreeTarget> sent;
+  size_t next = 0;
+  for (size_t i = 0; i < parts->size(); ++i) {
+    const client::FreePart& p = (*parts)[i];
+    EXPECT_LT(p.line.size(), 65536u);  // and its newline: at most 65536
+    EXPECT_EQ(p.first, next);
+    next += p.count;
+    EXPECT_EQ(p.line.substr(p.line.size() - 6), " cpu=1");
+    auto c = protocol::parse_command(p.line + "\n");
+    ASSERT_TRUE(c.ok()) << c.error().message;
+    const auto& f = std::get<protocol::FreeCommand>(*c);
+    EXPECT_EQ(f.cpu, 1);
+    EXPECT_EQ(f.targets.size(), p.count);
+    sent.insert(sent.end(), f.targets.begin(), f.targets.end());
+    // Full: the next part's first target would not have fitted in this one.
+    if (i + 1 < parts->size()) {
+      const std::string& l = (*parts)[i + 1].line;
+      const std::string word = l.substr(5, l.find(' ', 5) - 5);
+      EXPECT_GT(p.line.size() + 1 + word.size(), 65535u) << i;
+    }
+  }
+  ASSERT_EQ(sent.size(), 32251u);
+  using Kind = protocol::FreeTarget::Kind;
+  EXPECT_EQ(sent[0], (protocol::FreeTarget{Kind::kPfn, 0x100000}));
+  EXPECT_EQ(sent[1], (protocol::FreeTarget{Kind::kPfn, 0x100008}));
+  for (size_t i = 2; i < sent.size(); ++i) {
+    ASSERT_EQ(sent[i], (protocol::FreeTarget{Kind::kId, 10 + 8 * (i - 2)})) << i;
+  }
+  // A short list stays one line, as free_command writes it.
+  r.ids = {7, 8};
+  parts = client::free_commands(r);
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_EQ(parts->front().line, "free pfn=0x100000 pfn=0x100008 id=7 id=8 cpu=1");
+  // A long list naming a target twice is refused before anything is sent,
+  // as memd refuses one line that does.
+  r.ids = seq_ids();
+  r.ids.push_back(257994);  // the last one
+  parts = client::free_commands(r);
+  ASSERT_FALSE(parts.ok());
+  EXPECT_EQ(parts.error().message, "id=257994 given twice");
+  r.ids = seq_ids();
+  r.pfns = {"0x100000", "1048576"};
+  EXPECT_EQ(client::free_commands(r).error().message, "pfn=0x100000 given twice");
+}
+
+// A memd that frees every id it is given (pfn = 16 * id), refusing `refuse`.
+std::string free_ids_reply(const std::string& line, uint64_t refuse) {
+  Json freed = Json::array();
+  std::istringstream words(line);
+  std::string w;
+  while (words >> w) {
+    if (w.rfind("id=", 0) != 0) continue;
+    const uint64_t id = std::stoull(w.substr(3));
+    if (id == refuse) {
+      return Json{{"ok", false},
+                  {"error", "free: id=" + std::to_string(id) + ": no live allocation has this id"},
+                  {"failure", "bad_input"}}
+          .dump();
+    }
+    freed.push_back(Json{{"id", id},
+                         {"pfn", fmt::format("{:#x}", 16 * id)},
+                         {"order", 0},
+                         {"zone", "Normal"},
+                         {"node", 0},
+                         {"migratetype", "Unmovable"}});
+  }
+  const size_t n = freed.size();
+  return Json{{"ok", true}, {"freed", std::move(freed)}, {"count", n}}.dump();
+}
+
+TEST(Memctl, ALongFreeIsSentInPartsAndAnsweredAsOne) {
+  FakeMemd fake(
+      [](const std::string& line, const std::string&) { return free_ids_reply(line, 0); });
+  Outcome r = memctl(seq_args({"--json", "free"}), at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.err, "");
+  const auto lines = fake.lines();
+  ASSERT_EQ(lines.size(), 3u);  // 7435, 7059 and 505 ids: 65534, 65530 and 5054 bytes
+  EXPECT_EQ(lines[0].size(), 65534u);
+  EXPECT_EQ(lines[1].size(), 65530u);
+  EXPECT_EQ(lines[2].size(), 5054u);
+  const Json reply = Json::parse(r.out);
+  EXPECT_EQ(count_lines(r.out), 1u);
+  EXPECT_EQ(reply["ok"], true);
+  EXPECT_EQ(reply["count"], 14999);
+  ASSERT_EQ(reply["freed"].size(), 14999u);
+  for (size_t i = 0; i < 14999; ++i) {
+    ASSERT_EQ(reply["freed"][i]["id"], 10 + 8 * i) << i;
+  }
+  r = memctl(seq_args({"free"}), at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(count_lines(r.out), 2u + 14999u);
+  EXPECT_EQ(r.out.rfind("freed 14999 allocations\n      ID  PFN", 0), 0u);
+  EXPECT_NE(r.out.find("\n  119994  0x1d4ba0         0  Normal      0  Unmovable\n"),
+            std::string::npos);
+}
+
+TEST(Memctl, ALongFreeRefusedInALaterPartSaysWhatWasFreed) {
+  // 100002 is target 12500, in the second part of three (targets 7436-14494).
+  FakeMemd fake(
+      [](const std::string& line, const std::string&) { return free_ids_reply(line, 100002); });
+  Outcome r = memctl(seq_args({"free"}), at(fake));
+  EXPECT_EQ(r.status, client::kExitUsage);  // memd's bad_input
+  ASSERT_EQ(fake.lines().size(), 2u);       // the third part is not sent
+  EXPECT_EQ(r.out.rfind("freed 7435 allocations\n", 0), 0u);
+  EXPECT_EQ(count_lines(r.out), 2u + 7435u);
+  EXPECT_EQ(r.err,
+            "memctl: free: id=100002: no live allocation has this id (memd refused part 2 of 3, "
+            "targets 7436-14494 of 14999 and freed none of them; part 1 (targets 1-7435) was "
+            "freed: 7435 allocations; targets 14495-14999 were not sent)\n");
+  r = memctl(seq_args({"--json", "free"}), at(fake));
+  EXPECT_EQ(r.status, client::kExitUsage);
+  const Json reply = Json::parse(r.out);
+  EXPECT_EQ(std::vector<std::string>({"ok", "error", "failure", "freed", "count"}), [&] {
+    std::vector<std::string> keys;
+    for (const auto& [k, v] : reply.items())
+      keys.push_back(k);
+    return keys;
+  }());
+  EXPECT_EQ(reply["ok"], false);
+  EXPECT_EQ(reply["failure"], "bad_input");
+  EXPECT_EQ(reply["count"], 7435);
+  EXPECT_EQ(reply["freed"].size(), 7435u);
+  // Refused in the first part: memd's reply as it is, nothing freed.
+  FakeMemd first(
+      [](const std::string& line, const std::string&) { return free_ids_reply(line, 18); });
+  r = memctl(seq_args({"free"}), at(first));
+  EXPECT_EQ(r.status, client::kExitUsage);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "memctl: free: id=18: no live allocation has this id\n");
+  EXPECT_EQ(first.lines().size(), 1u);
+  // memd gone after the first part: exit 3, what was freed, and what may have been.
+  FakeMemd gone([](const std::string& line, const std::string&) {
+    return line.find(" id=10 ") != std::string::npos ? free_ids_reply(line, 0) : std::string();
+  });
+  r = memctl(seq_args({"free"}), at(gone));
+  EXPECT_EQ(r.status, client::kExitUnreachable);
+  EXPECT_EQ(r.out.rfind("freed 7435 allocations\n", 0), 0u);
+  EXPECT_EQ(r.err,
+            "memctl: memd closed the connection without replying (it may or may not have freed "
+            "part 2 of 3, targets 7436-14494 of 14999; part 1 (targets 1-7435) was freed: 7435 "
+            "allocations; targets 14495-14999 were not sent)\n");
 }
 
 TEST(Memctl, ShowPrintsTheFileExactly) {

@@ -2,6 +2,10 @@
 // first), and the control file's text beside it.
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "protocol/reply.h"
 
 namespace memd::protocol {
@@ -27,12 +31,15 @@ TEST(Reply, AllocationFailure) {
       "page allocation failure: order:3, mode:0xcc0(GFP_KERNEL), nodemask=(null)";
   Reply one = alloc_reply({}, &why, false);
   EXPECT_EQ(one.failure, Failure::kAllocFailed);
-  EXPECT_EQ(line(one), R"({"ok":false,"error":")" + why + "\"}\n");
+  EXPECT_EQ(line(one), R"({"ok":false,"error":")" + why +
+                           R"(","failure":"alloc_failed"})"
+                           "\n");
   EXPECT_EQ(one.text, "error: " + why + "\n");
   // count=N > 1: the ones made before the failure come along.
   Reply several = alloc_reply({kEntry}, &why, true);
-  EXPECT_EQ(line(several),
-            R"({"ok":false,"error":")" + why + R"(","allocations":[)" + kEntryJson + "]}\n");
+  EXPECT_EQ(line(several), R"({"ok":false,"error":")" + why +
+                               R"(","failure":"alloc_failed","allocations":[)" + kEntryJson +
+                               "]}\n");
   EXPECT_EQ(several.error_message(), why);
 }
 
@@ -80,8 +87,10 @@ TEST(Reply, TextResetCheck) {
   EXPECT_EQ(line(check_reply({})), "{\"ok\":true,\"problems\":[]}\n");
   Reply bad = check_reply({"p1", "p2"});
   EXPECT_EQ(bad.failure, Failure::kCheckFailed);
-  EXPECT_EQ(line(bad), R"({"ok":false,"error":"check: 2 problems: p1","problems":["p1","p2"]})"
-                       "\n");
+  EXPECT_EQ(
+      line(bad),
+      R"({"ok":false,"error":"check: 2 problems: p1","failure":"check_failed","problems":["p1","p2"]})"
+      "\n");
   EXPECT_EQ(bad.text, "error: check: 2 problems: p1\np1\np2\n");
 }
 
@@ -166,11 +175,34 @@ TEST(Reply, Errors) {
   Reply r = bad_input("alloc: missing gfp=");
   EXPECT_EQ(r.failure, Failure::kBadInput);
   EXPECT_FALSE(r.ok());
-  EXPECT_EQ(line(r), "{\"ok\":false,\"error\":\"alloc: missing gfp=\"}\n");
+  EXPECT_EQ(line(r),
+            "{\"ok\":false,\"error\":\"alloc: missing gfp=\",\"failure\":\"bad_input\"}\n");
   EXPECT_EQ(r.text, "error: alloc: missing gfp=\n");
   // Bytes a client sent that are not UTF-8 are replaced, never thrown.
   EXPECT_EQ(line(Reply::error(Failure::kBusy, "bad \xff byte")),
-            "{\"ok\":false,\"error\":\"bad \xef\xbf\xbd byte\"}\n");
+            "{\"ok\":false,\"error\":\"bad \xef\xbf\xbd byte\",\"failure\":\"busy\"}\n");
+}
+
+// Each kind of failure has its name in the socket's replies ("failure"),
+// which memctl reads back to choose its exit status.
+TEST(Reply, FailureNames) {
+  const std::vector<std::pair<Failure, std::string>> names = {
+      {Failure::kBadInput, "bad_input"},
+      {Failure::kAllocFailed, "alloc_failed"},
+      {Failure::kBusy, "busy"},
+      {Failure::kDenied, "denied"},
+      {Failure::kCheckFailed, "check_failed"},
+      {Failure::kIo, "io"},
+      {Failure::kInternal, "internal"},
+  };
+  for (const auto& [failure, name] : names) {
+    EXPECT_EQ(failure_name(failure), name);
+    EXPECT_EQ(failure_named(name), failure);
+    EXPECT_EQ(Reply::error(failure, "why").json_line(),
+              R"({"ok":false,"error":"why","failure":")" + name + "\"}\n");
+  }
+  EXPECT_EQ(failure_named("frobbed"), Failure::kNone);
+  EXPECT_EQ(failure_named("none"), Failure::kNone);
 }
 
 }  // namespace
