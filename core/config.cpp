@@ -236,6 +236,10 @@ Result<KernelParams> parse_kernel_cmdline(std::string_view cmdline) {
                                      (a.value ? "=" + std::string(*a.value) : ""));
     }
     std::string_view v = a.value.value_or("");
+    if (a.param == "gbpages" || a.param == "nogbpages") {
+      kp.direct_gbpages = a.param == "gbpages";
+      continue;
+    }
     if (a.param == "kernelcore") {
       if (!a.value) return make_error("kernelcore: needs a value");
       if (v == "mirror") {

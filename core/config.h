@@ -39,6 +39,11 @@ struct MachineConfig {
   std::string cmdline;
   int cpus = 2;     // CPUs when no node lists its own
   bool thp = true;  // CONFIG_TRANSPARENT_HUGEPAGE built in
+  // X86_FEATURE_GBPAGES: the CPU has 1 GiB pages (x86_64 only). Modern CPUs
+  // and the host-6.18 reference have them; qemu's default CPU (qemu64, every
+  // kernel-6.1 capture) has not. Decides meminfo's DirectMap1G line (with the
+  // nogbpages parameter) and the 1 GiB hstate.
+  bool gbpages = true;
   std::vector<NodeConfig> nodes;
   std::vector<PhysRange> reserved;  // memblock reservations
   std::vector<PhysRange> mirrored;  // for kernelcore=mirror
@@ -62,6 +67,9 @@ struct KernelParams {
   // transparent_hugepage=always|madvise|never
   enum class Thp : uint8_t { kAlways, kMadvise, kNever } thp = Thp::kMadvise;
   bool thp_set = false;
+  // gbpages / nogbpages (early_param_on_off in arch/x86/mm/init.c; the last
+  // one wins): whether the direct mapping may use the CPU's 1 GiB pages.
+  bool direct_gbpages = true;
   // Names of parameters memd does not model, for a warning.
   std::vector<std::string> ignored;
   // Parameters the kernel itself would not know (unknown_bootoption() hands

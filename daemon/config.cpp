@@ -162,7 +162,8 @@ class Reader {
 
 void read_machine(const Reader& r, const toml::table& t, MachineConfig* m) {
   r.only_keys(t, "machine",
-              {"arch", "size", "e820", "cmdline", "cpus", "thp", "node", "reserved", "mirrored"});
+              {"arch", "size", "e820", "cmdline", "cpus", "thp", "gbpages", "node", "reserved",
+               "mirrored"});
   if (const toml::node* n = t.get("arch")) {
     std::string arch = r.string(*n, "machine.arch");
     if (arch == "x86_64") {
@@ -195,6 +196,7 @@ void read_machine(const Reader& r, const toml::table& t, MachineConfig* m) {
     m->cpus = static_cast<int>(r.integer(*n, "machine.cpus", 1, 8192));
   }
   if (const toml::node* n = t.get("thp")) m->thp = r.boolean(*n, "machine.thp");
+  if (const toml::node* n = t.get("gbpages")) m->gbpages = r.boolean(*n, "machine.gbpages");
   if (const toml::node* n = t.get("node")) {
     for (const toml::node& el : r.table_array(*n, "machine.node")) {
       m->nodes.push_back(r.node(*el.as_table(), "machine.node"));
