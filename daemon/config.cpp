@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "core/layout.h"
+
 namespace memd {
 namespace {
 
@@ -178,6 +180,13 @@ void read_machine(const Reader& r, const toml::table& t, MachineConfig* m) {
   if (const toml::node* n = t.get("size")) {
     m->size = r.memsize(*n, "machine.size");
     if (*m->size == 0) r.fail(n->source(), "machine.size", "must not be 0");
+    if (*m->size < kSmallestMachineSize) {
+      r.fail(n->source(), "machine.size",
+             fmt::format(
+                 "{}: {}",
+                 n->is_string() ? "\"" + *n->value<std::string>() + "\"" : std::to_string(*m->size),
+                 smallest_machine_error()));
+    }
   }
   if (const toml::node* n = t.get("e820")) {
     std::string e820 = r.string(*n, "machine.e820");
