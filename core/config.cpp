@@ -163,8 +163,9 @@ Result<int> parse_sysctl_word(std::string_view word, const SysctlRule& rule) {
   }
   uint64_t v = 0;
   auto [p, ec] = std::from_chars(digits.data() + i, digits.data() + digits.size(), v, base);
-  if (ec == std::errc::result_out_of_range)
+  if (ec == std::errc::result_out_of_range) {
     return make_error(w + " is out of range " + bounds(rule));
+  }
   const size_t len = static_cast<size_t>(p - word.data());
   if (len < word.size()) {
     return make_error(w +
