@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <limits>
 #include <string>
 
 #include "core/kernel_param_names.h"
@@ -30,10 +31,6 @@ size_t parse_c_number(std::string_view s, uint64_t* out) {
   if (p == s.data() + i) return 0;  // nothing parsed
   *out = v;
   return static_cast<size_t>(p - s.data());
-}
-
-std::optional<int> parse_int(std::string_view s) {
-  return parse_sysctl_int(s);
 }
 
 struct Arg {
@@ -114,61 +111,120 @@ Status parse_core(std::string_view name, std::string_view v, uint64_t* pages, ui
 }
 
 Status parse_sysctl(KernelParams* kp, std::string_view key, std::string_view v, bool* known) {
-  *known = true;
-  std::string what = "sysctl.vm." + std::string(key) + "=" + std::string(v);
-  if (key == "min_free_kbytes") {
-    auto n = parse_int(v);
-    if (!n || *n < 0) return make_error(what + ": needs an integer >= 0");
-    kp->min_free_kbytes = *n;
-  } else if (key == "watermark_scale_factor") {
-    auto n = parse_int(v);
-    if (!n || *n < 1 || *n > 3000) return make_error(what + ": needs an integer in 1..3000");
-    kp->watermark_scale_factor = *n;
-  } else if (key == "watermark_boost_factor") {
-    auto n = parse_int(v);
-    if (!n || *n < 0) return make_error(what + ": needs an integer >= 0");
-    kp->watermark_boost_factor = *n;
-  } else if (key == "percpu_pagelist_high_fraction") {
-    auto n = parse_int(v);
-    if (!n || *n < 0 || (*n != 0 && *n < kMinPercpuPagelistHighFraction)) {
-      return make_error(what + ": needs 0 or an integer >= 8");
-    }
-    kp->percpu_pagelist_high_fraction = *n;
-  } else if (key == "lowmem_reserve_ratio") {
+  const SysctlRule* rule = vm_sysctl_rule(key);
+  *known = rule != nullptr;
+  if (!rule) return {};
+  auto values = parse_sysctl_write(v, *rule);
+  if (!values) {
+    std::string why =
+        "sysctl.vm." + std::string(key) + "=" + std::string(v) + ": " + values.error().message;
     if (v.find(',') != std::string_view::npos) {
-      return make_error(what +
-                        ": the kernel's proc_dointvec rejects commas; separate the ratios with "
-                        "spaces inside double quotes, e.g. sysctl.vm.lowmem_reserve_ratio=\"256 "
-                        "256 32 0 0\"");
+      why +=
+          "; on the command line, separate values with spaces inside double quotes, e.g. "
+          "sysctl.vm.lowmem_reserve_ratio=\"256 256 32 0 0\"";
     }
-    std::vector<int> ratios;
-    size_t i = 0;
-    while (i < v.size()) {
-      while (i < v.size() && std::isspace(static_cast<unsigned char>(v[i]))) {
-        ++i;
-      }
-      size_t j = i;
-      while (j < v.size() && !std::isspace(static_cast<unsigned char>(v[j]))) {
-        ++j;
-      }
-      if (j > i) {
-        auto n = parse_int(v.substr(i, j - i));
-        if (!n) {
-          return make_error(what + ": '" + std::string(v.substr(i, j - i)) + "' is not an integer");
-        }
-        ratios.push_back(*n);
-      }
-      i = j;
-    }
-    if (ratios.empty()) return make_error(what + ": no ratios given");
-    kp->lowmem_reserve_ratio = ratios;
-  } else {
-    *known = false;
+    return make_error(why);
   }
+  if (key == "min_free_kbytes") kp->min_free_kbytes = values->front();
+  if (key == "watermark_scale_factor") kp->watermark_scale_factor = values->front();
+  if (key == "watermark_boost_factor") kp->watermark_boost_factor = values->front();
+  if (key == "percpu_pagelist_high_fraction") kp->percpu_pagelist_high_fraction = values->front();
+  if (key == "lowmem_reserve_ratio") kp->lowmem_reserve_ratio = std::move(*values);
   return {};
 }
 
+bool is_kernel_space(char c) {  // isspace() in lib/ctype.c
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+bool is_sysctl_separator(char c) {  // proc_wspace_sep[] in kernel/sysctl.c
+  return c == ' ' || c == '\t' || c == '\n';
+}
+
+std::string bounds(const SysctlRule& rule) {
+  return "(" + std::to_string(rule.min) + ".." + std::to_string(rule.max) + ")";
+}
+
+// proc_get_long() and do_proc_dointvec_minmax_conv() on one word.
+Result<int> parse_sysctl_word(std::string_view word, const SysctlRule& rule) {
+  const std::string w = "'" + std::string(word) + "'";
+  const bool neg = word.size() > 1 && word[0] == '-';
+  std::string_view digits = word.substr(neg ? 1 : 0);
+  if (!std::isdigit(static_cast<unsigned char>(digits[0]))) {
+    return make_error(w + " is not an integer");
+  }
+  int base = 10;
+  size_t i = 0;
+  if (digits[0] == '0') {
+    const bool hex = digits.size() > 2 && (digits[1] == 'x' || digits[1] == 'X') &&
+                     std::isxdigit(static_cast<unsigned char>(digits[2]));
+    base = hex ? 16 : 8;
+    i = hex ? 2 : 0;
+  }
+  uint64_t v = 0;
+  auto [p, ec] = std::from_chars(digits.data() + i, digits.data() + digits.size(), v, base);
+  if (ec == std::errc::result_out_of_range) {
+    return make_error(w + " is out of range " + bounds(rule));
+  }
+  const size_t len = static_cast<size_t>(p - word.data());
+  if (len < word.size()) {
+    return make_error(w +
+                      " is not an integer (the kernel reads integers separated by spaces, "
+                      "tabs or newlines)");
+  }
+  if (len >= 21) return make_error(w + " is too long (the kernel reads at most 20 characters)");
+  const int64_t n = neg ? -static_cast<int64_t>(std::min<uint64_t>(v, uint64_t{1} << 40))
+                        : static_cast<int64_t>(std::min<uint64_t>(v, uint64_t{1} << 40));
+  if (n < rule.min || n > rule.max) return make_error(w + " is out of range " + bounds(rule));
+  if (rule.min_if_nonzero > 0 && n != 0 && n < rule.min_if_nonzero) {
+    return make_error(w + ": must be 0 or at least " + std::to_string(rule.min_if_nonzero));
+  }
+  return static_cast<int>(n);
+}
+
 }  // namespace
+
+const SysctlRule* vm_sysctl_rule(std::string_view name) {
+  constexpr int kIntMin = std::numeric_limits<int>::min();
+  constexpr int kIntMax = std::numeric_limits<int>::max();
+  static const SysctlRule rules[] = {
+      {"min_free_kbytes", 1, 0, kIntMax, 0},
+      {"watermark_scale_factor", 1, 1, 3000, 0},
+      {"watermark_boost_factor", 1, 0, kIntMax, 0},
+      {"lowmem_reserve_ratio", std::numeric_limits<size_t>::max(), kIntMin, kIntMax, 0},
+      {"percpu_pagelist_high_fraction", 1, 0, kIntMax, kMinPercpuPagelistHighFraction},
+  };
+  for (const SysctlRule& r : rules) {
+    if (r.name == name) return &r;
+  }
+  return nullptr;
+}
+
+// __do_proc_dointvec()'s write loop: skip blanks, read a number, repeat.
+Result<std::vector<int>> parse_sysctl_write(std::string_view value, const SysctlRule& rule) {
+  std::vector<int> out;
+  size_t i = 0;
+  while (true) {
+    while (i < value.size() && is_kernel_space(value[i])) {
+      ++i;
+    }
+    if (i == value.size()) break;
+    size_t j = i;
+    while (j < value.size() && !is_sysctl_separator(value[j])) {
+      ++j;
+    }
+    auto n = parse_sysctl_word(value.substr(i, j - i), rule);
+    if (!n) return n.error();
+    out.push_back(*n);
+    i = j;
+  }
+  if (out.empty()) return make_error("no integer given");
+  if (out.size() > rule.max_values) {
+    return make_error(std::string(rule.name) + " takes one integer, not " +
+                      std::to_string(out.size()));
+  }
+  return out;
+}
 
 std::optional<int> parse_sysctl_int(std::string_view text) {
   std::string_view s = text;
@@ -236,6 +292,10 @@ Result<KernelParams> parse_kernel_cmdline(std::string_view cmdline) {
                                      (a.value ? "=" + std::string(*a.value) : ""));
     }
     std::string_view v = a.value.value_or("");
+    if (a.param == "gbpages" || a.param == "nogbpages") {
+      kp.direct_gbpages = a.param == "gbpages";
+      continue;
+    }
     if (a.param == "kernelcore") {
       if (!a.value) return make_error("kernelcore: needs a value");
       if (v == "mirror") {

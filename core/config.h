@@ -39,6 +39,11 @@ struct MachineConfig {
   std::string cmdline;
   int cpus = 2;     // CPUs when no node lists its own
   bool thp = true;  // CONFIG_TRANSPARENT_HUGEPAGE built in
+  // X86_FEATURE_GBPAGES: the CPU has 1 GiB pages (x86_64 only). Modern CPUs
+  // and the host-6.18 reference have them; qemu's default CPU (qemu64, every
+  // kernel-6.1 capture) has not. Decides meminfo's DirectMap1G line (with the
+  // nogbpages parameter) and the 1 GiB hstate.
+  bool gbpages = true;
   std::vector<NodeConfig> nodes;
   std::vector<PhysRange> reserved;  // memblock reservations
   std::vector<PhysRange> mirrored;  // for kernelcore=mirror
@@ -62,6 +67,9 @@ struct KernelParams {
   // transparent_hugepage=always|madvise|never
   enum class Thp : uint8_t { kAlways, kMadvise, kNever } thp = Thp::kMadvise;
   bool thp_set = false;
+  // gbpages / nogbpages (early_param_on_off in arch/x86/mm/init.c; the last
+  // one wins): whether the direct mapping may use the CPU's 1 GiB pages.
+  bool direct_gbpages = true;
   // Names of parameters memd does not model, for a warning.
   std::vector<std::string> ignored;
   // Parameters the kernel itself would not know (unknown_bootoption() hands
@@ -81,6 +89,32 @@ std::optional<uint64_t> parse_memsize(std::string_view text);
 // An integer as a vm sysctl write reads it (proc_dointvec: strtoul with base
 // 0, so "010" is 8 and "0x1000" is 4096; an optional '-'; must fit an int).
 std::optional<int> parse_sysctl_int(std::string_view text);
+
+// What a vm sysctl's proc handler accepts (mm/page_alloc.c's table and
+// handlers): at most max_values integers, each in min..max (extra1/extra2 of
+// proc_dointvec_minmax, else the int range); min_if_nonzero > 0 refuses a
+// non-zero value below it (percpu_pagelist_high_fraction's handler).
+struct SysctlRule {
+  std::string_view name;
+  size_t max_values = 1;
+  int min = 0;
+  int max = 0;
+  int min_if_nonzero = 0;
+};
+// The rules of the vm sysctls memd models; nullptr for any other name.
+const SysctlRule* vm_sysctl_rule(std::string_view name);
+
+// A write to a vm sysctl, parsed as __do_proc_dointvec() parses it, for
+// every door (the kernel command line's sysctl.vm.*, the socket's and the
+// control file's sysctl): blanks (isspace) before and after; integers
+// separated by a space, tab or newline (anything else after a number, like
+// ',', is EINVAL); an optional '-' and no '+'; base 0 (0x hex, 0 octal);
+// at most 20 characters a number. Each number must fit an int and the rule's
+// bounds ("out of range (MIN..MAX)"); the kernel answers EINVAL to all of
+// these. Unlike the kernel, which keeps the values before a bad one (and
+// ignores values past the array's end), a refused write here changes
+// nothing, and more values than the sysctl holds are refused.
+Result<std::vector<int>> parse_sysctl_write(std::string_view value, const SysctlRule& rule);
 
 // Parses the e820 text the kernel logs. Only the "usable" entries become
 // RAM; other types are recorded but never given to memblock.memory.

@@ -3,7 +3,9 @@
 // the other architectures' arch/ directories (dashes written as underscores,
 // as parameq() compares them). Collected from the 6.18.35 source
 // tree by name only; a kernel knows those of the code it was built with, so
-// this is the set a kernel with everything built in would know.
+// this is the set a kernel with everything built in would know. The two of
+// early_param_on_off() (gbpages/nogbpages, arch/x86/mm/init.c) were added by
+// hand: the macro names them through its arguments.
 #include "core/kernel_param_names.h"
 
 #include <algorithm>
@@ -14,7 +16,7 @@ namespace memd {
 
 namespace {
 
-constexpr std::array<std::string_view, 450> kNames = {
+constexpr std::array<std::string_view, 452> kNames = {
     "accept_memory",
     "acpi_apic_instance",
     "acpi_backlight",
@@ -155,6 +157,7 @@ constexpr std::array<std::string_view, 450> kNames = {
     "fw_devlink",
     "fw_devlink.strict",
     "fw_devlink.sync_state",
+    "gbpages",
     "gcov_persist",
     "gpt",
     "hardened_usercopy",
@@ -290,6 +293,7 @@ constexpr std::array<std::string_view, 450> kNames = {
     "no_scroll",
     "noautogroup",
     "noefi",
+    "nogbpages",
     "nogreybus",
     "nohibernate",
     "nohlt",

@@ -254,6 +254,12 @@ std::vector<E820Entry> qemu_pc_e820(uint64_t bytes) {
   return e;
 }
 
+std::string smallest_machine_error() {
+  return "the smallest machine memd can boot is " + std::to_string(kSmallestMachineSize >> 10) +
+         " KiB (1 MiB + 132 KiB: the kernel reserves the first MiB, qemu's pc machine the "
+         "128 KiB below the top of low memory, and the page allocator needs a page)";
+}
+
 std::optional<PfnInterval> Layout::zone_of(Pfn pfn) const {
   if (!pfn_online(pfn)) return std::nullopt;
   auto it = std::upper_bound(memmap.begin(), memmap.end(), pfn,
@@ -311,6 +317,10 @@ Result<std::vector<E820Entry>> e820_memory_setup(const MachineConfig& cfg, Firmw
   auto size = qemu_ram_size(cfg);
   if (!size) return size.error();
   fw->total_size = *size;
+  if (*size && *size < kSmallestMachineSize) {
+    return make_error((cfg.size ? "machine.size: " : "machine.node: the sizes add up to ") +
+                      std::to_string(*size) + " bytes: " + smallest_machine_error());
+  }
   if (*size) return qemu_pc_e820(*size);
   std::vector<E820Entry> e820;
   for (const NodeConfig& n : cfg.nodes) {

@@ -119,4 +119,14 @@ Result<Layout> compute_layout(const MachineConfig& cfg, const KernelParams& para
 // The e820 map qemu's pc machine gives a guest with `bytes` of RAM (§15.1).
 std::vector<E820Entry> qemu_pc_e820(uint64_t bytes);
 
+// The smallest RAM size (machine.size, --size, the nodes' sizes) memd can
+// boot, 1156 KiB: qemu's pc machine gives usable RAM below 640 KiB and in
+// [1 MiB, size - 128 KiB) (qemu_pc_e820); the kernel reserves all of the
+// first MiB (reserve_real_mode(), arch/x86/realmode/init.c), so the buddy
+// allocator gets a page only when size - 128 KiB reaches 1 MiB + 4 KiB.
+inline constexpr uint64_t kSmallestMachineSize = (1ULL << 20) + (128ULL << 10) + (4ULL << 10);
+// "the smallest machine memd can boot is 1156 KiB (...why...)", for errors
+// that name the size's key first.
+std::string smallest_machine_error();
+
 }  // namespace memd

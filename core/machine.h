@@ -267,7 +267,8 @@ class Machine {
   int watermark_scale_factor_ = 10;
   int percpu_pagelist_high_fraction_ = 0;
   std::vector<int> lowmem_reserve_ratio_;
-  bool thp_enabled_ = false;  // hugepage_pmd_enabled()
+  bool thp_enabled_ = false;     // hugepage_pmd_enabled()
+  bool direct_gbpages_ = false;  // direct_gbpages after probe_page_size_mask()
   uint64_t totalreserve_pages_ = 0;
 
   // live allocations: id -> pfn (core/id_index.h)

@@ -49,6 +49,9 @@ Status Machine::init(const KernelParams& params) {
   }
   const ArchLayout& arch = layout_.arch;
   ctx_.thp_configured = config_.thp;
+  // probe_page_size_mask() (arch/x86/mm/init.c): 1 GiB pages in the direct
+  // mapping when the CPU has them and no nogbpages said otherwise.
+  direct_gbpages_ = arch.arch == Arch::kX86_64 && config_.gbpages && params.direct_gbpages;
   ctx_.movable_idx = arch.movable_idx();
   dma32_idx_ = arch.index_of(ZoneKind::kDma32);
   if (arch.arch == Arch::kX86_64) {

@@ -107,7 +107,8 @@ MachineStats Machine::stats() const {
     s.memblock_memory.emplace_back(r.start, r.end);
   }
   s.max_low_pfn = layout_.arch_zone_highest[layout_.arch.normal_idx()];
-  s.direct_gbpages = layout_.arch.arch == Arch::kX86_64;
+  s.cpu_gbpages = layout_.arch.arch == Arch::kX86_64 && config_.gbpages;
+  s.direct_gbpages = direct_gbpages_;
   s.nr_memmap_boot_pages = nr_memmap_boot_pages(layout_);
   for (int nid = 0; nid < nr_nodes(); ++nid) {
     s.nodes.push_back(node_stats(nid, &s.totalram_pages));

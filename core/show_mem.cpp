@@ -183,13 +183,14 @@ void show_zone_free_lists(const ZoneStats& z, bool numa, KernelLog* log) {
 // The hstates in hstates[] order, in KiB. x86_64 registers the 1 GiB one
 // first when the CPU has X86_FEATURE_GBPAGES (gigantic_pages_init() is an
 // arch_initcall, arch/x86/mm/hugetlbpage.c:38; hugetlb_init() adds
-// HPAGE_SIZE later, mm/hugetlb.c:4681, a subsys_initcall). memd's x86_64 CPU
-// has it (MachineStats::direct_gbpages, meminfo's DirectMap1G). HPAGE_SIZE is
+// HPAGE_SIZE later, mm/hugetlb.c:4681, a subsys_initcall), whether or not
+// nogbpages keeps them out of the direct mapping (MachineStats::cpu_gbpages,
+// machine.gbpages). HPAGE_SIZE is
 // the PMD size, 2 MiB on x86_64 and on PAE i386, as meminfo's Hugepagesize.
 std::vector<uint64_t> hstate_sizes_kb(const MachineStats& s) {
   constexpr uint64_t kPmdKb = uint64_t{1} << (kHpagePmdOrder + kPageShift - 10);
   constexpr uint64_t kPudKb = uint64_t{1} << (30 - 10);
-  if (s.arch == Arch::kX86_64 && s.direct_gbpages) return {kPudKb, kPmdKb};
+  if (s.arch == Arch::kX86_64 && s.cpu_gbpages) return {kPudKb, kPmdKb};
   return {kPmdKb};
 }
 

@@ -81,8 +81,11 @@ struct MachineStats {
   // max_low_pfn: what init_mem_mapping() maps, for meminfo's DirectMap lines.
   std::vector<std::pair<Pfn, Pfn>> memblock_memory;
   uint64_t max_low_pfn = 0;
-  // X86_FEATURE_GBPAGES: the emulated x86_64 CPU has 1 GiB pages, like the
-  // machines of shared/reference/host-6.18 (qemu's default TCG CPU has not).
+  // X86_FEATURE_GBPAGES: the emulated x86_64 CPU has 1 GiB pages
+  // (machine.gbpages; like the host-6.18 reference, unlike qemu's default
+  // CPU), which gives the 1 GiB hstate; direct_gbpages: the direct mapping
+  // uses them (not with nogbpages), which gives meminfo's DirectMap1G line.
+  bool cpu_gbpages = false;
   bool direct_gbpages = false;
   int min_free_kbytes = 0;
   int watermark_scale_factor = 0;

@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "core/layout.h"
+
 namespace memd {
 namespace {
 
@@ -166,7 +168,8 @@ class Reader {
 
 void read_machine(const Reader& r, const toml::table& t, MachineConfig* m) {
   r.only_keys(t, "machine",
-              {"arch", "size", "e820", "cmdline", "cpus", "thp", "node", "reserved", "mirrored"});
+              {"arch", "size", "e820", "cmdline", "cpus", "thp", "gbpages", "node", "reserved",
+               "mirrored"});
   if (const toml::node* n = t.get("arch")) {
     std::string arch = r.string(*n, "machine.arch");
     if (arch == "x86_64") {
@@ -181,6 +184,13 @@ void read_machine(const Reader& r, const toml::table& t, MachineConfig* m) {
   if (const toml::node* n = t.get("size")) {
     m->size = r.memsize(*n, "machine.size");
     if (*m->size == 0) r.fail(n->source(), "machine.size", "must not be 0");
+    if (*m->size < kSmallestMachineSize) {
+      r.fail(n->source(), "machine.size",
+             fmt::format(
+                 "{}: {}",
+                 n->is_string() ? "\"" + *n->value<std::string>() + "\"" : std::to_string(*m->size),
+                 smallest_machine_error()));
+    }
   }
   if (const toml::node* n = t.get("e820")) {
     std::string e820 = r.string(*n, "machine.e820");
@@ -199,6 +209,7 @@ void read_machine(const Reader& r, const toml::table& t, MachineConfig* m) {
     m->cpus = static_cast<int>(r.integer(*n, "machine.cpus", 1, 8192));
   }
   if (const toml::node* n = t.get("thp")) m->thp = r.boolean(*n, "machine.thp");
+  if (const toml::node* n = t.get("gbpages")) m->gbpages = r.boolean(*n, "machine.gbpages");
   if (const toml::node* n = t.get("node")) {
     for (const toml::node& el : r.table_array(*n, "machine.node")) {
       m->nodes.push_back(r.node(*el.as_table(), "machine.node"));

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "core/layout.h"
 #include "daemon/command.h"
 #include "protocol/command.h"
 #include "protocol/files.h"
@@ -131,6 +132,9 @@ Result<Config> resolve_config(const Options& o) {
     auto bytes = parse_memsize(*o.size);
     if (!bytes || *bytes == 0) {
       return make_error(fmt::format("--size: '{}' is not a size (like 4G or 0x80000000)", *o.size));
+    }
+    if (*bytes < kSmallestMachineSize) {
+      return make_error(fmt::format("--size {}: {}", *o.size, smallest_machine_error()));
     }
     c.machine.size = *bytes;
     c.machine.e820.reset();

@@ -211,12 +211,9 @@ Result<Command> parse_sysctl(const Args& a) {
     if (c.name.compare(0, prefix.size(), prefix) == 0) c.name.erase(0, prefix.size());
   }
   if (c.name.empty()) return a.error("empty sysctl name");
-  if (t.has_key) {
-    // Lists (lowmem_reserve_ratio) may be written 256,256,32 on one word;
-    // the kernel reads them blank-separated.
-    c.value = t.value;
-    std::replace(c.value->begin(), c.value->end(), ',', ' ');
-  }
+  // The value as written: the machine parses it as the kernel's
+  // proc_dointvec does (lists blank-separated, "256 256 32" in quotes).
+  if (t.has_key) c.value = t.value;
   return Command{c};
 }
 

@@ -114,9 +114,11 @@ TEST(Command, Sysctl) {
   auto get = parse_ok<SysctlCommand>("sysctl vm.min_free_kbytes");
   EXPECT_EQ(get.name, "min_free_kbytes");
   EXPECT_FALSE(get.value);
+  // The value as written: the machine's parser (the kernel's proc_dointvec
+  // rules) refuses the commas, as on the command line.
   auto set = parse_ok<SysctlCommand>("sysctl lowmem_reserve_ratio=256,256,32,0,0");
   EXPECT_EQ(set.name, "lowmem_reserve_ratio");
-  EXPECT_EQ(set.value, "256 256 32 0 0");
+  EXPECT_EQ(set.value, "256,256,32,0,0");
   auto quoted = parse_ok<SysctlCommand>("sysctl lowmem_reserve_ratio=\"256 256 32\"");
   EXPECT_EQ(quoted.value, "256 256 32");
   EXPECT_NE(parse_error("sysctl a=1 b=2").find("one sysctl at a time"), std::string::npos);

@@ -247,6 +247,41 @@ TEST(Options, FlagsOverrideTheFile) {
   EXPECT_TRUE(c->daemon.allow_other);
 }
 
+// The smallest machine memd boots is 1156 KiB (bisected with --size and
+// --print buddyinfo: 1183744 bytes boot with one free page, 1183743 do not):
+// qemu's pc map leaves [1 MiB, size - 128 KiB) usable above the first MiB,
+// which the kernel reserves whole, so size - 128 KiB must reach 1 MiB + 4 KiB.
+TEST(Config, TooSmallAMachineNamesTheSmallest) {
+  const std::string why =
+      "the smallest machine memd can boot is 1156 KiB (1 MiB + 132 KiB: the kernel reserves the "
+      "first MiB, qemu's pc machine the 128 KiB below the top of low memory, and the page "
+      "allocator needs a page)";
+  EXPECT_EQ(parse_error("[machine]\nsize = \"1M\"\n"),
+            "test.toml:2:8: machine.size: \"1M\": " + why);
+  EXPECT_EQ(parse_error("[machine]\nsize = 1183743\n"),
+            "test.toml:2:8: machine.size: 1183743: " + why);
+  EXPECT_EQ(parse_ok("[machine]\nsize = 1183744\n").machine.size, 1183744u);
+  EXPECT_EQ(parse_ok("[machine]\nsize = \"1156K\"\n").machine.size, 1183744u);
+  const char* small[] = {"memd", "--size", "1M"};
+  auto parsed = parse_options(3, small);
+  ASSERT_TRUE(std::holds_alternative<Options>(parsed));
+  auto c = resolve_config(std::get<Options>(parsed));
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.error().message, "--size 1M: " + why);
+  const char* smallest[] = {"memd", "--size", "1156K"};
+  auto d = resolve_config(std::get<Options>(parse_options(3, smallest)));
+  ASSERT_TRUE(d.ok()) << d.error().message;
+  EXPECT_EQ(d->machine.size, 1183744u);
+}
+
+// machine.gbpages: the CPU's 1 GiB pages (default true).
+TEST(Config, Gbpages) {
+  EXPECT_TRUE(parse_ok("").machine.gbpages);
+  EXPECT_FALSE(parse_ok("[machine]\ngbpages = false\n").machine.gbpages);
+  EXPECT_EQ(parse_error("[machine]\ngbpages = \"no\"\n"),
+            "test.toml:2:11: machine.gbpages: must be true or false");
+}
+
 // The config file's allow_other stands unless a flag overrides it (CLI11 2.1
 // used to turn an unset optional flag into false).
 TEST(Options, AllowOtherFromTheFileUnlessOverridden) {

@@ -124,8 +124,15 @@ TEST_F(ServiceTest, Sysctl) {
   EXPECT_TRUE(all["lowmem_reserve_ratio"].is_array());
   EXPECT_EQ(ok("sysctl vm.watermark_scale_factor=100")["sysctl"]["watermark_scale_factor"], 100);
   EXPECT_EQ(ok("sysctl watermark_scale_factor")["sysctl"]["watermark_scale_factor"], 100);
-  Json ratio = ok("sysctl lowmem_reserve_ratio=128,128,16")["sysctl"]["lowmem_reserve_ratio"];
+  Json ratio = ok("sysctl lowmem_reserve_ratio=\"128 128 16\"")["sysctl"]["lowmem_reserve_ratio"];
   EXPECT_EQ(ratio[0], 128);
+  EXPECT_EQ(error("sysctl lowmem_reserve_ratio=1,2"),
+            "sysctl: lowmem_reserve_ratio=1,2: '1,2' is not an integer (the kernel reads integers "
+            "separated by spaces, tabs or newlines)");
+  EXPECT_EQ(ok("sysctl lowmem_reserve_ratio")["sysctl"]["lowmem_reserve_ratio"][0], 128);
+  EXPECT_EQ(error("sysctl min_free_kbytes=99999999999999"),
+            "sysctl: min_free_kbytes=99999999999999: '99999999999999' is out of range "
+            "(0..2147483647)");
   EXPECT_NE(error("sysctl watermark_scale_factor=0").find("watermark_scale_factor"),
             std::string::npos);
   EXPECT_NE(error("sysctl swappiness=10").find("swappiness"), std::string::npos);

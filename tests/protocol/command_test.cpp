@@ -65,8 +65,11 @@ TEST(Grammar, SpellingsNormalise) {
   EXPECT_EQ(format_ok(parse_ok("alloc  node=1\tgfp=GFP_KERNEL order=0x3 count=0x10\r\n")),
             "alloc order=3 gfp=GFP_KERNEL count=16 node=1");
   EXPECT_EQ(format_ok(parse_ok("free pfn=128000 cpu=0")), "free pfn=0x1f400 cpu=0");
-  EXPECT_EQ(format_ok(parse_ok("sysctl vm.lowmem_reserve_ratio=256,256,32")),
+  EXPECT_EQ(format_ok(parse_ok("sysctl vm.lowmem_reserve_ratio=\"256 256 32\"")),
             "sysctl lowmem_reserve_ratio=\"256 256 32\"");
+  // Commas stay: the machine refuses them as the kernel's proc_dointvec does.
+  EXPECT_EQ(format_ok(parse_ok("sysctl vm.lowmem_reserve_ratio=256,256,32")),
+            "sysctl lowmem_reserve_ratio=256,256,32");
   EXPECT_EQ(format_ok(parse_ok("show file=zoneinfo")), "show zoneinfo");
   EXPECT_EQ(format_ok(parse_ok("  snapshot\tsave \n")), "snapshot save");
 }
