@@ -161,7 +161,7 @@ Reply Service::dispatch(const Command& command, Client* client) {
     Reply operator()(const AllocCommand& c) { return s->alloc(c, *client); }
     Reply operator()(const FreeCommand& c) { return s->free(c, *client); }
     Reply operator()(const SysctlCommand& c) { return s->sysctl(c); }
-    Reply operator()(const ShowCommand& c) { return s->show(c); }
+    Reply operator()(const ShowCommand& c) { return s->show(c, *client); }
     Reply operator()(const ReplayCommand& c) { return s->replay(c, client); }
     Reply operator()(const SnapshotCommand& c) { return s->snapshot(c, client); }
     Reply operator()(const ResetCommand&) { return s->reset(); }

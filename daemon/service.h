@@ -152,7 +152,9 @@ class Service {
   // The live allocations `c` names, each once, or why not (nothing is freed).
   Result<std::vector<Allocation>> free_targets_locked(const FreeCommand& c) REQUIRES(mu_);
   Reply sysctl(const SysctlCommand& c) EXCLUDES(mu_);
-  Reply show(const ShowCommand& c) EXCLUDES(mu_);
+  // A 0400 file (pagetypeinfo, trace) for root and memd's own user only, as
+  // the mount's modes say: one rule for the mount, the socket and control.
+  Reply show(const ShowCommand& c, const Client& client) EXCLUDES(mu_);
   Reply replay(const ReplayCommand& c, Client* client) EXCLUDES(mu_);
   Reply replay_begin_locked(const ReplayCommand& c, Client* client) REQUIRES(mu_);
   // `replay end` and `replay abort` of the client's running replay.
