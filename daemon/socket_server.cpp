@@ -11,6 +11,7 @@
 
 #include <boost/asio.hpp>
 
+#include "daemon/command_log.h"
 #include "daemon/log.h"
 #include "daemon/mutex.h"
 #include "daemon/system.h"
@@ -243,6 +244,7 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     in_->consume(n);
     auto command = parse_command(line);
     if (!command) {
+      log_bad_line(line, &client_, command.error().message);
       // A bad `replay data` or `snapshot load` line announces bytes that cannot be skipped safely.
       const bool frame = announces_raw_bytes(line);
       return send(Reply::error(Failure::kBadInput,
