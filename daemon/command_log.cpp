@@ -11,6 +11,7 @@ constexpr size_t kMaxCommandText = 200;
 
 std::mutex g_mu;
 RateLimit g_limit(kCommandLinesPerSecond);
+uint64_t g_gone_unlogged = 0;  // lines of clients gone, over the limit, not summarized yet
 
 // Called with g_mu held.
 void write_unlogged(Client* client) {
@@ -76,6 +77,14 @@ void emit(log::Level level, log::Event event, const std::string& text, Client* c
     ++client->unlogged;
     return;
   }
+  if (g_gone_unlogged > 0) {
+    log::write(log::Level::kNotice,
+               fmt::format("{} more commands from clients now gone not logged (over {} lines a "
+                           "second)",
+                           g_gone_unlogged, kCommandLinesPerSecond),
+               log::Event::kSuppressed);
+    g_gone_unlogged = 0;
+  }
   write_unlogged(client);
   log::write(level, text, event, log::Peer{client->uid, client->pid});
 }
@@ -104,9 +113,17 @@ void log_bad_line(std::string_view line, Client* client, std::string_view error)
        client);
 }
 
+// Within the limit too: many clients over it, each going away, must not
+// write a summary each; theirs are summed up until the next line written.
 void log_unlogged(Client* client) {
   std::lock_guard lock(g_mu);
-  write_unlogged(client);
+  if (client->unlogged == 0) return;
+  if (g_limit.admit(std::chrono::steady_clock::now())) {
+    write_unlogged(client);
+  } else {
+    g_gone_unlogged += client->unlogged;
+    client->unlogged = 0;
+  }
 }
 
 }  // namespace memd

@@ -5,7 +5,10 @@
 // warning. At most kCommandLinesPerSecond such lines a second in all: past
 // it a client's lines are counted, not written, and its next line once the
 // second is over (or its disconnection) is preceded by one summary,
-// "N more commands from uid U pid P (comm) not logged". Clients without a
+// "N more commands from uid U pid P (comm) not logged". A summary at a
+// disconnection is itself within the limit; past it, those of clients gone
+// are summed into one "N more commands from clients now gone" before the
+// next line written. Clients without a
 // peer (pid 0: batch mode's replay) are not logged.
 #pragma once
 
