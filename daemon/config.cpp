@@ -229,8 +229,8 @@ void read_machine(const Reader& r, const toml::table& t, MachineConfig* m) {
 
 void read_daemon(const Reader& r, const toml::table& t, DaemonSettings* d) {
   r.only_keys(t, "daemon",
-              {"mount", "socket", "socket_group", "state_dir", "allow_other", "fuse_threads",
-               "socket_threads", "max_clients"});
+              {"mount", "socket", "socket_group", "state_dir", "allow_other", "nonempty",
+               "fuse_threads", "socket_threads", "max_clients"});
   auto path = [&](std::string_view key, std::string* out) {
     if (const toml::node* n = t.get(key)) {
       std::string full = Reader::join("daemon", key);
@@ -250,6 +250,9 @@ void read_daemon(const Reader& r, const toml::table& t, DaemonSettings* d) {
   }
   if (const toml::node* n = t.get("allow_other")) {
     d->allow_other = r.boolean(*n, "daemon.allow_other");
+  }
+  if (const toml::node* n = t.get("nonempty")) {
+    d->nonempty = r.boolean(*n, "daemon.nonempty");
   }
   if (const toml::node* n = t.get("fuse_threads")) {
     d->fuse_threads = static_cast<int>(r.integer(*n, "daemon.fuse_threads", 1, 64));

@@ -19,7 +19,8 @@ struct DaemonSettings {
   std::string socket;        // the Unix socket of the command language
   std::string socket_group;  // group allowed on the socket (if it exists); "" for none
   std::string state_dir;     // the machine saved at a clean stop, restored at start; "" for none
-  bool allow_other = false;  // let other users read the mount (FUSE allow_other)
+  bool allow_other = true;   // let other users read the mount (FUSE allow_other), as /proc
+  bool nonempty = false;     // mount over a directory that holds files (FUSE nonempty)
   int fuse_threads = 8;      // FUSE worker threads at most
   int socket_threads = 4;    // threads serving socket clients
   int max_clients = 8192;    // socket connections at once; more are refused

@@ -162,11 +162,19 @@ Reply Service::sysctl(const SysctlCommand& c) {
   return protocol::sysctl_reply(values);
 }
 
-Reply Service::show(const ShowCommand& c) {
+Reply Service::show(const ShowCommand& c, const Client& client) {
   auto file = proc_file_named(c.file);
   if (!file) {
     return bad_input(
         fmt::format("show: unknown file '{}' (files: {})", c.file, protocol::file_names()));
+  }
+  const bool others_read = (proc_file_mode(*file) & 0004) != 0;
+  if (!others_read && client.uid != 0 && client.uid != geteuid()) {
+    return Reply::error(
+        Failure::kDenied,
+        fmt::format("show {}: permission denied: the file is {:04o} (root and memd's own user "
+                    "only, as on the mount); uid {} is neither",
+                    c.file, proc_file_mode(*file), client.uid));
   }
   return protocol::text_reply(render(*file));
 }

@@ -212,13 +212,27 @@ std::optional<int> serve(Service* service, ListenSocket* listener, std::optional
   return sig;
 }
 
+// The journal when stderr is its stream (a service); else stderr, or syslog
+// once detached, said on stderr before detaching if there is no syslog to hear.
+void choose_log(bool detach) {
+  if (log::stderr_is_journal()) {
+    log::use_journal();  // structured fields: the client's uid and pid, a message id per event
+  } else if (detach && access("/dev/log", F_OK) != 0) {
+    log::warning(
+        "no syslog socket (/dev/log): once detached, memd's log is lost; run it with "
+        "--foreground to keep its log on stderr");
+  }
+}
+
 // memd as a daemon: a straight line of set-up, each step an RAII guard (the
 // instance lock, the state directory, the machine, the listening socket, then
 // serve()'s front ends), torn down in reverse order; the machine is saved in
 // between, once no front end is left to change it.
 int run_daemon(const Config& config, const Options& options) {
   const DaemonSettings& d = config.daemon;
-  Startup startup{options.foreground || notify::under_systemd() ? Detach() : Detach::start()};
+  const bool detach = !options.foreground && !notify::under_systemd();
+  choose_log(detach);
+  Startup startup{detach ? Detach::start() : Detach()};
   Signals signals;  // before any thread: only signals.wait() receives them
   raise_fd_limit();
 

@@ -117,6 +117,7 @@ fusefs::MountOptions mount_options(const DaemonSettings& settings) {
   fusefs::MountOptions options;
   options.mountpoint = settings.mount;
   options.allow_other = settings.allow_other;
+  options.nonempty = settings.nonempty;
   options.max_threads = settings.fuse_threads;
   options.log = [](fusefs::LogLevel level, std::string_view line) {
     log::write(level_of(level), line);

@@ -85,6 +85,8 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
       "let other users read the mount (FUSE allow_other)");
   daemon->add_flag_callback(
       "--no-allow-other", [&o] { o.allow_other = false; }, "only memd's user reads the mount");
+  daemon->add_flag("--nonempty", o.nonempty,
+                   "mount over a directory that holds files (FUSE nonempty)");
   daemon->add_option("--fuse-threads", o.fuse_threads, "FUSE worker threads at most")
       ->check(CLI::Range(1, 64));
   daemon->add_option("--socket-threads", o.socket_threads, "threads serving socket clients")
@@ -123,6 +125,7 @@ Result<Config> resolve_config(const Options& o) {
   if (o.socket) c.daemon.socket = absolute(*o.socket);
   if (o.socket_group) c.daemon.socket_group = *o.socket_group;
   if (o.allow_other) c.daemon.allow_other = *o.allow_other;
+  if (o.nonempty) c.daemon.nonempty = true;
   if (o.fuse_threads) c.daemon.fuse_threads = *o.fuse_threads;
   if (o.socket_threads) c.daemon.socket_threads = *o.socket_threads;
   if (o.state_dir) c.daemon.state_dir = o.state_dir->empty() ? "" : absolute(*o.state_dir);

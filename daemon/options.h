@@ -28,6 +28,7 @@ struct Options {
   std::optional<std::string> socket;
   std::optional<std::string> socket_group;
   std::optional<bool> allow_other;
+  bool nonempty = false;  // --nonempty
   std::optional<int> fuse_threads;
   std::optional<int> socket_threads;
   std::optional<std::string> state_dir;  // --state-dir

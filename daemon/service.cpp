@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/machine_files.h"
+#include "daemon/command_log.h"
 
 namespace memd {
 namespace {
@@ -140,18 +141,24 @@ uint64_t Service::live_allocations() {
 
 Reply Service::execute(std::string_view line, Client* client) {
   auto command = parse_command(line);
-  if (!command) return Reply::error(Failure::kBadInput, command.error().message);
+  if (!command) {
+    log_bad_line(line, client, command.error().message);
+    return Reply::error(Failure::kBadInput, command.error().message);
+  }
   return run(*command, client);
 }
 
 Reply Service::run(const Command& command, Client* client) {
   // Nothing a client sends may take memd down: an exception (out of memory,
   // a bug) fails this command only.
+  Reply reply;
   try {
-    return dispatch(command, client);
+    reply = dispatch(command, client);
   } catch (const std::exception& e) {
-    return Reply::error(Failure::kInternal, fmt::format("internal error: {}", e.what()));
+    reply = Reply::error(Failure::kInternal, fmt::format("internal error: {}", e.what()));
   }
+  log_command(command, client, reply);
+  return reply;
 }
 
 Reply Service::dispatch(const Command& command, Client* client) {
@@ -161,7 +168,7 @@ Reply Service::dispatch(const Command& command, Client* client) {
     Reply operator()(const AllocCommand& c) { return s->alloc(c, *client); }
     Reply operator()(const FreeCommand& c) { return s->free(c, *client); }
     Reply operator()(const SysctlCommand& c) { return s->sysctl(c); }
-    Reply operator()(const ShowCommand& c) { return s->show(c); }
+    Reply operator()(const ShowCommand& c) { return s->show(c, *client); }
     Reply operator()(const ReplayCommand& c) { return s->replay(c, client); }
     Reply operator()(const SnapshotCommand& c) { return s->snapshot(c, client); }
     Reply operator()(const ResetCommand&) { return s->reset(); }
@@ -176,6 +183,7 @@ Reply Service::dispatch(const Command& command, Client* client) {
 }
 
 void Service::disconnect(Client* client) {
+  log_unlogged(client);
   if (client->loading_snapshot) {  // gone before all its bytes arrived: nothing was loaded
     client->loading_snapshot = false;
     loading_ = false;

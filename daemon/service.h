@@ -53,6 +53,7 @@ struct Client {
   // name, as they name `current` ("bash: page allocation failure: ...").
   std::string comm = "memd";
   pid_t pid = 0;  // the peer's (socket) or the opener's (control file); the trace's task pid
+  uint64_t unlogged = 0;  // its log lines over the rate limit, not written yet (command_log.h)
 };
 
 inline constexpr size_t kReplayBatchBytes = 64 * 1024;
@@ -116,6 +117,8 @@ class Service {
   void set_trace_notifier(std::function<void()> notify) EXCLUDES(notify_mu_);
 
  private:
+  // snapshot_load() but the log line.
+  Reply load_snapshot_bytes(Client* client, std::string_view bytes) EXCLUDES(mu_);
   // Takes mu_, counting the threads that wait for it so that long operations
   // can step aside between batches (let_others_in).
   class SCOPED_CAPABILITY Lock {
@@ -152,7 +155,9 @@ class Service {
   // The live allocations `c` names, each once, or why not (nothing is freed).
   Result<std::vector<Allocation>> free_targets_locked(const FreeCommand& c) REQUIRES(mu_);
   Reply sysctl(const SysctlCommand& c) EXCLUDES(mu_);
-  Reply show(const ShowCommand& c) EXCLUDES(mu_);
+  // A 0400 file (pagetypeinfo, trace) for root and memd's own user only, as
+  // the mount's modes say: one rule for the mount, the socket and control.
+  Reply show(const ShowCommand& c, const Client& client) EXCLUDES(mu_);
   Reply replay(const ReplayCommand& c, Client* client) EXCLUDES(mu_);
   Reply replay_begin_locked(const ReplayCommand& c, Client* client) REQUIRES(mu_);
   // `replay end` and `replay abort` of the client's running replay.

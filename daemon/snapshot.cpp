@@ -4,6 +4,7 @@
 // swapped in whole, like `reset`).
 #include <fmt/format.h>
 
+#include "daemon/command_log.h"
 #include "daemon/service.h"
 
 namespace memd {
@@ -48,6 +49,12 @@ Reply Service::begin_snapshot_load(Client* client, uint64_t bytes) {
 }
 
 Reply Service::snapshot_load(Client* client, std::string_view bytes) {
+  Reply reply = load_snapshot_bytes(client, bytes);
+  log_command(SnapshotCommand{SnapshotCommand::Op::kLoad, bytes.size()}, client, reply);
+  return reply;
+}
+
+Reply Service::load_snapshot_bytes(Client* client, std::string_view bytes) {
   if (!client->loading_snapshot) {
     return bad_input("snapshot load: this connection was not admitted to load");
   }

@@ -11,6 +11,7 @@
 
 #include <boost/asio.hpp>
 
+#include "daemon/command_log.h"
 #include "daemon/log.h"
 #include "daemon/mutex.h"
 #include "daemon/system.h"
@@ -162,6 +163,7 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
       : server_(server),
         socket_(std::move(socket)),
         reply_timer_(socket_.get_executor()),
+        line_timer_(socket_.get_executor()),
         in_(std::make_unique<asio::streambuf>(kMaxCommandBytes)) {
     ++server_->clients;
   }
@@ -214,15 +216,35 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
                              self->on_line(ec, n);
                            });
+    arm_line_timer(line_, in_->size());
+  }
+
+  // Every line_timeout while a line is read: a partial line that has not
+  // grown since the last look is a stalled sender, dropped like a stalled reader.
+  void arm_line_timer(uint64_t line, size_t seen) {
+    line_timer_.expires_after(server_->options.line_timeout);
+    line_timer_.async_wait([self = shared_from_this(), line, seen](boost::system::error_code tec) {
+      if (tec || line != self->line_) return;  // the line came, or the connection closed
+      const size_t now = self->in_->size();
+      if (now == 0 || now != seen) return self->arm_line_timer(line, now);
+      log::warning(
+          "socket: dropping pid {} uid {}: it sent {} bytes of a line, then nothing for {} ms",
+          self->pid_, self->client_.uid, now, self->server_->options.line_timeout.count());
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);
+    });
   }
 
   void on_line(boost::system::error_code ec, size_t n) {
+    ++line_;
+    line_timer_.cancel();
     if (ec == asio::error::not_found) return refuse_long_line();
     if (ec) return;  // the client went away (or memd is stopping)
     std::string line(asio::buffers_begin(in_->data()), asio::buffers_begin(in_->data()) + n);
     in_->consume(n);
     auto command = parse_command(line);
     if (!command) {
+      log_bad_line(line, &client_, command.error().message);
       // A bad `replay data` or `snapshot load` line announces bytes that cannot be skipped safely.
       const bool frame = announces_raw_bytes(line);
       return send(Reply::error(Failure::kBadInput,
@@ -426,6 +448,8 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   Stream::socket socket_;
   std::unique_ptr<asio::steady_timer> timer_;
   asio::steady_timer reply_timer_;  // reply_timeout for the reply held
+  asio::steady_timer line_timer_;   // line_timeout for a partial line
+  uint64_t line_ = 0;               // lines read: a line timer of an earlier one does nothing
   std::array<char, 4096> sink_{};
   std::unique_ptr<asio::streambuf> in_;
   std::string frame_;

@@ -13,7 +13,10 @@
 // nothing of it for reply_timeout is dropped, and while more than
 // max_held_reply_bytes of replies wait so, the connections that have taken
 // nothing for longest are dropped. Clients that read as they go, however
-// large their reply, are not affected.
+// large their reply, are not affected. A client that sends part of a line
+// and then nothing for line_timeout (checked every line_timeout: dropped
+// after one to two of them) is dropped too; an idle connection with no
+// partial line is kept.
 #pragma once
 
 #include <sys/types.h>
@@ -37,6 +40,8 @@ struct SocketServerOptions {
   std::string group_name;      // for messages
   // A client that takes nothing of its reply for this long is dropped.
   std::chrono::milliseconds reply_timeout{10'000};
+  // A client whose partial line has not grown for this long is dropped.
+  std::chrono::milliseconds line_timeout{10'000};
   // Replies waiting for slow readers, in all: above it, the most stalled are dropped.
   size_t max_held_reply_bytes = 32 << 20;
 };

@@ -242,7 +242,9 @@ Status make_dirs(const std::string& path, mode_t mode) {
   for (size_t i = 1; i <= path.size(); ++i) {
     if (i != path.size() && path[i] != '/') continue;
     const std::string dir = path.substr(0, i);
-    if (mkdir(dir.c_str(), mode) != 0 && errno != EEXIST) {
+    if (mkdir(dir.c_str(), mode) == 0) {
+      log::notice("created the missing directory {} (mode {:04o})", dir, mode);
+    } else if (errno != EEXIST) {
       return make_error(fmt::format("cannot create {}: {}", dir, errno_text()));
     }
   }

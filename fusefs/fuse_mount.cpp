@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
+#include <fstream>
 #include <mutex>
 #include <stdexcept>
 
@@ -262,6 +263,28 @@ constexpr fuse_lowlevel_ops kOps = make_ops();
 
 void ignore_signal(int) {}
 
+// fusermount3 lets a user other than root mount with allow_other only if
+// /etc/fuse.conf says user_allow_other; without it memd mounts for its own user
+// and says so, rather than failing to mount at all.
+bool may_allow_other(const LogSink& log) {
+  if (geteuid() == 0) {
+    return true;
+  }
+  std::ifstream conf("/etc/fuse.conf");
+  std::string line;
+  while (std::getline(conf, line)) {
+    if (line.rfind("user_allow_other", 0) == 0) {
+      return true;
+    }
+  }
+  if (log) {
+    log(LogLevel::kWarning,
+        "allow_other: /etc/fuse.conf has no user_allow_other, so only memd's own user reads "
+        "the mount");
+  }
+  return false;
+}
+
 }  // namespace
 
 FuseMount::FuseMount(MountOptions options, std::unique_ptr<FsState> state, fuse_session* session)
@@ -280,13 +303,18 @@ std::unique_ptr<FuseMount> FuseMount::mount(Backend* backend, MountOptions optio
     *error = e.what();
     return nullptr;
   }
-  *error = prepare_mountpoint(options.mountpoint, options.make_dirs, options.log);
+  *error = prepare_mountpoint(options.mountpoint, options.make_dirs, options.log, options.nonempty);
   if (!error->empty()) {
     return nullptr;
   }
   const std::string resolved = resolved_path(options.mountpoint);
 
+  // default_permissions: the kernel checks each file's mode (0444, 0400, 0600)
+  // for every user, as on /proc.
   std::string opts = "fsname=memd,subtype=memd,default_permissions";
+  if (options.allow_other && !may_allow_other(options.log)) {
+    options.allow_other = false;
+  }
   if (options.allow_other) {
     opts += ",allow_other";
   }

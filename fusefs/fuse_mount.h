@@ -22,9 +22,10 @@ struct FsState;  // what the FUSE handlers reach through the session's user data
 struct MountOptions {
   std::string mountpoint;
   bool allow_other = false;
-  int max_threads = 8;  // FUSE worker threads at most
-  LogSink log;          // the adapter's and libfuse's log lines; none if empty
-  MakeDirs make_dirs;   // creates a missing mount point; mkdir(2) of it alone if empty
+  bool nonempty = false;  // mount over a directory that holds files; else refused
+  int max_threads = 8;    // FUSE worker threads at most
+  LogSink log;            // the adapter's and libfuse's log lines; none if empty
+  MakeDirs make_dirs;     // creates a missing mount point; mkdir(2) of it alone if empty
 };
 
 class FuseMount {

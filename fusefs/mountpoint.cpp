@@ -1,5 +1,6 @@
 #include "fusefs/mountpoint.h"
 
+#include <dirent.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -63,6 +64,38 @@ std::string make_dir(const MakeDirs& make_dirs, const std::string& path) {
   return {};
 }
 
+// "" if `path` holds no entry or `nonempty` allows it (said in the log); else why not.
+std::string check_empty(const std::string& path, bool nonempty, const LogSink& log) {
+  DIR* dir = opendir(path.c_str());
+  if (!dir) {
+    return fmt::format("{}: {}", path, std::strerror(errno));
+  }
+  size_t entries = 0;
+  while (const dirent* e = readdir(dir)) {
+    const std::string_view name = e->d_name;
+    if (name != "." && name != "..") {
+      ++entries;
+    }
+  }
+  closedir(dir);
+  if (entries == 0) {
+    return {};
+  }
+  if (!nonempty) {
+    return fmt::format(
+        "{}: the mount point is not empty ({} entries); mount over it with --nonempty "
+        "or daemon.nonempty = true",
+        path, entries);
+  }
+  if (log) {
+    log(LogLevel::kWarning,
+        fmt::format("{}: mounting over a directory that is not empty ({} entries, hidden while "
+                    "memd runs; nonempty)",
+                    path, entries));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string resolved_path(const std::string& given) {
@@ -95,7 +128,7 @@ std::optional<MountInfo> mount_at(const std::string& path) {
 
 // statfs() always asks the daemon, where stat() may answer from the kernel's cache.
 std::string prepare_mountpoint(const std::string& path, const MakeDirs& make_dirs,
-                               const LogSink& log) {
+                               const LogSink& log, bool nonempty) {
   // Another user's link would let them choose where memd mounts (over /usr/bin, say).
   struct stat link {};
   if (lstat(path.c_str(), &link) == 0 && S_ISLNK(link.st_mode) && link.st_uid != 0 &&
@@ -113,7 +146,7 @@ std::string prepare_mountpoint(const std::string& path, const MakeDirs& make_dir
       if (std::string why = unmount_stale(path); !why.empty()) {
         return why;
       }
-      return prepare_mountpoint(path, make_dirs, log);
+      return prepare_mountpoint(path, make_dirs, log, nonempty);
     }
     if (errno != ENOENT) {
       return fmt::format("{}: {}", path, std::strerror(errno));
@@ -131,7 +164,7 @@ std::string prepare_mountpoint(const std::string& path, const MakeDirs& make_dir
     }
     return fmt::format("{}: something else is mounted here (type {})", path, top->type);
   }
-  return {};
+  return check_empty(path, nonempty, log);
 }
 
 }  // namespace memd::fusefs

@@ -25,8 +25,10 @@ std::optional<MountInfo> mount_at(const std::string& path);
 
 // Makes `path` ready to be mounted on: created if missing (`make_dirs`); a
 // stale memd mount (its daemon killed: ENOTCONN) detached; a live mount
-// refused. Returns why not, or "" when the path is ready.
+// refused; a directory that holds files refused unless `nonempty` (then it
+// is logged: the files are hidden while memd runs). Returns why not, or ""
+// when the path is ready.
 std::string prepare_mountpoint(const std::string& path, const MakeDirs& make_dirs,
-                               const LogSink& log);
+                               const LogSink& log, bool nonempty = false);
 
 }  // namespace memd::fusefs

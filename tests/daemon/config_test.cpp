@@ -31,7 +31,8 @@ TEST(Config, EmptyFileGivesDefaults) {
   EXPECT_FALSE(c.machine.size);
   EXPECT_EQ(c.machine.cpus, 2);
   EXPECT_TRUE(c.machine.nodes.empty());
-  EXPECT_FALSE(c.daemon.allow_other);
+  EXPECT_TRUE(c.daemon.allow_other);  // as /proc: the kernel checks each file's mode
+  EXPECT_FALSE(c.daemon.nonempty);
   EXPECT_FALSE(c.daemon.mount.empty());
   EXPECT_FALSE(c.daemon.socket.empty());
   if (geteuid() == 0) {
@@ -283,22 +284,27 @@ TEST(Config, Gbpages) {
 }
 
 // The config file's allow_other stands unless a flag overrides it (CLI11 2.1
-// used to turn an unset optional flag into false).
-TEST(Options, AllowOtherFromTheFileUnlessOverridden) {
+// used to turn an unset optional flag into false); so does nonempty.
+TEST(Options, AllowOtherAndNonemptyFromTheFileUnlessOverridden) {
   char path[] = "/tmp/memd-options-test-XXXXXX";
   int fd = mkstemp(path);
   ASSERT_GE(fd, 0);
   close(fd);
-  std::ofstream(path) << "[daemon]\nallow_other = true\n";
+  std::ofstream(path) << "[daemon]\nallow_other = false\nnonempty = true\n";
   const char* plain[] = {"memd", "--config", path};
   auto c = resolve_config(std::get<Options>(parse_options(3, plain)));
   ASSERT_TRUE(c.ok()) << c.error().message;
-  EXPECT_TRUE(c->daemon.allow_other);
-  const char* off[] = {"memd", "--config", path, "--no-allow-other"};
-  auto d = resolve_config(std::get<Options>(parse_options(4, off)));
+  EXPECT_FALSE(c->daemon.allow_other);
+  EXPECT_TRUE(c->daemon.nonempty);
+  const char* on[] = {"memd", "--config", path, "--allow-other"};
+  auto d = resolve_config(std::get<Options>(parse_options(4, on)));
   unlink(path);
   ASSERT_TRUE(d.ok()) << d.error().message;
-  EXPECT_FALSE(d->daemon.allow_other);
+  EXPECT_TRUE(d->daemon.allow_other);
+  const char* flag[] = {"memd", "--nonempty"};
+  auto e = resolve_config(std::get<Options>(parse_options(2, flag)));
+  ASSERT_TRUE(e.ok()) << e.error().message;
+  EXPECT_TRUE(e->daemon.nonempty);
 }
 
 TEST(Options, UsageErrors) {

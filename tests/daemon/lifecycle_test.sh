@@ -127,6 +127,10 @@ expect_eq "detaching memd status" $rc 0
 DPID=$(cat "$SOCK.lock")
 PIDS="$PIDS $DPID"
 mounted || fail "the detached memd is not mounted"
+# With no syslog socket, the log would be lost once detached: said once, on stderr, before.
+if [ ! -e /dev/log ]; then
+  expect_eq "no-syslog warning" "$(grep -c '^<4>no syslog socket (/dev/log): once detached' "$LOG")" 1
+fi
 send status | grep -q "\"pid\":$DPID" || fail "the detached memd does not answer"
 kill -TERM "$DPID"
 for _ in $(seq 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.05; done

@@ -73,4 +73,33 @@ grep -q '^\[    0.000000\] Node 0 Normal: ' "$MNT/dmesg" || fail "dmesg: no free
 
 stop_memd
 mounted && fail "still mounted after SIGTERM"
+
+# A mount point that holds files is refused unless told (--nonempty or
+# daemon.nonempty, as FUSE's nonempty), and then said in the log; directories
+# memd creates (the socket's parents, the mount point) are said in the log too.
+touch "$MNT/left-over"
+rc=0
+"$MEMD" --config "$CONFIG" --foreground --mount "$MNT" --socket "$SOCK" 2>"$W/refused.log" || rc=$?
+expect_eq "exit status over a non-empty mount point" "$rc" 1
+expect_contains "refusal" "$(cat "$W/refused.log")" \
+  "$MNT: the mount point is not empty (1 entries); mount over it with --nonempty or daemon.nonempty = true"
+mounted && fail "mounted over a non-empty directory"
+: >"$LOG"
+start_memd --nonempty
+expect_contains "nonempty warning" "$(cat "$LOG")" \
+  "<4>$MNT: mounting over a directory that is not empty (1 entries, hidden while memd runs; nonempty)"
+[ -e "$MNT/left-over" ] && fail "the files under the mount show through"
+stop_memd
+printf '[daemon]\nstate_dir = ""\nnonempty = true\n' >"$CONFIG"
+start_memd
+stop_memd
+rm "$MNT/left-over"
+rmdir "$MNT"
+SOCK=$W/run/a/memd.sock
+: >"$LOG"
+start_memd
+expect_contains "created directories" "$(cat "$LOG")" "<5>created the missing directory $W/run (mode 0755)"
+expect_contains "created directories" "$(cat "$LOG")" "<5>created the missing directory $W/run/a (mode 0755)"
+expect_contains "created mount point" "$(cat "$LOG")" "<5>created the missing directory $MNT (mode 0755)"
+stop_memd
 exit 0

@@ -46,7 +46,7 @@ expect_contains "primary member" "$(as_nobody_send status)" '{"ok":true,'
 stop_memd
 
 # --- 2 and 3. the mount and control ----------------------------------------------------------
-start_memd
+start_memd --no-allow-other  # allow_other is the default (permissions_test.sh checks it)
 for f in buddyinfo zoneinfo vmstat meminfo extfrag_index unusable_index; do
   expect_eq "$f mode" "$(stat -c '%a %U' "$MNT/$f")" "444 root"
 done

@@ -187,5 +187,33 @@ TEST_F(SocketServerTest, ALineOverTheLimitIsAnsweredWithTheLimitThenTheConnectio
       << log;
 }
 
+// A partial line that stops growing is dropped after one to two line_timeouts
+// (300 ms here); one that grows, byte by byte past the timeout, is served,
+// and so is a connection that sent nothing for as long.
+TEST_F(SocketServerTest, APartialLineThatStopsGrowingIsDropped) {
+  SocketServerOptions o;
+  o.threads = 2;
+  o.line_timeout = 300ms;
+  start(o);
+  const int stalled = connect_client();
+  const int slow = connect_client();
+  const int idle = connect_client();
+  send_line(stalled, "stat");
+  const auto t0 = std::chrono::steady_clock::now();
+  for (char c : std::string("status")) {  // 6 bytes, 150 ms apart: 900 ms in all
+    send_line(slow, std::string(1, c));
+    std::this_thread::sleep_for(150ms);
+  }
+  send_line(slow, "\n");
+  EXPECT_EQ(read_reply(slow, 4096, 0ms).rfind("{\"ok\":true,", 0), 0u);
+  EXPECT_TRUE(hung_up(stalled));
+  EXPECT_GT(std::chrono::steady_clock::now() - t0, o.line_timeout);
+  send_line(idle, "status\n");
+  EXPECT_EQ(read_reply(idle, 4096, 0ms).rfind("{\"ok\":true,", 0), 0u);
+  close(stalled);
+  close(slow);
+  close(idle);
+}
+
 }  // namespace
 }  // namespace memd
