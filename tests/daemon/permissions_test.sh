@@ -33,7 +33,7 @@ reply=$(as_nobody_send "replay file=/etc/passwd")
 expect_contains "non-root replay file=" "$reply" "only root may make the daemon read a file"
 # One rule for both doors: the 0400 files are not shown to a group member.
 expect_eq "nobody show pagetypeinfo" "$(as_nobody_send "show pagetypeinfo")" \
-  '{"ok":false,"error":"show pagetypeinfo: permission denied: the file is 0400 (root and memd'"'"'s own user only, as on the mount); uid 65534 is neither"}'
+  '{"ok":false,"error":"show pagetypeinfo: permission denied: the file is 0400 (root and memd'"'"'s own user only, as on the mount); uid 65534 is neither","failure":"denied"}'
 expect_contains "nobody show trace" "$(as_nobody_send "show trace")" '{"ok":false,"error":"show trace: permission denied'
 expect_contains "nobody show buddyinfo" "$(as_nobody_send "show buddyinfo")" '{"ok":true,"text":"Node 0, zone      DMA'
 expect_contains "root show pagetypeinfo" "$(send "show pagetypeinfo")" '{"ok":true,"text":"Page block order: 9'
