@@ -212,11 +212,11 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     if (in_->size() == 0 && in_->capacity() > 4096) {
       in_ = std::make_unique<asio::streambuf>(kMaxCommandBytes);
     }
+    arm_line_timer(line_, in_->size());  // before the read, whose end cancels it
     asio::async_read_until(socket_, *in_, '\n',
                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
                              self->on_line(ec, n);
                            });
-    arm_line_timer(line_, in_->size());
   }
 
   // Every line_timeout while a line is read: a partial line that has not
@@ -520,22 +520,26 @@ void SocketServer::Impl::release(uint64_t id) {
 
 void SocketServer::Impl::accept() {
   // Each connection's socket runs its handlers on its own strand: never two at once.
-  acceptor.async_accept(asio::make_strand(io),
-                        [this](boost::system::error_code ec, Stream::socket socket) {
-                          if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-                          if (ec) {
-                            // Out of descriptors (EMFILE) and the like: wait a little instead of
-                            // spinning.
-                            log::warning("socket: accept failed: {}", ec.message());
-                            retry_timer.expires_after(std::chrono::milliseconds(100));
-                            retry_timer.async_wait([this](boost::system::error_code tec) {
-                              if (!tec) accept();
-                            });
-                            return;
-                          }
-                          std::make_shared<Connection>(this, std::move(socket))->start();
-                          accept();
-                        });
+  acceptor.async_accept(
+      asio::make_strand(io), [this](boost::system::error_code ec, Stream::socket socket) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+        if (ec) {
+          // Out of descriptors (EMFILE) and the like: wait a little instead of
+          // spinning.
+          log::warning("socket: accept failed: {}", ec.message());
+          retry_timer.expires_after(std::chrono::milliseconds(100));
+          retry_timer.async_wait([this](boost::system::error_code tec) {
+            if (!tec) accept();
+          });
+          return;
+        }
+        // start() on the connection's strand too: from this handler
+        // (the acceptor's) its first read could complete on another
+        // thread while start() still arms the read's line timer.
+        auto connection = std::make_shared<Connection>(this, std::move(socket));
+        asio::dispatch(connection->executor(), [connection] { connection->start(); });
+        accept();
+      });
 }
 
 SocketServer::SocketServer(Service* service, int listen_fd, SocketServerOptions options)
