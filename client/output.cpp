@@ -12,14 +12,7 @@ namespace {
 
 namespace field = protocol::field;
 
-// A field as text, whatever its JSON type ("" when absent).
-std::string text_of(const Json& obj, const char* key) {
-  if (!obj.is_object()) return "";
-  auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return "";
-  if (it->is_string()) return it->get<std::string>();
-  return it->dump();
-}
+using protocol::text_of;
 
 uint64_t number_of(const Json& obj, const char* key) {
   if (!obj.is_object()) return 0;

@@ -7,9 +7,6 @@
 #include "protocol/reply.h"
 
 namespace memd::protocol {
-namespace {
-
-// A field as text, whatever its JSON type ("" when absent).
 std::string text_of(const Json& obj, const char* key) {
   if (!obj.is_object()) return "";
   auto it = obj.find(key);
@@ -17,6 +14,8 @@ std::string text_of(const Json& obj, const char* key) {
   if (it->is_string()) return it->get<std::string>();
   return it->dump();
 }
+
+namespace {
 
 // Makes sure a message is one line.
 std::string one_line(std::string s) {

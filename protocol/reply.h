@@ -195,6 +195,10 @@ struct ReplayHeadline {
 };
 std::string replay_headline(const ReplayHeadline& h);
 
+// A reply's field as text, whatever its JSON type: a string as it is, a
+// number or other value as JSON writes it, "" when absent or null.
+std::string text_of(const Json& obj, const char* key);
+
 // `snapshot save`: {"bytes":N,"allocations":A}, the N bytes as the payload.
 Reply snapshot_saved_reply(std::shared_ptr<const std::string> state, uint64_t allocations);
 // A `snapshot load bytes=N` admitted: {} (the bytes may come).
