@@ -181,6 +181,7 @@ std::vector<Series> order_series() {
 std::vector<Series> type_series() {
   constexpr std::array<size_t, kHistoryTypes> kDrawOrder = {4, 3, 2, 0, 1};
   std::vector<Series> out;
+  out.reserve(kDrawOrder.size());
   for (size_t t : kDrawOrder) {
     out.push_back({kTypeKeys[t], std::string(kHistoryTypeNames[t]), kTypeColours[t],
                    static_cast<int>(t), 2, [t](const HistoryRow& r) { return r.pageblocks[t]; }});
