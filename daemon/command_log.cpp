@@ -68,9 +68,12 @@ std::string command_line(const Command& command, const Client& client, const Rep
 
 namespace {
 
-// Writes one client's line, or counts it past the rate limit. A client
-// without a peer (pid 0: batch mode, memd's own) is not logged.
-void emit(log::Level level, log::Event event, const std::string& text, Client* client) {
+// Writes one client's line, or counts it past the rate limit; the line is
+// made (make_text()) only when it is written: a flood pays nothing for lines
+// it does not log. A client without a peer (pid 0: batch mode, memd's own) is
+// not logged.
+template <typename MakeText>
+void emit(log::Level level, log::Event event, MakeText make_text, Client* client) {
   if (client->pid == 0) return;
   std::lock_guard lock(g_mu);
   if (!g_limit.admit(std::chrono::steady_clock::now())) {
@@ -86,7 +89,7 @@ void emit(log::Level level, log::Event event, const std::string& text, Client* c
     g_gone_unlogged = 0;
   }
   write_unlogged(client);
-  log::write(level, text, event, log::Peer{client->uid, client->pid});
+  log::write(level, make_text(), event, log::Peer{client->uid, client->pid});
 }
 
 }  // namespace
@@ -102,15 +105,19 @@ void log_command(const Command& command, Client* client, const Reply& reply) {
     event = log::Event::kCommand;
   }
   if (!log::enabled(level)) return;
-  emit(level, event, command_line(command, *client, reply), client);
+  emit(
+      level, event, [&] { return command_line(command, *client, reply); }, client);
 }
 
 void log_bad_line(std::string_view line, Client* client, std::string_view error) {
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
-  emit(log::Level::kWarning, log::Event::kFailed,
-       fmt::format("uid {} pid {} ({}): {}: error: {}", client->uid, client->pid, client->comm,
-                   cut(line), error),
-       client);
+  emit(
+      log::Level::kWarning, log::Event::kFailed,
+      [&] {
+        return fmt::format("uid {} pid {} ({}): {}: error: {}", client->uid, client->pid,
+                           client->comm, cut(line), error);
+      },
+      client);
 }
 
 // Within the limit too: many clients over it, each going away, must not
