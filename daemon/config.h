@@ -22,8 +22,10 @@ struct DaemonSettings {
   bool allow_other = true;   // let other users read the mount (FUSE allow_other), as /proc
   bool nonempty = false;     // mount over a directory that holds files (FUSE nonempty)
   int fuse_threads = 8;      // FUSE worker threads at most
-  int socket_threads = 4;    // threads serving socket clients
-  int max_clients = 8192;    // socket connections at once; more are refused
+  // Threads serving socket clients (the pool); 0: the CPUs memd may run on, at most 4
+  // (default_socket_threads()).
+  int socket_threads = 0;
+  int max_clients = 8192;  // socket connections at once; more are refused
 };
 
 struct Config {

@@ -194,8 +194,10 @@ std::optional<int> serve(Service* service, ListenSocket* listener, std::optional
     startup->fail(d.mount + ": the mount does not answer");
     return std::nullopt;
   }
-  SocketServer server(service, listener->release_fd(),
-                      SocketServerOptions{d.socket_threads, d.max_clients, group, d.socket_group});
+  SocketServer server(
+      service, listener->release_fd(),
+      SocketServerOptions{d.socket_threads > 0 ? d.socket_threads : default_socket_threads(),
+                          d.max_clients, group, d.socket_group});
   server.start();
   const OnExit stop_service([service] { service->stop(); });  // a replay ends at its next batch
 

@@ -7,6 +7,7 @@
 #include <array>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <map>
 
 #include <boost/asio.hpp>
@@ -86,11 +87,44 @@ Peer check_peer(int fd, const SocketServerOptions& options) {
 
 }  // namespace
 
+// Which io_context a connection is served on. Every connection starts on the
+// first lane, a thread of its own that accepts, checks the peer and runs the
+// client's first line when it is light (first_lane_command); then it moves to
+// the pool. A new client's first reply never waits behind the pool's busy
+// connections (the load test's probe: a `status` under a flood).
+enum class Lane : uint8_t { kFirst, kPool };
+
+// A first line the first lane runs itself: work that does not grow with the
+// machine (no render of a per-CPU or per-pageblock file, no replay, state or
+// check of the whole machine, no long list of blocks). Others move to the
+// pool before they run.
+bool first_lane_command(const Command& command) {
+  constexpr uint64_t kFewBlocks = 64;
+  if (std::holds_alternative<StatusCommand>(command) ||
+      std::holds_alternative<HelpCommand>(command) ||
+      std::holds_alternative<SysctlCommand>(command)) {
+    return true;
+  }
+  if (const auto* a = std::get_if<AllocCommand>(&command)) {
+    return a->count_or_default() <= kFewBlocks;
+  }
+  if (const auto* f = std::get_if<FreeCommand>(&command)) {
+    return !f->all && f->targets.size() <= kFewBlocks;
+  }
+  if (const auto* show = std::get_if<ShowCommand>(&command)) {
+    // Files whose size grows with nodes and zones only.
+    static constexpr std::array<std::string_view, 6> kSmall = {
+        "buddyinfo", "pagetypeinfo", "vmstat", "meminfo", "extfrag_index", "unusable_index"};
+    return std::find(kSmall.begin(), kSmall.end(), show->file) != kSmall.end();
+  }
+  return false;
+}
+
 struct SocketServer::Impl {
   class Connection;
 
   Impl(Service* s, int fd, SocketServerOptions o)
-      : service(s), options(std::move(o)), acceptor(io), retry_timer(io) {
+      : service(s), options(std::move(o)), acceptor(first_io), retry_timer(first_io) {
     boost::system::error_code ec;
     acceptor.assign(Stream(), fd, ec);
     if (ec) {
@@ -107,23 +141,40 @@ struct SocketServer::Impl {
   void release(uint64_t id) EXCLUDES(held_mu);
   // The client of held reply `id` took some more of it.
   void progress(uint64_t id) EXCLUDES(held_mu);
+  // Whether the pool takes a new connection now (and counts it joining): not
+  // while twice its threads have joined and not yet run their first lines
+  // there (it is busy), nor while the held replies being dropped exceed
+  // max_held_reply_bytes (it has not yet run the drops). A
+  // flood of new connections then waits on the first lane, in turn, costing
+  // nothing, instead of queueing work and replies in the pool; first lines
+  // the first lane runs itself are answered meanwhile.
+  bool try_join() EXCLUDES(held_mu) REQUIRES(wait_mu);
+  // Moves waiting connections to the pool while it takes them (a connection
+  // that joined ran its first lines, a held reply went, or every kAdmitEvery).
+  void admit() EXCLUDES(wait_mu);
+  void wait_to_join(std::shared_ptr<Connection> connection) EXCLUDES(wait_mu);
+  void tick();
   void start() {
     accept();
+    tick();
+    threads.emplace_back([this] { run(first_io); });
     for (int i = 0; i < options.threads; ++i) {
-      threads.emplace_back([this] {
-        for (;;) {
-          try {
-            io.run();
-            return;
-          } catch (const std::exception& e) {  // a handler threw: log it, serve on
-            log::err("socket: {}", e.what());
-          }
-        }
-      });
+      threads.emplace_back([this] { run(io); });
+    }
+  }
+  static void run(asio::io_context& context) {
+    for (;;) {
+      try {
+        context.run();
+        return;
+      } catch (const std::exception& e) {  // a handler threw: log it, serve on
+        log::err("socket: {}", e.what());
+      }
     }
   }
   void stop() {
     if (threads.empty()) return;
+    first_io.stop();
     io.stop();
     for (std::thread& t : threads) {
       t.join();
@@ -141,40 +192,61 @@ struct SocketServer::Impl {
     bool dropping = false;  // its connection is asked to go: no longer counted
   };
 
-  // Connections refer to these while the io_context destroys them: they go last.
+  // Connections refer to these while the io_contexts destroy them: they go last.
   Service* service;
   const SocketServerOptions options;
   std::atomic<int> clients{0};
+  Mutex wait_mu;
+  int joining GUARDED_BY(wait_mu) = 0;  // moved to the pool, not yet run a line there
+  std::deque<std::shared_ptr<Connection>> waiting GUARDED_BY(wait_mu);  // to join, in turn
   Mutex held_mu;
   std::map<uint64_t, Held> held GUARDED_BY(held_mu);  // by id: oldest first
   size_t held_bytes GUARDED_BY(held_mu) = 0;          // of those not dropping
+  size_t held_all GUARDED_BY(held_mu) = 0;            // of all, until their connection is gone
   uint64_t next_held GUARDED_BY(held_mu) = 1;
-  asio::io_context io;
+  asio::io_context io;        // the pool: options.threads threads
+  asio::io_context first_io;  // the first lane: one thread
+  // The pool has no work of its own until a connection moves there: run() would return at once.
+  asio::executor_work_guard<asio::io_context::executor_type> pool_work = asio::make_work_guard(io);
   Stream::acceptor acceptor;
   asio::steady_timer retry_timer;
+  asio::steady_timer admit_timer{first_io};
   std::vector<std::thread> threads;
 };
 
-// One client connection: reads a line, runs it, writes the reply, reads the next.
+// One client connection: reads lines, runs them, writes the replies, reads on.
 // Its handlers run on the socket's strand, one at a time, so its members need no lock.
 class SocketServer::Impl::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(Impl* server, Stream::socket socket)
+  // The most lines run, and about the most reply bytes queued, before one
+  // write: a client that pipelines gets one send per batch, and others their
+  // turn between batches.
+  static constexpr size_t kBatchLines = 64;
+  static constexpr size_t kBatchReplyBytes = 64 * 1024;
+  // Waiting connections are looked at at least this often.
+  static constexpr std::chrono::milliseconds kAdmitEvery{100};
+
+  Connection(Impl* server, Stream::socket socket, Lane lane,
+             std::unique_ptr<Client> client = std::make_unique<Client>(),
+             std::unique_ptr<asio::streambuf> in = nullptr)
       : server_(server),
+        lane_(lane),
         socket_(std::move(socket)),
         reply_timer_(socket_.get_executor()),
         line_timer_(socket_.get_executor()),
-        in_(std::make_unique<asio::streambuf>(kMaxCommandBytes)) {
+        in_(in ? std::move(in) : std::make_unique<asio::streambuf>(kMaxCommandBytes)),
+        client_(std::move(client)) {
     ++server_->clients;
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);  // send() writes what the socket takes at once, synchronously
   }
   ~Connection() {
-    server_->service->disconnect(&client_);
+    joined();
+    if (client_) server_->service->disconnect(client_.get());
     --server_->clients;
   }
 
   void start() {
-    boost::system::error_code ec;
-    socket_.non_blocking(true, ec);  // send() writes what the socket takes at once, synchronously
     if (server_->clients > server_->options.max_clients) {
       log::warning("socket: refusing a client: {} connections already",
                    server_->options.max_clients);
@@ -187,11 +259,16 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
       log::notice("socket: refused pid {} uid {}: {}", peer.pid, peer.uid, peer.refusal);
       return send(Reply::error(Failure::kDenied, peer.refusal), true);
     }
-    client_.origin = Client::Origin::kSocket;
-    client_.uid = peer.uid;
-    client_.comm = process_comm(peer.pid);
-    client_.pid = peer.pid;
-    pid_ = peer.pid;
+    client_->origin = Client::Origin::kSocket;
+    client_->uid = peer.uid;
+    client_->comm = process_comm(peer.pid);
+    client_->pid = peer.pid;
+    resume();
+  }
+
+  // Serving the connection from here on (after start(), or moved to the pool).
+  void resume() {
+    arm_line_timer(0, 0);
     read_line();
   }
 
@@ -201,79 +278,178 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   // not read (reply_timeout), or memd holds too much for slow readers.
   void drop(uint64_t id, std::string_view why) {
     if (id == 0 || id != held_) return;  // that reply was read meanwhile
-    log::warning("socket: dropping pid {} uid {}: {}", pid_, client_.uid, why);
+    log::warning("socket: dropping pid {} uid {}: {}", client_->pid, client_->uid, why);
     boost::system::error_code ignored;
     socket_.close(ignored);  // the write ends with an error; the connection goes with it
   }
 
  private:
+  // What run_line() leaves to do.
+  enum class Next : uint8_t {
+    kLine,   // its reply is queued: on with the next line
+    kWait,   // the line reads the raw bytes that follow it, or moved to the pool: nothing to do
+    kClose,  // its reply is queued and ends the connection
+    kFlushFirst,  // the line reads raw bytes: not run until the replies before it are out
+  };
+
+  // A connection that joined the pool has run its first lines there, or waits for them.
+  void joined() {
+    if (!joining_) return;
+    joining_ = false;
+    {
+      MutexLock lock(&server_->wait_mu);
+      --server_->joining;
+    }
+    server_->admit();
+  }
+
   void read_line() {
+    joined();
     // A 64 KiB line leaves a 64 KiB buffer: give it back once it is empty.
     if (in_->size() == 0 && in_->capacity() > 4096) {
       in_ = std::make_unique<asio::streambuf>(kMaxCommandBytes);
     }
-    arm_line_timer(line_, in_->size());  // before the read, whose end cancels it
+    reading_ = true;
     asio::async_read_until(socket_, *in_, '\n',
                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
                              self->on_line(ec, n);
                            });
   }
 
-  // Every line_timeout while a line is read: a partial line that has not
-  // grown since the last look is a stalled sender, dropped like a stalled reader.
+  // Every line_timeout for the connection's life (the timer holds it weakly):
+  // a partial line that has not grown since the last look, while memd waits
+  // for the rest, is a stalled sender, dropped like a stalled reader.
   void arm_line_timer(uint64_t line, size_t seen) {
     line_timer_.expires_after(server_->options.line_timeout);
-    line_timer_.async_wait([self = shared_from_this(), line, seen](boost::system::error_code tec) {
-      if (tec || line != self->line_) return;  // the line came, or the connection closed
-      const size_t now = self->in_->size();
-      if (now == 0 || now != seen) return self->arm_line_timer(line, now);
+    line_timer_.async_wait([weak = weak_from_this(), line, seen](boost::system::error_code tec) {
+      auto self = weak.lock();
+      if (tec || !self) return;  // the connection is gone
+      const size_t now = self->reading_ ? self->in_->size() : 0;
+      if (now == 0 || now != seen || line != self->line_) {
+        return self->arm_line_timer(self->line_, now);
+      }
       log::warning(
           "socket: dropping pid {} uid {}: it sent {} bytes of a line, then nothing for {} ms",
-          self->pid_, self->client_.uid, now, self->server_->options.line_timeout.count());
+          self->client_->pid, self->client_->uid, now, self->server_->options.line_timeout.count());
       boost::system::error_code ignored;
       self->socket_.close(ignored);
     });
   }
 
   void on_line(boost::system::error_code ec, size_t n) {
+    reading_ = false;
     ++line_;
-    line_timer_.cancel();
     if (ec == asio::error::not_found) return refuse_long_line();
     if (ec) return;  // the client went away (or memd is stopping)
-    std::string line(asio::buffers_begin(in_->data()), asio::buffers_begin(in_->data()) + n);
-    in_->consume(n);
-    auto command = parse_command(line);
-    if (!command) {
-      log_bad_line(line, &client_, command.error().message);
-      // A bad `replay data` or `snapshot load` line announces bytes that cannot be skipped safely.
-      const bool frame = announces_raw_bytes(line);
-      return send(Reply::error(Failure::kBadInput,
-                               command.error().message + (frame ? "; closing the connection" : "")),
-                  frame);
-    }
-    if (auto* r = std::get_if<ReplayCommand>(&*command); r && r->op == ReplayCommand::Op::kData) {
-      return read_frame(r->bytes);
-    }
-    if (auto* s = std::get_if<SnapshotCommand>(&*command);
-        s && s->op == SnapshotCommand::Op::kLoad) {
-      return read_snapshot(s->bytes);
-    }
-    send(server_->service->run(*command, &client_), false);
+    run_lines(n);
   }
 
+  // Runs the line of `n` bytes at the front of in_, then each complete line
+  // the client has sent already (pipelined) up to kBatchLines or
+  // kBatchReplyBytes, and writes their replies with one send. A line that
+  // announces raw bytes starts a batch of its own, so that the replies before
+  // it are out before memd waits for its bytes.
+  void run_lines(size_t n) {
+    for (size_t lines = 1;; ++lines) {
+      const Next next = run_line(n);
+      if (next == Next::kWait) return;
+      if (next == Next::kClose) return flush(true);
+      if (next == Next::kFlushFirst || lane_ == Lane::kFirst || payload_ || lines == kBatchLines ||
+          out_.size() >= kBatchReplyBytes) {
+        break;
+      }
+      n = buffered_line();
+      if (n == 0) break;
+    }
+    flush(false);
+  }
+
+  std::string_view buffered() const {
+    return {static_cast<const char*>(in_->data().data()), in_->size()};
+  }
+
+  // The length of the complete line at the front of in_, its newline
+  // included; 0 if there is none yet.
+  size_t buffered_line() const {
+    const std::string_view b = buffered();
+    const size_t nl = b.find('\n');
+    return nl == std::string_view::npos ? 0 : nl + 1;
+  }
+
+  Next run_line(size_t n) {
+    const std::string_view line = buffered().substr(0, n);
+    auto command = parse_command(line);
+    if (!command) {
+      log_bad_line(line, client_.get(), command.error().message);
+      // A bad `replay data` or `snapshot load` line announces bytes that cannot be skipped safely.
+      const bool frame = announces_raw_bytes(line);
+      queue(Reply::error(Failure::kBadInput,
+                         command.error().message + (frame ? "; closing the connection" : "")));
+      in_->consume(n);
+      return frame ? Next::kClose : Next::kLine;
+    }
+    if (lane_ == Lane::kFirst && !first_lane_command(*command)) {
+      move_to_pool();  // the line stays in in_: the pool runs it
+      return Next::kWait;
+    }
+    auto* replay = std::get_if<ReplayCommand>(&*command);
+    auto* snapshot = std::get_if<SnapshotCommand>(&*command);
+    const bool frame = replay && replay->op == ReplayCommand::Op::kData;
+    const bool state = snapshot && snapshot->op == SnapshotCommand::Op::kLoad;
+    if ((frame || state) && !out_.empty()) return Next::kFlushFirst;  // the line stays in in_
+    in_->consume(n);
+    if (frame) {
+      read_frame(replay->bytes);
+      return Next::kWait;
+    }
+    if (state) {
+      read_snapshot(snapshot->bytes);
+      return Next::kWait;
+    }
+    queue(server_->service->run(*command, client_.get()));
+    return Next::kLine;
+  }
+
+  // Serves the connection from the pool from now on: its socket, what it
+  // sent and its Client (the Service knows it by address) go to a new
+  // Connection on a strand of the pool; this one ends.
+  void move_to_pool() { server_->wait_to_join(shared_from_this()); }
+
+ public:
+  // Admitted by the pool (Impl::try_join): moves there.
+  void join_pool() {
+    boost::system::error_code ec;
+    const int fd = socket_.release(ec);
+    if (ec) {
+      log::warning("socket: pid {}: cannot move the connection: {}", client_->pid, ec.message());
+      return;
+    }
+    Stream::socket moved(asio::make_strand(server_->io));
+    moved.assign(Stream(), fd, ec);
+    if (ec) {
+      ::close(fd);
+      return;
+    }
+    auto next = std::make_shared<Connection>(server_, std::move(moved), Lane::kPool,
+                                             std::move(client_), std::move(in_));
+    next->joining_ = true;
+    asio::post(next->executor(), [next] { next->resume(); });
+  }
+
+ private:
   // kMaxCommandBytes without a newline: an error that names the limit and
   // shows how the line starts, logged; then memd hangs up, discarding the
   // rest of the line so that the client, still writing it, reads the reply.
   void refuse_long_line() {
-    std::string start(asio::buffers_begin(in_->data()),
-                      asio::buffers_begin(in_->data()) + std::min<size_t>(in_->size(), 48));
+    std::string start(buffered().substr(0, 48));
     for (char& c : start) {
       if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
     }
     const std::string why =
         fmt::format("line longer than {} bytes: '{}...' has no newline in its first {} bytes",
                     kMaxCommandBytes, start, kMaxCommandBytes);
-    log::warning("socket: pid {} uid {}: {}; closing the connection", pid_, client_.uid, why);
+    log::warning("socket: pid {} uid {}: {}; closing the connection", client_->pid, client_->uid,
+                 why);
     send(Reply::error(Failure::kBadInput, why + "; closing the connection"), true);
   }
 
@@ -283,9 +459,9 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     // Without the running replay a client's frame is skipped, never buffered:
     // connections cannot make memd hold 64 MiB each (a replay ended by
     // `reset` or `snapshot load` leaves its client's session stale).
-    if (!server_->service->owns_replay(&client_)) return skip_frame(bytes);
+    if (!server_->service->owns_replay(client_.get())) return skip_frame(bytes);
     read_raw(bytes, [self = shared_from_this()] {  // disconnected mid-frame: nothing applied
-      Reply r = self->server_->service->replay_data(&self->client_, self->frame_);
+      Reply r = self->server_->service->replay_data(self->client_.get(), self->frame_);
       self->frame_.clear();
       self->frame_.shrink_to_fit();
       self->send(r, false);
@@ -321,13 +497,13 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   // admitted them (one load at a time, no more than a state can take); a
   // refusal closes the connection, since the bytes that follow are not read.
   void read_snapshot(size_t bytes) {
-    Reply admitted = server_->service->begin_snapshot_load(&client_, bytes);
+    Reply admitted = server_->service->begin_snapshot_load(client_.get(), bytes);
     if (!admitted.ok()) {
       admitted.json["error"] = admitted.error_message() + "; closing the connection";
       return send(admitted, true);
     }
     read_raw(bytes, [self = shared_from_this()] {  // gone mid-state: disconnect() ends the load
-      Reply r = self->server_->service->snapshot_load(&self->client_, self->frame_);
+      Reply r = self->server_->service->snapshot_load(self->client_.get(), self->frame_);
       self->frame_.clear();
       self->frame_.shrink_to_fit();
       self->send(r, false);
@@ -339,7 +515,7 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     in_->consume(buffered);
     left -= buffered;
     if (left == 0) {  // the Service says why it was refused
-      return send(server_->service->replay_data(&client_, std::string_view()), false);
+      return send(server_->service->replay_data(client_.get(), std::string_view()), false);
     }
     socket_.async_read_some(
         asio::buffer(sink_.data(), std::min(left, sink_.size())),
@@ -348,12 +524,27 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
         });
   }
 
-  // Writes the reply, then reads the next line (or hangs up). What the socket
-  // takes at once is written at once; the rest waits, held, until the client
-  // reads it, or is dropped with the connection (Impl::hold, reply_timeout).
+  // The reply to a line, behind the replies queued before it.
+  void queue(const Reply& reply) {
+    if (out_.empty()) {
+      out_ = reply.json_line();  // a large reply is not copied
+    } else {
+      out_ += reply.json_line();
+    }
+    if (reply.payload) payload_ = reply.payload;  // `snapshot save`: the state, right after
+  }
+
   void send(const Reply& reply, bool close_after) {
-    out_ = reply.json_line();
-    payload_ = reply.payload;  // `snapshot save`: the state, right after the line
+    queue(reply);
+    flush(close_after);
+  }
+
+  // Writes the queued replies, then reads the next line (or hangs up). What
+  // the socket takes at once is written at once; the rest waits, held, until
+  // the client reads it, or is dropped with the connection (Impl::hold,
+  // reply_timeout).
+  void flush(bool close_after) {
+    joined();
     const size_t total = out_.size() + (payload_ ? payload_->size() : 0);
     boost::system::error_code ec;
     size_t n = socket_.write_some(unsent(0), ec);
@@ -409,8 +600,9 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   void sent(bool close_after) {
     payload_.reset();
     out_.clear();
-    if (out_.capacity() > 4096) out_.shrink_to_fit();
+    if (out_.capacity() > 16 * 1024) out_.shrink_to_fit();
     if (close_after) return hang_up();
+    if (lane_ == Lane::kFirst) return move_to_pool();
     read_line();
   }
 
@@ -445,20 +637,64 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   }
 
   Impl* server_;
+  const Lane lane_;
   Stream::socket socket_;
   std::unique_ptr<asio::steady_timer> timer_;
   asio::steady_timer reply_timer_;  // reply_timeout for the reply held
   asio::steady_timer line_timer_;   // line_timeout for a partial line
-  uint64_t line_ = 0;               // lines read: a line timer of an earlier one does nothing
+  uint64_t line_ = 0;               // lines read
+  bool reading_ = false;            // waiting for the rest of a line
+  bool joining_ = false;            // counted in Impl::joining
   std::array<char, 4096> sink_{};
   std::unique_ptr<asio::streambuf> in_;
   std::string frame_;
   std::string out_;
   std::shared_ptr<const std::string> payload_;
   uint64_t held_ = 0;  // the Impl::hold() id of the reply while it waits for the client; 0 if none
-  pid_t pid_ = 0;
-  Client client_;
+  std::unique_ptr<Client> client_;  // the Service knows it by address; null once moved
 };
+
+bool SocketServer::Impl::try_join() {
+  if (joining >= 2 * options.threads) return false;
+  {
+    MutexLock lock(&held_mu);
+    if (held_all - held_bytes > options.max_held_reply_bytes) return false;
+  }
+  ++joining;
+  return true;
+}
+
+void SocketServer::Impl::wait_to_join(std::shared_ptr<Connection> connection) {
+  {
+    MutexLock lock(&wait_mu);
+    if (!waiting.empty() || !try_join()) {
+      waiting.push_back(std::move(connection));
+      return;
+    }
+  }
+  connection->join_pool();  // on its strand already
+}
+
+void SocketServer::Impl::admit() {
+  for (;;) {
+    std::shared_ptr<Connection> next;
+    {
+      MutexLock lock(&wait_mu);
+      if (waiting.empty() || !try_join()) return;
+      next = std::move(waiting.front());
+      waiting.pop_front();
+    }
+    asio::post(next->executor(), [next] { next->join_pool(); });
+  }
+}
+
+void SocketServer::Impl::tick() {
+  admit();
+  admit_timer.expires_after(Connection::kAdmitEvery);
+  admit_timer.async_wait([this](boost::system::error_code ec) {
+    if (!ec) tick();
+  });
+}
 
 uint64_t SocketServer::Impl::hold(const std::shared_ptr<Connection>& connection, size_t bytes) {
   std::vector<std::pair<std::shared_ptr<Connection>, uint64_t>> victims;
@@ -470,6 +706,7 @@ uint64_t SocketServer::Impl::hold(const std::shared_ptr<Connection>& connection,
     id = next_held++;
     held.emplace(id, Held{connection, bytes, now, false});
     held_bytes += bytes;
+    held_all += bytes;
     total = held_bytes;
     // Those that have taken nothing for longest first, and only clients idle
     // for a while: one that reads a large reply as it goes is not dropped.
@@ -511,17 +748,21 @@ void SocketServer::Impl::progress(uint64_t id) {
 
 void SocketServer::Impl::release(uint64_t id) {
   if (id == 0) return;
-  MutexLock lock(&held_mu);
-  auto it = held.find(id);
-  if (it == held.end()) return;
-  if (!it->second.dropping) held_bytes -= it->second.bytes;
-  held.erase(it);
+  {
+    MutexLock lock(&held_mu);
+    auto it = held.find(id);
+    if (it == held.end()) return;
+    if (!it->second.dropping) held_bytes -= it->second.bytes;
+    held_all -= it->second.bytes;
+    held.erase(it);
+  }
+  admit();
 }
 
 void SocketServer::Impl::accept() {
   // Each connection's socket runs its handlers on its own strand: never two at once.
   acceptor.async_accept(
-      asio::make_strand(io), [this](boost::system::error_code ec, Stream::socket socket) {
+      asio::make_strand(first_io), [this](boost::system::error_code ec, Stream::socket socket) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
         if (ec) {
           // Out of descriptors (EMFILE) and the like: wait a little instead of
@@ -536,7 +777,7 @@ void SocketServer::Impl::accept() {
         // start() on the connection's strand too: from this handler
         // (the acceptor's) its first read could complete on another
         // thread while start() still arms the read's line timer.
-        auto connection = std::make_shared<Connection>(this, std::move(socket));
+        auto connection = std::make_shared<Connection>(this, std::move(socket), Lane::kFirst);
         asio::dispatch(connection->executor(), [connection] { connection->start(); });
         accept();
       });

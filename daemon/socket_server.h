@@ -2,6 +2,19 @@
 // served by a small fixed pool of Boost.Asio threads. Each connection is a
 // Client of the Service; it holds nothing else but its buffers.
 //
+// A new connection starts on the first lane, one thread of its own: it is
+// accepted and checked there, and its first line is run there when it is
+// light (status, help, sysctl, a few allocations or frees, a small file), so
+// that a new client's first reply does not wait behind the pool's busy
+// connections. Then the connection moves to the pool; while the pool is
+// behind (twice its threads moved in and have not run a line yet, or more
+// than max_held_reply_bytes of replies wait to be dropped) connections wait
+// on the first lane, in turn, to move.
+//
+// Lines a client pipelines are run in batches (up to 64 lines or 64 KiB of
+// replies) whose replies go out with one send; a line that announces raw
+// bytes starts a batch of its own, after the replies before it are out.
+//
 // Peers are checked with SO_PEERCRED: root, memd's own user and members of
 // the socket group may talk; others get one JSON error and are disconnected.
 // A line over kMaxCommandBytes gets an error and the connection is dropped.
@@ -34,7 +47,7 @@
 namespace memd {
 
 struct SocketServerOptions {
-  int threads = 4;
+  int threads = 4;  // the pool's; the first lane is one more
   int max_clients = 8192;
   std::optional<gid_t> group;  // members may talk to memd
   std::string group_name;      // for messages

@@ -67,6 +67,11 @@ std::optional<gid_t> find_group(const std::string& name);
 std::string process_comm(pid_t pid);
 // Raises the soft limit of open files to the hard limit (thousands of clients).
 void raise_fd_limit();
+// The socket pool's threads when the configuration names none: the CPUs
+// memd may run on (its affinity mask), at most 4. More threads than CPUs
+// only preempt each other while one holds the Service's lock, and every
+// other waits.
+int default_socket_threads();
 
 // sd_notify(): READY=1, STATUS=, STOPPING=1, WATCHDOG=1 (no-ops without NOTIFY_SOCKET).
 namespace notify {

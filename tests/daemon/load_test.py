@@ -13,15 +13,16 @@
 - clients that disconnect mid-line, or right after sending a command (whose
   allocation then stays: memd loses nothing);
 - mount readers (a separate process) reading every file in small pieces, and
-  a probe (another process) timing `cat buddyinfo`, an open+read+close of
-  buddyinfo and a `status` on a fresh connection, every 100 ms.
+  probes (other processes) timing `cat buddyinfo`, an open+read+close of
+  buddyinfo and a `status` on a fresh connection, every 100 ms: that status
+  is answered within 100 ms however busy the pool is.
 
 memd's VmRSS/VmHWM are sampled throughout. Afterwards `check` passes, the
 allocations of the clients that hung up are all there, and `free all` frees
 exactly them. Prints the figures; asserts the bounds given on the command line.
 
 usage: load_test.py SOCKET MOUNT MEMD_PID [--long]
-       (MEMD_LOAD_MAX_HWM_MB, MEMD_LOAD_MAX_LATENCY_MS override the bounds)
+       (MEMD_LOAD_MAX_HWM_MB, MEMD_LOAD_MAX_LATENCY_MS, MEMD_LOAD_MAX_STATUS_MS override the bounds)
 """
 import asyncio
 import json
@@ -90,9 +91,16 @@ def run_readers(mnt, seconds, nthreads):
     print(json.dumps({"reads": sum(counts), "errors": errors[:10], "nerrors": len(errors)}))
 
 
-def run_probe(mnt, sock, seconds):
-    """Three loops, every 100 ms each: `cat buddyinfo`, an open+read+close of
-    it, and `status` on a new connection."""
+def run_probe(mnt, sock, seconds, what):
+    """Loops, every 100 ms each: `cat buddyinfo` and an open+read+close of it
+    (what == "mount"), or `status` on a new connection (what == "status").
+
+    The status probe is a process of its own, as root at a higher priority
+    (nice -10) than the load: it measures how long memd makes a new client
+    wait, not how long a Python thread waits for the CPUs (or the GIL) it
+    shares with the load's own processes."""
+    if what == "status" and os.geteuid() == 0:
+        os.nice(-10)
     stop = time.monotonic() + seconds
     results = {"cat": [], "read": [], "status": [], "errors": []}
     path = os.path.join(mnt, "buddyinfo")
@@ -127,8 +135,8 @@ def run_probe(mnt, sock, seconds):
                 results["errors"].append(f"{name}: {e!r}")
             time.sleep(max(0.0, 0.1 - (time.monotonic() - t0)))
 
-    threads = [threading.Thread(target=loop, args=(n, f))
-               for n, f in [("cat", cat), ("read", read), ("status", status)]]
+    loops = [("cat", cat), ("read", read)] if what == "mount" else [("status", status)]
+    threads = [threading.Thread(target=loop, args=(n, f)) for n, f in loops]
     for t in threads:
         t.start()
     for t in threads:
@@ -498,7 +506,7 @@ def main():
     if sys.argv[1] == "--readers":
         return run_readers(sys.argv[2], float(sys.argv[3]), int(sys.argv[4]))
     if sys.argv[1] == "--probe":
-        return run_probe(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+        return run_probe(sys.argv[2], sys.argv[3], float(sys.argv[4]), sys.argv[5])
     sock, mnt, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
     long_run = "--long" in sys.argv[4:]
     cfg = (dict(seconds=300, workers=800, flooders=64, slow=1000, linger=30, trickle=600)
@@ -511,6 +519,9 @@ def main():
     cfg["strict"] = scale >= 1  # under a sanitizer, time bounds are loose
     max_hwm_mb = float(os.environ.get("MEMD_LOAD_MAX_HWM_MB", 192))
     max_latency_ms = float(os.environ.get("MEMD_LOAD_MAX_LATENCY_MS", 1000))
+    # A new client's first reply (`status` on a new connection): the first
+    # lane answers it while the pool is busy (issue 15). Not under a sanitizer.
+    max_status_ms = float(os.environ.get("MEMD_LOAD_MAX_STATUS_MS", 100))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
@@ -523,13 +534,16 @@ def main():
     helper_seconds = cfg["seconds"] + 2
     readers = subprocess.Popen([sys.executable, me, "--readers", mnt, str(helper_seconds), "4"],
                                stdout=subprocess.PIPE)
-    probe = subprocess.Popen([sys.executable, me, "--probe", mnt, sock, str(helper_seconds)],
-                             stdout=subprocess.PIPE)
+    probes = [subprocess.Popen([sys.executable, me, "--probe", mnt, sock, str(helper_seconds), what],
+                               stdout=subprocess.PIPE) for what in ("mount", "status")]
     t0 = time.monotonic()
     asyncio.run(main_load(sock, mnt, pid, cfg))
     elapsed = time.monotonic() - t0
     rd = json.loads(readers.communicate(timeout=120)[0])
-    pr = json.loads(probe.communicate(timeout=120)[0])
+    pr = {"cat": [], "read": [], "status": [], "errors": []}
+    for p in probes:
+        for k, v in json.loads(p.communicate(timeout=120)[0]).items():
+            pr[k] += v
     mem.stop.set()
     mem.join()
     hwm_kb = max(mem.hwm, mem.read()["VmHWM"])
@@ -578,6 +592,9 @@ def main():
     worst = max(lat_read + lat_cat or [0])
     if worst > max_latency_ms:
         problems.append(f"reading buddyinfo took {worst:.0f} ms during the flood (bound {max_latency_ms:.0f})")
+    if cfg["strict"] and max(lat_status or [0]) > max_status_ms:
+        problems.append(f"`status` on a new connection took {max(lat_status):.0f} ms during the "
+                        f"flood (bound {max_status_ms:.0f})")
     if not lat_read or not lat_cat or not lat_status:
         problems.append("the probe measured nothing")
     if S.slow_rounds and S.slow_dropped == 0:

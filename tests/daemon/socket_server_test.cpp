@@ -10,12 +10,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -213,6 +215,105 @@ TEST_F(SocketServerTest, APartialLineThatStopsGrowingIsDropped) {
   close(stalled);
   close(slow);
   close(idle);
+}
+
+// Reads until `lines` reply lines (and `extra` raw bytes after them) came, or 10 s passed.
+std::string read_lines(int fd, size_t lines, size_t extra = 0) {
+  std::string got;
+  char buf[65536];
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (static_cast<size_t>(std::count(got.begin(), got.end(), '\n')) < lines ||
+         got.size() < extra) {
+    pollfd p{fd, POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) != 1) break;
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+// 40 allocations and a status in one write: 41 replies, in order, the
+// allocations' ids 1 to 40 as the Service hands them out, and the status
+// after all of them.
+TEST_F(SocketServerTest, PipelinedLinesAreAnsweredInOrder) {
+  SocketServerOptions o;
+  o.threads = 2;
+  start(o);
+  const int fd = connect_client();
+  std::string batch;
+  for (int i = 0; i < 40; ++i)
+    batch += "alloc order=0 gfp=GFP_KERNEL\n";
+  batch += "status\n";
+  send_line(fd, batch);
+  const std::string got = read_lines(fd, 41);
+  std::vector<std::string> lines;
+  for (size_t at = 0, nl; (nl = got.find('\n', at)) != std::string::npos; at = nl + 1) {
+    lines.push_back(got.substr(at, nl - at));
+  }
+  ASSERT_EQ(lines.size(), 41u);
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_EQ(lines[static_cast<size_t>(i)].rfind(
+                  fmt::format("{{\"ok\":true,\"allocations\":[{{\"id\":{},", i + 1), 0),
+              0u)
+        << lines[static_cast<size_t>(i)];
+  }
+  EXPECT_NE(lines[40].find("\"live_allocations\":40"), std::string::npos) << lines[40];
+  close(fd);
+}
+
+// A line that announces raw bytes, pipelined behind another: the reply to
+// the line before is sent before memd waits for the bytes (a client may wait
+// for it before sending them), and the bytes are then read and answered.
+TEST_F(SocketServerTest, RepliesBeforeALineOfRawBytesAreSentBeforeItsBytesAreAwaited) {
+  SocketServerOptions o;
+  o.threads = 2;
+  start(o);
+  const int fd = connect_client();
+  send_line(fd, "status\nsnapshot load bytes=10\n");
+  const std::string first = read_lines(fd, 1);
+  EXPECT_EQ(first.rfind("{\"ok\":true,\"machine\":", 0), 0u) << first;
+  EXPECT_EQ(std::count(first.begin(), first.end(), '\n'), 1);
+  send_line(fd, "0123456789");
+  const std::string second = read_lines(fd, 1);
+  EXPECT_EQ(second.rfind("{\"ok\":false,", 0), 0u) << second;  // not a state
+  send_line(fd, "status\n");
+  EXPECT_EQ(read_lines(fd, 1).rfind("{\"ok\":true,\"machine\":", 0), 0u);
+  close(fd);
+}
+
+// `snapshot save` inside a pipelined batch: its state follows its line at
+// once, and the replies of the lines after it follow the state.
+TEST_F(SocketServerTest, ASnapshotInABatchIsFollowedByItsBytesThenTheNextReplies) {
+  SocketServerOptions o;
+  o.threads = 2;
+  start(o);
+  const int fd = connect_client();
+  send_line(fd, "alloc order=0 gfp=GFP_KERNEL\nsnapshot save\nfree id=1\n");
+  std::string got = read_lines(fd, 2);
+  const size_t second = got.find('\n') + 1;
+  const size_t end = got.find('\n', second) + 1;
+  ASSERT_GT(end, second);
+  const std::string line = got.substr(second, end - second);
+  ASSERT_EQ(line.rfind("{\"ok\":true,", 0), 0u) << line;
+  const size_t bytes_at = line.find("\"bytes\":");
+  ASSERT_NE(bytes_at, std::string::npos) << line;
+  const size_t bytes = std::stoul(line.substr(bytes_at + 8));
+  EXPECT_GT(bytes, 0u);
+  char buf[65536];
+  while (got.size() < end + bytes || got.find('\n', end + bytes) == std::string::npos) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 10'000) != 1) break;
+    const ssize_t n = read(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  ASSERT_GE(got.size(), end + bytes);
+  const std::string after = got.substr(end + bytes);
+  EXPECT_EQ(after.rfind("{\"ok\":true,\"freed\":[{\"id\":1,", 0), 0u) << after.substr(0, 200);
+  close(fd);
 }
 
 }  // namespace
