@@ -232,4 +232,18 @@ DirectMap direct_map_at_boot(const std::vector<std::pair<Pfn, Pfn>>& memory, Pfn
   return DirectMapper(memory, arch, gbpages, end_pfn).run(end_pfn);
 }
 
+uint64_t boot_splits(Arch arch, size_t nodes) {
+  if (arch != Arch::kX86_64) {
+    return 0;
+  }
+  return kKernelImageSplits + kBpfPackSplitsPerNode * nodes;
+}
+
+DirectMap direct_map_after_boot(DirectMap boot, uint64_t splits) {
+  const uint64_t n = std::min(splits, boot.pages_2m);
+  boot.pages_2m -= n;
+  boot.pages_4k += n * kPmdPages;
+  return boot;
+}
+
 }  // namespace memd

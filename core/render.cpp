@@ -598,7 +598,9 @@ void meminfo_direct_map(Buf* out, const MachineStats& s) {
   const Pfn end = s.arch == Arch::kX86_64
                       ? (s.memblock_memory.empty() ? 0 : s.memblock_memory.back().second)
                       : s.max_low_pfn;
-  const DirectMap d = direct_map_at_boot(s.memblock_memory, end, s.arch, s.direct_gbpages);
+  const DirectMap d =
+      direct_map_after_boot(direct_map_at_boot(s.memblock_memory, end, s.arch, s.direct_gbpages),
+                            boot_splits(s.arch, s.nodes.size()));
   fmt::format_to(to(out), FMT_COMPILE("DirectMap4k:    {:>8} kB\nDirectMap2M:    {:>8} kB\n"),
                  d.pages_4k << 2, d.pages_2m << 11);
   if (s.direct_gbpages) {

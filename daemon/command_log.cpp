@@ -12,6 +12,7 @@ constexpr size_t kMaxCommandText = 200;
 std::mutex g_mu;
 RateLimit g_limit(kCommandLinesPerSecond);
 uint64_t g_gone_unlogged = 0;  // lines of clients gone, over the limit, not summarized yet
+RefusalCount g_refusals;       // refused connections over the limit, not summarized yet
 
 // Called with g_mu held.
 void write_unlogged(Client* client) {
@@ -23,6 +24,22 @@ void write_unlogged(Client* client) {
                   client->unlogged, client->uid, client->pid, client->comm, kCommandLinesPerSecond),
       log::Event::kSuppressed, log::Peer{client->uid, client->pid});
   client->unlogged = 0;
+}
+
+// The summaries owed before the next line (called with g_mu held): those of
+// clients gone and of refused connections, each counted past the limit.
+void write_pending_summaries() {
+  if (g_gone_unlogged > 0) {
+    log::write(log::Level::kNotice,
+               fmt::format("{} more commands from clients now gone not logged (over {} lines a "
+                           "second)",
+                           g_gone_unlogged, kCommandLinesPerSecond),
+               log::Event::kSuppressed);
+    g_gone_unlogged = 0;
+  }
+  if (auto summary = g_refusals.take_summary()) {
+    log::write(log::Level::kNotice, *summary, log::Event::kSuppressed);
+  }
 }
 
 std::string cut(std::string_view text) {
@@ -40,6 +57,20 @@ bool RateLimit::admit(std::chrono::steady_clock::time_point now) {
   if (used_ >= per_second_) return false;
   ++used_;
   return true;
+}
+
+bool RefusalCount::admit(RateLimit* limit, std::chrono::steady_clock::time_point now) {
+  if (limit->admit(now)) return true;
+  ++unlogged_;
+  return false;
+}
+
+std::optional<std::string> RefusalCount::take_summary() {
+  if (unlogged_ == 0) return std::nullopt;
+  std::string line = fmt::format("{} more refused connections not logged (over {} lines a second)",
+                                 unlogged_, kCommandLinesPerSecond);
+  unlogged_ = 0;
+  return line;
 }
 
 bool changes_machine(const Command& command) {
@@ -80,14 +111,7 @@ void emit(log::Level level, log::Event event, MakeText make_text, Client* client
     ++client->unlogged;
     return;
   }
-  if (g_gone_unlogged > 0) {
-    log::write(log::Level::kNotice,
-               fmt::format("{} more commands from clients now gone not logged (over {} lines a "
-                           "second)",
-                           g_gone_unlogged, kCommandLinesPerSecond),
-               log::Event::kSuppressed);
-    g_gone_unlogged = 0;
-  }
+  write_pending_summaries();
   write_unlogged(client);
   log::write(level, make_text(), event, log::Peer{client->uid, client->pid});
 }
@@ -126,11 +150,21 @@ void log_unlogged(Client* client) {
   std::lock_guard lock(g_mu);
   if (client->unlogged == 0) return;
   if (g_limit.admit(std::chrono::steady_clock::now())) {
+    write_pending_summaries();
     write_unlogged(client);
   } else {
     g_gone_unlogged += client->unlogged;
     client->unlogged = 0;
   }
+}
+
+void log_refused_connection(log::Level level, std::string_view message,
+                            const std::optional<log::Peer>& peer) {
+  if (!log::enabled(level)) return;
+  std::lock_guard lock(g_mu);
+  if (!g_refusals.admit(&g_limit, std::chrono::steady_clock::now())) return;
+  write_pending_summaries();
+  log::write(level, message, log::Event::kRefused, peer);
 }
 
 }  // namespace memd

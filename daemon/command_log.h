@@ -15,7 +15,11 @@
 #include <chrono>
 #include <cstdint>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
 
+#include "daemon/log.h"
 #include "daemon/service.h"
 
 namespace memd {
@@ -35,6 +39,22 @@ class RateLimit {
   int used_ = 0;
 };
 
+// Refused connections (permission denied, too many clients), counted past
+// the rate limit: the count comes out as one summary line, "N more refused
+// connections not logged (over 20 lines a second)", before the next line
+// written. The pure part of log_refused_connection(), with the clock given.
+class RefusalCount {
+ public:
+  // Whether a refusal at `now` may be written under `limit` (else counted).
+  bool admit(RateLimit* limit, std::chrono::steady_clock::time_point now);
+  // The summary of the refusals counted since the last one, if any; the
+  // count starts again from 0.
+  std::optional<std::string> take_summary();
+
+ private:
+  uint64_t unlogged_ = 0;
+};
+
 // The line a command gets in the log: "uid 0 pid 42 (memctl): alloc order=0
 // gfp=GFP_KERNEL cpu=0: ok" (a long command cut at 200 bytes).
 std::string command_line(const Command& command, const Client& client, const Reply& reply);
@@ -47,5 +67,13 @@ void log_command(const Command& command, Client* client, const Reply& reply);
 void log_bad_line(std::string_view line, Client* client, std::string_view error);
 // The summary of the client's lines not logged, if any (at its disconnection).
 void log_unlogged(Client* client);
+// Logs a connection the socket refused: `message` (e.g. "socket: refused pid
+// 42 uid 1000: permission denied: ...") at `level`, as a refusal (its
+// MESSAGE_ID, and the peer's uid and pid when known), within the same limit
+// of kCommandLinesPerSecond lines a second as the commands' lines: past it
+// the refusals are counted (RefusalCount) and summed up in one line before
+// the next line written, a refusal's or a command's.
+void log_refused_connection(log::Level level, std::string_view message,
+                            const std::optional<log::Peer>& peer);
 
 }  // namespace memd

@@ -1,6 +1,6 @@
 // The log's pieces without a clock: the journal fields of one message, the
 // message ids, the rate limit at given instants, the line a command gets and
-// which commands change the machine.
+// which commands change the machine, refused connections past the limit.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -53,6 +53,31 @@ TEST(LogTest, TheRateLimitAdmitsNASecond) {
   EXPECT_TRUE(limit.admit(t0 + 1900ms));
   EXPECT_FALSE(limit.admit(t0 + 1999ms));
   EXPECT_TRUE(limit.admit(t0 + 2000ms));
+}
+
+// Refused connections share the commands' limit: past it they are counted,
+// and the count is one summary, taken once.
+TEST(LogTest, RefusedConnectionsAreCountedPastTheLimitAndSummedUpOnce) {
+  RateLimit limit(3);
+  RefusalCount refusals;
+  const auto t0 = std::chrono::steady_clock::time_point(100s);
+  EXPECT_TRUE(limit.admit(t0));  // a command's line
+  EXPECT_TRUE(refusals.admit(&limit, t0 + 100ms));
+  EXPECT_TRUE(refusals.admit(&limit, t0 + 200ms));
+  EXPECT_EQ(refusals.take_summary(), std::nullopt);  // none counted yet
+  EXPECT_FALSE(refusals.admit(&limit, t0 + 300ms));
+  EXPECT_FALSE(refusals.admit(&limit, t0 + 400ms));
+  EXPECT_FALSE(limit.admit(t0 + 500ms));  // a command's line, over the limit too
+  EXPECT_FALSE(refusals.admit(&limit, t0 + 999ms));
+  EXPECT_TRUE(refusals.admit(&limit, t0 + 1000ms));  // a new second
+  EXPECT_EQ(refusals.take_summary(),
+            "3 more refused connections not logged (over 20 lines a second)");
+  EXPECT_EQ(refusals.take_summary(), std::nullopt);
+  EXPECT_TRUE(refusals.admit(&limit, t0 + 1001ms));
+  EXPECT_TRUE(refusals.admit(&limit, t0 + 1002ms));
+  EXPECT_FALSE(refusals.admit(&limit, t0 + 1003ms));
+  EXPECT_EQ(refusals.take_summary(),
+            "1 more refused connections not logged (over 20 lines a second)");
 }
 
 TEST(LogTest, ACommandsLineNamesThePeerTheCommandAndTheOutcome) {

@@ -91,7 +91,8 @@ MachineConfig pc64m(int cpus) {
 //    62684; CommitLimit 16096/2 x 4 = 32192; DirectMap: ISA 256 x 4k; top-down
 //    from 15872 (the top 2 MiB-aligned block): [15360, 15872) 2M, then
 //    [256, 512) 4k and [512, 15360) 29 x 2M, then [15872, 16352) 480 x 4k ->
-//    3968 kB 4k, 61440 kB 2M, 0 kB 1G.
+//    3968 kB 4k, 61440 kB 2M, 0 kB 1G; then the boot's 8 + 2 x 1 node
+//    splits (direct_map.h): 10 x 2048 kB move to 4k, 24448 and 40960 kB.
 //  * extfrag_index "%2d.%03d ": every order has a suitable block -> -1.000.
 //    unusable_index "%d.%03d ": DMA o9 (3840-7x512)x1000/3840 = 66, o10 200;
 //    DMA32 o6 (12256-191x64)x1000/12256 = 2 ... o10 (12256-11264)x1000/12256 = 80.

@@ -92,6 +92,42 @@ expect "other users may not" sh -c '
   ! runuser -u memd-stranger -- env -u XDG_RUNTIME_DIR memctl status 2>/dev/null &&
   ! runuser -u memd-stranger -- sh -c "echo reset > /run/memd/proc/control" 2>/dev/null'
 
+# --- the journal's structured fields ---------------------------------------------
+# A change, a failure and a refusal, each from a shell that prints its pid and
+# execs memctl (the socket's peer pid memd logs); then memd's entries in
+# `journalctl -o json` must carry the README's MESSAGE_ID and PRIORITY for
+# each, MEMD_CLIENT_UID/PID of that client, and MESSAGE naming the same pid.
+client_pid() {  # client_pid [runuser -u USER --] memctl ARGS...: the pid memctl ran as
+  local out
+  out=$(ct_run "$@" 2>/dev/null) || true
+  echo "${out%%$'\n'*}"
+}
+reset_pid=$(client_pid sh -c 'echo $$; exec memctl reset >/dev/null')
+failed_pid=$(client_pid sh -c 'echo $$; exec memctl free --id 999999999 >/dev/null 2>&1')
+tester_uid=$(IN id -u memd-tester)
+refused_pid=$(client_pid runuser -u memd-tester -- env -u XDG_RUNTIME_DIR \
+  sh -c 'echo $$; exec memctl show pagetypeinfo >/dev/null 2>&1')
+jfile=$(mktemp /tmp/memd-journal.XXXXXX)
+jcheck=(python3 "$(dirname "$0")/journal_fields.py" "$jfile" "$pid"
+  "general:::Emulating x86_64"
+  "command:0:$reset_pid:: reset: ok"
+  "failed:0:$failed_pid:: free id=999999999: error: "
+  "refused:$tester_uid:$refused_pid:: show pagetypeinfo: error: show pagetypeinfo: permission denied")
+jok=no jout='' jend=$((SECONDS + 5))
+while :; do  # journald takes the datagrams in its own time: up to 5 s
+  IN journalctl -b --no-pager -o json -u memd.service >"$jfile" 2>/dev/null || true
+  if jout=$("${jcheck[@]}" 2>&1); then jok=yes && break; fi
+  [ "$SECONDS" -lt "$jend" ] || break
+  sleep 0.2
+done
+if [ "$jok" != yes ]; then
+  fail "the journal's fields for reset (pid $reset_pid), a failed free (pid $failed_pid) and a refused show (pid $refused_pid):"
+  echo "$jout" | sed 's/^/  | /'
+else
+  ok "journal: MESSAGE_ID, PRIORITY, MEMD_CLIENT_UID/PID of a change, a failure, a refusal and memd's start"
+fi
+rm -f "$jfile"
+
 # --- the watchdog and Restart=on-failure --------------------------------------
 [ "$(show memd.service WatchdogUSec)" != 0 ] && [ "$(show memd.service WatchdogTimestampMonotonic)" != 0 ] &&
   ok "the watchdog is armed" || fail "no watchdog: WatchdogUSec=$(show memd.service WatchdogUSec)"
