@@ -21,6 +21,7 @@ namespace memd::client {
 namespace {
 
 namespace field = protocol::field;
+using protocol::Failure;
 using protocol::ReplayCommand;
 
 // "replay data bytes=N", "replay end", "replay abort".
@@ -62,6 +63,13 @@ class HistoryFile {
     if (std::fwrite(rows.data(), 1, rows.size(), f_) != rows.size()) {
       error_ = "writing the history to " + path_ + ": " + std::strerror(errno);
     }
+  }
+  // Closes and removes the file (a refused replay has no history).
+  void discard() {
+    if (!f_) return;
+    std::fclose(f_);
+    f_ = nullptr;
+    std::remove(path_.c_str());
   }
   // Closes the file; "" when everything was written, else why not.
   std::string close() {
@@ -296,7 +304,13 @@ int ReplayClient::finish(ReplayCommand::Op step, bool interrupted) {
   Exchange x = ask(conn_, replay_line(step), err_);
   if (!x.ok()) return x.status;
   if (json_) out_ << x.line << '\n';
-  if (!reply_ok(x.reply)) return fail(err_, refusal_status(x.reply), error_message(x.reply));
+  if (!reply_ok(x.reply)) {
+    // No events, nothing applied: memd is as it was, and no history is left either.
+    if (x.reply.value(field::kFailure, "") == protocol::failure_name(Failure::kNotATrace)) {
+      history_.discard();
+    }
+    return fail(err_, refusal_status(x.reply), error_message(x.reply));
+  }
   history_.append(x.reply);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();

@@ -21,7 +21,7 @@ $SUDO apt-get install -y --no-install-recommends --no-upgrade \
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev zlib1g-dev \
   libtracecmd-dev libtraceevent-dev libtracefs-dev libzstd-dev liblzma-dev trace-cmd linux-perf \
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev \
-  jc socat python3 gzip universal-ctags \
+  jc socat python3 gzip zstd xz-utils universal-ctags \
   chromium python3-pil \
   systemd systemd-container \
   procps psmisc util-linux passwd binutils dpkg-dev file
