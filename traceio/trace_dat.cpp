@@ -104,7 +104,7 @@ void TraceDatLines::format(tracecmd_input* handle, tep_record* record) {
   tep_event* event = tep_find_event_by_record(tep, record);
   const int pid = tep_data_pid(tep, record);
   const char* comm = tep_data_comm_from_pid(tep, pid);
-  const unsigned long long us = record->ts / 1000;
+  const unsigned long long us = (record->ts + 500) / 1000;  // rounded, as ftrace's ns2usecs()
   std::snprintf(head, sizeof head, "-%-7d [%03d] %5llu.%06llu: ", pid, record->cpu, us / 1000000,
                 us % 1000000);
   text_ += std::string(16 > std::strlen(comm) ? 16 - std::strlen(comm) : 0, ' ');
