@@ -12,12 +12,12 @@ constexpr size_t kInBytes = 256 << 10;
 }  // namespace
 
 Compression compression_of(std::string_view head) {
-  if (head.size() >= 2 && head[0] == '\x1f' && head[1] == '\x8b') return Compression::kGzip;
-  if (head.substr(0, 4) == std::string_view("\x28\xb5\x2f\xfd", 4)) return Compression::kZstd;
-  if (head.substr(0, 6) == std::string_view("\xfd"
-                                            "7zXZ\0",
-                                            6))
-    return Compression::kXz;
+  static constexpr std::string_view kGzipMagic("\x1f\x8b", 2);
+  static constexpr std::string_view kZstdMagic("\x28\xb5\x2f\xfd", 4);
+  static constexpr std::string_view kXzMagic("\xfd\x37\x7a\x58\x5a\x00", 6);  // "\xfd7zXZ\0"
+  if (head.substr(0, 2) == kGzipMagic) return Compression::kGzip;
+  if (head.substr(0, 4) == kZstdMagic) return Compression::kZstd;
+  if (head.substr(0, 6) == kXzMagic) return Compression::kXz;
   return Compression::kNone;
 }
 
