@@ -67,16 +67,21 @@ void TraceDatLines::add_cursors(tracecmd_input* handle) {
   }
 }
 
+// Fills `out` as far as the lines go: a caller's buffer is often large (1 MiB).
 long TraceDatLines::read(char* out, size_t max) {
-  while (text_pos_ == text_.size()) {
-    text_.clear();
-    text_pos_ = 0;
-    if (!format_next()) return 0;
+  size_t filled = 0;
+  while (filled < max) {
+    if (text_pos_ == text_.size()) {
+      text_.clear();
+      text_pos_ = 0;
+      if (!format_next()) break;
+    }
+    const size_t n = std::min(max - filled, text_.size() - text_pos_);
+    std::memcpy(out + filled, text_.data() + text_pos_, n);
+    text_pos_ += n;
+    filled += n;
   }
-  const size_t n = std::min(max, text_.size() - text_pos_);
-  std::memcpy(out, text_.data() + text_pos_, n);
-  text_pos_ += n;
-  return static_cast<long>(n);
+  return static_cast<long>(filled);
 }
 
 bool TraceDatLines::format_next() {

@@ -23,7 +23,7 @@ class TraceDatLines {
   TraceDatLines(const TraceDatLines&) = delete;
   TraceDatLines& operator=(const TraceDatLines&) = delete;
 
-  // Up to `max` bytes of text; 0 at the end.
+  // `max` bytes of text (fewer only at the end); 0 at the end.
   long read(char* out, size_t max);
 
  private:
