@@ -87,8 +87,10 @@ rc=0
 [ "$rc" = 1 ] || fail "memd --replay /dev/null: exit $rc, wanted 1"
 for f in "$W/empty" "$W/random.bin" "$W/plain.txt" "$W/numbers.txt" /bin/true; do
   rc=0
-  "$MEMD" --config "$CONFIG" --replay "$f" --print buddyinfo >/dev/null 2>"$W/err" || rc=$?
+  "$MEMD" --config "$CONFIG" --replay "$f" --history "$W/bh.csv" --print buddyinfo >/dev/null \
+    2>"$W/err" || rc=$?
   [ "$rc" = 1 ] || fail "memd --replay $f: exit $rc, wanted 1: $(cat "$W/err")"
+  [ ! -e "$W/bh.csv" ] || fail "memd --replay $f left a history file"
   grep -qF 'no mm_page_alloc or mm_page_free events: not a kernel trace?' "$W/err" ||
     fail "memd --replay $f: $(cat "$W/err")"
 done
