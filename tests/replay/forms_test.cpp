@@ -39,6 +39,23 @@ TEST_F(ReplayTest, TraceCmdReportLinesAreEvents) {
   EXPECT_EQ(r.malformed, 0u);
 }
 
+// trace-cmd report's other shapes: "CPU N is empty", its flags column
+// (report -l), and the buffer's name before each line of a -B instance.
+TEST_F(ReplayTest, TraceCmdReportShapesAreEvents) {
+  const auto& r = replay(
+      "CPU 1 is empty\n"
+      "cpus=2\n"
+      "memdtraces:             memd-18280 [000] 56432.797237: mm_page_alloc:        "
+      "page=0x16f2cf pfn=0x16f2cf order=0 migratetype=1 gfp_flags=GFP_KERNEL\n"
+      "            bash-4433  [000] d..1. 56432.797301: mm_page_free:         page=0x16f2cf "
+      "pfn=0x16f2cf order=0\n");
+  EXPECT_EQ(r.alloc_events, 1u);
+  EXPECT_EQ(r.free_events, 1u);
+  EXPECT_EQ(r.applied(), 2u);
+  EXPECT_EQ(r.ignored_unrecognised, 2u);
+  EXPECT_EQ(r.malformed, 0u);
+}
+
 TEST_F(ReplayTest, PerfScriptLinesAreEvents) {
   const auto& r = replay(kPerf);
   EXPECT_EQ(r.alloc_events, 1u);
