@@ -71,22 +71,17 @@ bool Decompressor::refill() {
     in_len_ -= in_pos_;
     in_pos_ = 0;
   }
-  for (;;) {
-    const ssize_t n = ::read(fd_, in_.data() + in_len_, in_.size() - in_len_);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      error_ = std::strerror(errno);
-      eof_ = true;
-      return false;
-    }
-    if (n == 0) {
-      eof_ = true;
-      return false;
-    }
-    in_len_ += static_cast<size_t>(n);
-    consumed_ += static_cast<uint64_t>(n);
-    return true;
+  // EINTR is an error, as zlib's gzread makes it: a signal (memctl's SIGINT)
+  // must end a read blocked on a pipe.
+  const ssize_t n = ::read(fd_, in_.data() + in_len_, in_.size() - in_len_);
+  if (n <= 0) {
+    if (n < 0) error_ = std::strerror(errno);
+    eof_ = true;
+    return false;
   }
+  in_len_ += static_cast<size_t>(n);
+  consumed_ += static_cast<uint64_t>(n);
+  return true;
 }
 
 long Decompressor::read(char* out, size_t max) {

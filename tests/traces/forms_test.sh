@@ -111,9 +111,15 @@ files() { for f in buddyinfo pagetypeinfo zoneinfo vmstat; do cat "$MNT/$f"; don
 # memctl reads every form on its side too: trace.dat compressed with zstd.
 mc replay "$D/kmem.dat.zst"
 [ "$RC" = 0 ] || fail "memctl replay kmem.dat.zst: exit $RC: $(cat "$W/err")"
-{ cat "$MNT/buddyinfo"; cat "$MNT/pagetypeinfo"; } >"$W/socket.out"
 { echo "==> buddyinfo <=="; cat "$MNT/buddyinfo"; echo; echo "==> pagetypeinfo <=="; cat "$MNT/pagetypeinfo"; } >"$W/socket2.out"
 cmp -s "$W/socket2.out" "$ref.out" || fail "memctl replay of kmem.dat.zst: files differ from memd --replay's"
+# ... and from stdin (a pipe: memctl inflates the trace.dat into memory for libtracecmd).
+mc reset
+RC=0
+"$MEMCTL" --socket "$SOCK" replay - <"$D/kmem.dat.xz" >"$W/out" 2>"$W/err" || RC=$?
+[ "$RC" = 0 ] || fail "memctl replay - < kmem.dat.xz: exit $RC: $(cat "$W/err")"
+{ echo "==> buddyinfo <=="; cat "$MNT/buddyinfo"; echo; echo "==> pagetypeinfo <=="; cat "$MNT/pagetypeinfo"; } >"$W/stdin.out"
+cmp -s "$W/stdin.out" "$ref.out" || fail "memctl replay - of kmem.dat.xz: files differ from memd --replay's"
 # A trace in two parts, an eventless replay between them: --continue goes on
 # from the first part, so the end is the whole trace's.
 mc reset
