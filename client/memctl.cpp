@@ -196,7 +196,9 @@ int run_sysctl(Invocation& in, const Io& io) {
 }
 
 void add_replay(CLI::App* cmd, Invocation* in) {
-  cmd->add_option("TRACE", in->trace, "the trace as ftrace writes it, .gz too; - for stdin")
+  cmd->add_option("TRACE", in->trace,
+                  "the trace: ftrace text, trace-cmd report, perf script or trace.dat, plain, "
+                  "gzip, zstd or xz; - for stdin")
       ->required();
   cmd->add_option(
       "--history", in->history,

@@ -1,8 +1,8 @@
 #include "client/replay.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <chrono>
@@ -15,11 +15,13 @@
 #include "client/output.h"
 #include "client/request.h"
 #include "protocol/reply.h"
+#include "traceio/trace_input.h"
 
 namespace memd::client {
 namespace {
 
 namespace field = protocol::field;
+using protocol::Failure;
 using protocol::ReplayCommand;
 
 // "replay data bytes=N", "replay end", "replay abort".
@@ -61,6 +63,13 @@ class HistoryFile {
     if (std::fwrite(rows.data(), 1, rows.size(), f_) != rows.size()) {
       error_ = "writing the history to " + path_ + ": " + std::strerror(errno);
     }
+  }
+  // Closes and removes the file (a refused replay has no history).
+  void discard() {
+    if (!f_) return;
+    std::fclose(f_);
+    f_ = nullptr;
+    std::remove(path_.c_str());
   }
   // Closes the file; "" when everything was written, else why not.
   std::string close() {
@@ -115,10 +124,6 @@ constexpr size_t kFrameBytes = 256 << 10;  // one frame at most, cut back to the
 constexpr size_t kMaxCarry = 16u << 20;    // a "line" longer than this is sent as it is
 constexpr auto kProgressEvery = std::chrono::milliseconds(100);
 
-struct GzCloser {
-  void operator()(gzFile f) const { gzclose(f); }
-};
-
 std::string base_name(const std::string& path) {
   size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
@@ -155,7 +160,7 @@ class ReplayClient {
   const Environment& env_;
   std::ostream& out_;
   std::ostream& err_;
-  gzFile file_ = nullptr;
+  std::unique_ptr<traceio::TraceInput> file_;
   uint64_t total_bytes_ = 0;  // the file's size on disk (compressed), 0 if unknown
   uint64_t lines_ = 0;        // lines memd has taken so far
   int in_flight_ = 0;         // frames sent whose reply is not read yet
@@ -166,15 +171,16 @@ class ReplayClient {
 };
 
 int ReplayClient::run() {
-  std::unique_ptr<gzFile_s, GzCloser> in(path_ == "-" ? gzdopen(dup(STDIN_FILENO), "rb")
-                                                      : gzopen(path_.c_str(), "rb"));
-  if (!in) return fail(err_, kExitUsage, "cannot open " + path_ + ": " + std::strerror(errno));
-  file_ = in.get();
-  gzbuffer(file_, 256 << 10);
+  const int fd = path_ == "-" ? dup(STDIN_FILENO) : ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(err_, kExitUsage, "cannot open " + path_ + ": " + std::strerror(errno));
   struct stat st {};
-  if (path_ != "-" && stat(path_.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+  if (path_ != "-" && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
     total_bytes_ = static_cast<uint64_t>(st.st_size);
   }
+  // The form (text, trace.dat; gzip, zstd, xz) is recognised here, from the content.
+  std::string why;
+  file_ = traceio::TraceInput::open(fd, path_, &why);
+  if (!file_) return fail(err_, kExitUsage, why);
 
   if (!options_.history.empty()) {
     if (std::string why = history_.open(options_.history); !why.empty()) {
@@ -207,16 +213,8 @@ int ReplayClient::stream() {
     if (g_interrupted) return finish(ReplayCommand::Op::kAbort, true);
     // Frames stay within kFrameBytes unless a single line is longer.
     const size_t want = pending.size() < kFrameBytes ? kFrameBytes - pending.size() : kFrameBytes;
-    const int n = gzread(file_, buf.data(), static_cast<unsigned>(want));
-    int errnum = Z_OK;
-    std::string why;
-    if (n <= 0) {
-      why = gzerror(file_, &errnum);
-      if (errnum == Z_ERRNO) why = std::strerror(errno);
-      // The end of the file in the middle of a gzip stream: a trace cut short.
-      if (n == 0 && errnum == Z_BUF_ERROR) why = "the file ends in the middle of its gzip stream";
-    }
-    if (n < 0 || errnum == Z_BUF_ERROR) {
+    const long n = file_->read(buf.data(), want);
+    if (n < 0) {
       if (g_interrupted) return finish(ReplayCommand::Op::kAbort, true);
       if (int rc = drain(); rc != kExitOk) return rc;
       clear_progress();
@@ -224,7 +222,7 @@ int ReplayClient::stream() {
       if (!x.ok()) return x.status;
       history_.append(x.reply);
       return fail(err_, kExitUsage,
-                  "reading " + path_ + ": " + why + " (replay aborted after " +
+                  "reading " + path_ + ": " + file_->error() + " (replay aborted after " +
                       std::to_string(lines_) + " lines)");
     }
     if (n == 0) break;
@@ -306,7 +304,13 @@ int ReplayClient::finish(ReplayCommand::Op step, bool interrupted) {
   Exchange x = ask(conn_, replay_line(step), err_);
   if (!x.ok()) return x.status;
   if (json_) out_ << x.line << '\n';
-  if (!reply_ok(x.reply)) return fail(err_, refusal_status(x.reply), error_message(x.reply));
+  if (!reply_ok(x.reply)) {
+    // No events, nothing applied: memd is as it was, and no history is left either.
+    if (x.reply.value(field::kFailure, "") == protocol::failure_name(Failure::kNotATrace)) {
+      history_.discard();
+    }
+    return fail(err_, refusal_status(x.reply), error_message(x.reply));
+  }
   history_.append(x.reply);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
@@ -337,7 +341,7 @@ void ReplayClient::progress(bool force) {
   const auto now = std::chrono::steady_clock::now();
   if (!force && now - last_progress_ < kProgressEvery) return;
   last_progress_ = now;
-  const uint64_t done = static_cast<uint64_t>(std::max<z_off_t>(0, gzoffset(file_)));
+  const uint64_t done = file_->file_offset();
   const double seconds = std::chrono::duration<double>(now - start_).count();
   err_ << '\r'
        << progress_line(base_name(path_), done, total_bytes_, lines_, seconds, env_.columns - 1)

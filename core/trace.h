@@ -140,6 +140,10 @@ class Replayer {
   // What was replayed so far: every feed() since the Replayer was made, so a
   // trace fed in parts (a replay continued) counts as one.
   const ReplayReport& report() const;
+  // Puts back a report taken with report() before a part that applied no
+  // event (memd refuses a continued part without mm_page_alloc or
+  // mm_page_free events as a whole: its lines leave no trace).
+  void restore_report(const ReplayReport& report);
 
   // --- the history (core/replay_history.h) ---
   // From now on records one row per zone every `every` events (>= 1):

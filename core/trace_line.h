@@ -155,7 +155,10 @@ inline bool is_flags(std::string_view t) {
   return true;
 }
 
-// The head of an event line: "<task>-<pid> [CPU] <flags> <timestamp>: <event>: <fields>".
+// The head of an event line: "<task>-<pid> [CPU] <flags> <timestamp>: <event>: <fields>",
+// in the shapes the kernel's `trace` file, `trace-cmd report` (no flags, or
+// its own "d..2." column; the event name padded with blanks) and `perf script`
+// ("<comm> <pid> [CPU] <timestamp>: kmem:<event>: <fields>") print it.
 struct EventHead {
   uint32_t cpu = 0;
   std::string_view task;       // "<comm>-<pid>" with the blanks around it
@@ -199,6 +202,14 @@ inline bool match_event(std::string_view line, EventHead* head) {
       ++c.p;
     }
     if (c.p == name || c.at_end() || *c.p != ':') continue;
+    // `perf script` names the event with its system: "kmem:mm_page_alloc:".
+    if (c.end - c.p > 1 && is_name_char(c.p[1])) {
+      name = ++c.p;
+      while (!c.at_end() && is_name_char(*c.p)) {
+        ++c.p;
+      }
+      if (c.at_end() || *c.p != ':') continue;
+    }
     head->name = {name, static_cast<size_t>(c.p - name)};
     ++c.p;
     if (!c.at_end() && !is_space(*c.p)) continue;
@@ -211,8 +222,9 @@ inline bool match_event(std::string_view line, EventHead* head) {
   return false;
 }
 
-// The comm and pid of an EventHead's task ("            bash-4433    ").
-// False when it is not "<comm>-<pid>"; *comm is then the whole text, trimmed.
+// The comm and pid of an EventHead's task: ftrace's and trace-cmd's
+// "            bash-4433    ", perf script's "            bash  4433 ".
+// False when it is neither; *comm is then the whole text, trimmed.
 inline bool parse_task(std::string_view task, std::string_view* comm, int32_t* pid) {
   while (!task.empty() && is_space(task.front())) {
     task.remove_prefix(1);
@@ -221,9 +233,13 @@ inline bool parse_task(std::string_view task, std::string_view* comm, int32_t* p
     task.remove_suffix(1);
   }
   *comm = task;
-  const size_t dash = task.rfind('-');
-  if (dash == std::string_view::npos || !parse_dec(task.substr(dash + 1), pid)) return false;
-  *comm = task.substr(0, dash);
+  const size_t sep = task.find_last_of("- ");
+  if (sep == std::string_view::npos || !parse_dec(task.substr(sep + 1), pid)) return false;
+  std::string_view name = task.substr(0, sep);
+  while (task[sep] == ' ' && !name.empty() && is_space(name.back())) {
+    name.remove_suffix(1);
+  }
+  *comm = name;
   return true;
 }
 

@@ -532,6 +532,10 @@ const ReplayReport& Replayer::report() const {
   return impl_->report;
 }
 
+void Replayer::restore_report(const ReplayReport& report) {
+  impl_->report = report;
+}
+
 void Replayer::start_history(uint64_t every, size_t max_pending_bytes) {
   MEMD_ASSERT(every >= 1);
   impl_->history_every = std::max<uint64_t>(every, 1);

@@ -66,6 +66,8 @@ class BatchReplay {
 
   // The report's text; nullopt (and why, in the log) when the replay failed.
   std::optional<std::string> run(TraceReader& reader);
+  // The replay was refused for holding no events: nothing was applied.
+  bool eventless() const { return eventless_; }
 
  private:
   // The reply's history rows to the file; false (logged) on a write error.
@@ -76,6 +78,7 @@ class BatchReplay {
   const Options& options_;
   Output* history_;
   Client client_;
+  bool eventless_ = false;
 };
 
 bool BatchReplay::keep(const Reply& reply) {
@@ -89,6 +92,7 @@ bool BatchReplay::keep(const Reply& reply) {
 
 bool BatchReplay::refused(const Reply& reply) {
   if (reply.ok()) return false;
+  eventless_ = reply.failure == Failure::kNotATrace;
   complain("{}", reply.error_message());
   return true;
 }
@@ -150,8 +154,15 @@ int replay(Service* service, const Options& options) {
       return 1;
     }
   }
-  const auto report = BatchReplay(service, options, history.get()).run(**reader);
-  if (!report) return 1;
+  BatchReplay batch(service, options, history.get());
+  const auto report = batch.run(**reader);
+  if (!report) {
+    if (history && batch.eventless()) {  // nothing was replayed: no history either, as memctl
+      history.reset();
+      std::remove(options.history->c_str());
+    }
+    return 1;
+  }
   if (history && !history->close()) {
     complain("writing the history to {}: {}", history->name(), std::strerror(errno));
     return 1;

@@ -38,6 +38,8 @@ int errno_for(Failure f) {
     case Failure::kIo:
     case Failure::kInternal:
       return EIO;
+    case Failure::kNotATrace:
+      return ENODATA;
   }
   return EINVAL;
 }

@@ -60,7 +60,8 @@ std::variant<Options, int> parse_options(int argc, const char* const* argv) {
         return std::string();
       });
   auto* replay = app.add_option("--replay", o.replay,
-                                "batch mode: boot the machine, replay this trace (gzip or plain), "
+                                "batch mode: boot the machine, replay this trace (any form: text, "
+                                "trace.dat; gzip, zstd, xz), "
                                 "print its report to stderr (and the --print files) and exit")
                      ->check(CLI::ExistingFile);
   auto* history =

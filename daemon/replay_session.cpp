@@ -11,6 +11,7 @@
 #include "core/replay_history.h"
 #include "daemon/service.h"
 #include "daemon/trace_reader.h"
+#include "protocol/text.h"
 
 namespace memd {
 
@@ -29,7 +30,14 @@ protocol::ReplaySummary summary(const ReplayReport& report) {
 
 uint64_t Service::begin_replay_locked(bool continue_previous) {
   if (replay_session_ != 0) return 0;
-  if (!continue_previous || !replayer_) replayer_ = std::make_unique<Replayer>(machine_.get());
+  report_before_part_.reset();
+  if (!continue_previous || !replayer_) {
+    previous_replayer_ = std::move(replayer_);
+    replayer_ = std::make_unique<Replayer>(machine_.get());
+  } else {
+    previous_replayer_.reset();
+    report_before_part_ = replayer_->report();
+  }
   replay_session_ = next_session_++;
   replay_lines_ = 0;
   return replay_session_;
@@ -46,6 +54,8 @@ std::string Service::end_replay_locked() {
 void Service::drop_replay_locked() {
   (void)end_replay_locked();
   replayer_.reset();
+  previous_replayer_.reset();
+  report_before_part_.reset();
 }
 
 std::optional<std::string> Service::feed_in_batches(uint64_t session, std::string_view text) {
@@ -82,6 +92,31 @@ std::string Service::finish_replay_locked() {
   return end_replay_locked();
 }
 
+std::optional<Reply> Service::refuse_eventless_locked() {
+  const ReplayReport& r = replayer_->report();
+  const ReplayReport before = report_before_part_.value_or(ReplayReport{});
+  if (r.events() != before.events()) {
+    previous_replayer_.reset();
+    report_before_part_.reset();
+    return std::nullopt;
+  }
+  std::string why = fmt::format(
+      "replay: {} lines, no mm_page_alloc or mm_page_free events: not a kernel trace? "
+      "Nothing was applied",
+      protocol::thousands(r.lines - before.lines));
+  if (r.malformed_samples.size() > before.malformed_samples.size()) {
+    const auto& [line, reason] = r.malformed_samples[before.malformed_samples.size()];
+    why += fmt::format(" (line {}: {})", line, reason);
+  }
+  if (report_before_part_) {
+    replayer_->restore_report(*report_before_part_);
+  } else {
+    replayer_ = std::move(previous_replayer_);
+  }
+  report_before_part_.reset();
+  return Reply::error(Failure::kNotATrace, why);
+}
+
 Reply Service::replay(const ReplayCommand& c, Client* client) {
   using Op = ReplayCommand::Op;
   if (c.op == Op::kFile) return replay_file(c.path, client);
@@ -116,6 +151,7 @@ Reply Service::replay_end_locked(ReplayCommand::Op op) {
     if (history) protocol::add_history(&reply, std::move(rows));
   } else {
     std::string rows = finish_replay_locked();
+    if (auto refused = refuse_eventless_locked()) return *refused;
     reply = protocol::report_reply(summary(replayer_->report()));
     if (history) protocol::add_history(&reply, std::move(rows));
   }
@@ -205,6 +241,7 @@ Reply Service::replay_from(TraceReader& reader, uint64_t session) {
     return bad_input("replay: the replay ended when the machine was reset");
   }
   (void)finish_replay_locked();
+  if (auto refused = refuse_eventless_locked()) return *refused;
   return protocol::report_reply(summary(replayer_->report()));
 }
 

@@ -184,6 +184,11 @@ class Service {
   void drop_replay_locked() REQUIRES(mu_);
   // Applies the replay's kept partial line and ends it (end_replay_locked).
   std::string finish_replay_locked() REQUIRES(mu_);
+  // After finish_replay_locked: a replay (or continued part) that met no
+  // mm_page_alloc or mm_page_free event applied nothing and is refused
+  // (kNotATrace, saying what was read), the replay state put back as it was
+  // before it began, so that `continue` goes on from the replay before it.
+  std::optional<Reply> refuse_eventless_locked() REQUIRES(mu_);
   // Applies text to session `session` in batches; if the session ended
   // meanwhile (or ends now because its history passed its bound), why.
   std::optional<std::string> feed_in_batches(uint64_t session, std::string_view text) EXCLUDES(mu_);
@@ -210,6 +215,10 @@ class Service {
   uint64_t replay_session_ GUARDED_BY(mu_) = 0;  // the running replay's id; 0 if none
   uint64_t replay_lines_ GUARDED_BY(mu_) = 0;    // lines the running session applied
   uint64_t next_session_ GUARDED_BY(mu_) = 1;
+  // What the running session replaced, put back if it ends without an event:
+  // the previous Replayer (a new replay), or the report before this part (`continue`).
+  std::unique_ptr<Replayer> previous_replayer_ GUARDED_BY(mu_);
+  std::optional<ReplayReport> report_before_part_ GUARDED_BY(mu_);
   // `trace` settings, carried over to every new machine (reset, snapshot load).
   uint32_t trace_mask_ GUARDED_BY(mu_) = 0;
   uint64_t trace_kb_ GUARDED_BY(mu_) = 0;  // 0: the kernel's default

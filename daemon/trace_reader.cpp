@@ -3,12 +3,13 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "traceio/trace_input.h"
 
 namespace memd {
 
@@ -23,22 +24,19 @@ Result<std::unique_ptr<TraceReader>> TraceReader::open(const std::string& path) 
     return make_error(fmt::format("cannot open {}: not a regular file", path));
   }
   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  gzFile file = gzdopen(fd, "rb");
-  if (!file) {
-    ::close(fd);
-    return make_error(fmt::format("cannot open {}: out of memory", path));
-  }
-  gzbuffer(file, 256 * 1024);
+  // The form (text, trace.dat; gzip, zstd, xz) is recognised from the content.
+  std::string why;
+  std::unique_ptr<traceio::TraceInput> input = traceio::TraceInput::open(fd, path, &why);
+  if (!input) return make_error(why);
   try {
-    return std::unique_ptr<TraceReader>(new TraceReader(path, file));
+    return std::unique_ptr<TraceReader>(new TraceReader(path, std::move(input)));
   } catch (const std::exception& e) {  // the thread could not start
-    gzclose(file);
     return make_error(fmt::format("cannot read {}: {}", path, e.what()));
   }
 }
 
-TraceReader::TraceReader(std::string path, void* file)
-    : path_(std::move(path)), file_(file), thread_([this] { run(); }) {}
+TraceReader::TraceReader(std::string path, std::unique_ptr<traceio::TraceInput> input)
+    : path_(std::move(path)), input_(std::move(input)), thread_([this] { run(); }) {}
 
 TraceReader::~TraceReader() {
   {
@@ -47,7 +45,6 @@ TraceReader::~TraceReader() {
   }
   cv_.notify_all();
   thread_.join();
-  gzclose(static_cast<gzFile>(file_));
 }
 
 void TraceReader::run() {
@@ -62,21 +59,12 @@ void TraceReader::run() {
 }
 
 void TraceReader::read_all() {
-  auto* file = static_cast<gzFile>(file_);
   for (;;) {
     std::string chunk(kChunkBytes, '\0');
-    const int n = gzread(file, chunk.data(), static_cast<unsigned>(chunk.size()));
-    std::string error;
-    int errnum = Z_OK;
-    if (n <= 0) {
-      error = gzerror(file, &errnum);
-      if (errnum == Z_ERRNO) error = std::strerror(errno);
-      // At the end of the file in the middle of a gzip stream: cut short.
-      if (n == 0 && errnum == Z_BUF_ERROR) error = "the file ends in the middle of its gzip stream";
-    }
+    const long n = input_->read(chunk.data(), chunk.size());
     std::unique_lock lock(mu_);
     if (n <= 0) {
-      if (n < 0 || errnum == Z_BUF_ERROR) error_ = fmt::format("reading {}: {}", path_, error);
+      if (n < 0) error_ = fmt::format("reading {}: {}", path_, input_->error());
       done_ = true;
       cv_.notify_all();
       return;

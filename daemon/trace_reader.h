@@ -1,5 +1,5 @@
 // A trace file read ahead on a thread of its own: `replay file=` inflates
-// the .gz (or reads the plain text) on this thread while the caller's thread
+// the file and turns a trace.dat into text (traceio/) on this thread while the caller's thread
 // replays what came before, so that a compressed trace replays as fast as a
 // plain one on a machine with a second core.
 #pragma once
@@ -15,10 +15,13 @@
 #include "core/result.h"
 
 namespace memd {
+namespace traceio {
+class TraceInput;
+}
 
 class TraceReader {
  public:
-  // Opens `path`, a regular file (gzip or plain: zlib reads both), and
+  // Opens `path`, a regular file in any form traceio/ reads, and
   // starts reading it. The error names the path and the reason.
   static Result<std::unique_ptr<TraceReader>> open(const std::string& path);
   ~TraceReader();  // stops the reading thread, wherever it is
@@ -35,12 +38,12 @@ class TraceReader {
   static constexpr size_t kChunksAhead = 4;
 
  private:
-  TraceReader(std::string path, void* file);
+  TraceReader(std::string path, std::unique_ptr<traceio::TraceInput> input);
   void run();
   void read_all();
 
   const std::string path_;
-  void* const file_;  // gzFile, owned; used by the reading thread only
+  const std::unique_ptr<traceio::TraceInput> input_;  // used by the reading thread only
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::string> ready_;  // guarded by mu_

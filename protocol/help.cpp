@@ -18,7 +18,8 @@ std::string_view command_help() {
   reset                           reboot the emulated machine from its configuration
   snapshot save | load bytes=N    the machine's whole state as bytes, out or in (socket only;
                                   memctl snapshot save FILE / load FILE)
-  replay file=PATH                replay a kernel trace (.gz too) read by the daemon
+  replay file=PATH                replay a kernel trace read by the daemon (text or
+                                  trace.dat; gzip, zstd, xz too)
   replay begin | data bytes=N | end | abort
                                   stream a trace over the socket
   replay begin every=N            ... recording its history every N events (CSV in the replies)

@@ -50,6 +50,7 @@ constexpr FailureName kFailureNames[] = {
     {Failure::kCheckFailed, "check_failed"},
     {Failure::kIo, "io"},
     {Failure::kInternal, "internal"},
+    {Failure::kNotATrace, "not_a_trace"},
 };
 
 }  // namespace

@@ -29,10 +29,11 @@ enum class Failure : uint8_t {
   kCheckFailed,  // `check` found broken invariants
   kIo,           // a trace file could not be read
   kInternal,     // an exception inside memd (out of memory, a bug)
+  kNotATrace,    // a replay met no mm_page_alloc or mm_page_free event: nothing applied
 };
 
 // The name of a failure on the wire, in an error reply's "failure": "bad_input",
-// "alloc_failed", "busy", "denied", "check_failed", "io", "internal".
+// "alloc_failed", "busy", "denied", "check_failed", "io", "internal", "not_a_trace".
 std::string_view failure_name(Failure failure);
 // The failure a name stands for; kNone for a name this build does not know
 // (a newer memd's), which a client treats as a refusal.

@@ -46,4 +46,12 @@ Result<std::string> quote_value(std::string_view value) {
   return out;
 }
 
+std::string thousands(uint64_t n) {
+  std::string digits = std::to_string(n);
+  for (size_t i = digits.size(); i > 3; i -= 3) {
+    digits.insert(i - 3, 1, ',');
+  }
+  return digits;
+}
+
 }  // namespace memd::protocol

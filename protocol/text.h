@@ -19,6 +19,9 @@ std::optional<uint64_t> parse_uint(std::string_view text);
 // A pfn as memd writes it in replies and commands: "0x1f400".
 std::string pfn_text(uint64_t pfn);
 
+// A count with a comma between thousands, as people write it: "12,345".
+std::string thousands(uint64_t n);
+
 // A value as one word of the command language: as is when it has no blank,
 // quote or backslash, else in double quotes with backslash escapes (the
 // inverse of parse_command's tokenizer). Control characters other than tab

@@ -332,6 +332,7 @@ TEST_F(ServiceTest, ContinueGoesOnFromThePreviousReplay) {
   ok("reset");
   EXPECT_EQ(error("replay begin continue", &a), "replay: no previous replay to continue");
   ok("replay begin", &a);
+  service->replay_data(&a, kAllocLine);
   ok("replay end", &a);
   const std::string state = service->save_state();
   ASSERT_TRUE(service->begin_snapshot_load(&a, state.size()).ok());
@@ -356,7 +357,43 @@ TEST_F(ServiceTest, AbortKeepsTheReplayButNotItsCutLine) {
   service->disconnect(&a);
   Json begin = ok("replay begin continue every=5", &a);
   EXPECT_EQ(row_events(begin["history"].get<std::string>().substr(kHistoryHeader.size())), "2 ");
+  service->replay_data(&a, kAllocLine);
   ok("replay end", &a);
+}
+
+// A replay, or a continued part, without mm_page_alloc or mm_page_free
+// events is refused as a whole: not_a_trace, what was read, and the replay
+// before it goes on as if it had not been.
+TEST_F(ServiceTest, EventlessReplayIsRefusedAndChangesNothing) {
+  Client a{Client::Origin::kSocket, 1000, 0};
+  ok("replay begin", &a);
+  service->replay_data(&a, kAllocLine);
+  ok("replay end", &a);
+  const std::string after_alloc = buddyinfo();
+  ok("replay begin every=1", &a);
+  service->replay_data(&a,
+                       "hello\n\x7f"
+                       "ELF\n" +
+                           std::string(kAllocLine.substr(0, 60)) + "\n");
+  Reply end = service->execute("replay end", &a);
+  EXPECT_EQ(end.failure, Failure::kNotATrace);
+  EXPECT_EQ(end.json["failure"], "not_a_trace");
+  EXPECT_EQ(end.error_message(),
+            "replay: 3 lines, no mm_page_alloc or mm_page_free events: not a kernel trace? "
+            "Nothing was applied (line 3: mm_page_alloc: truncated before pfn=)");
+  EXPECT_FALSE(ok("status")["replaying"].get<bool>());
+  EXPECT_EQ(buddyinfo(), after_alloc);
+  // A continued part without events: refused too, its lines not counted.
+  ok("replay begin continue", &a);
+  service->replay_data(&a, "# tracer: nop\n");
+  EXPECT_EQ(service->execute("replay end", &a).failure, Failure::kNotATrace);
+  // The first replay goes on: its free finds the allocation.
+  ok("replay begin continue", &a);
+  service->replay_data(&a, kFreeLine);
+  Json report = ok("replay end", &a)["report"];
+  EXPECT_EQ(report["lines"], 2);
+  EXPECT_EQ(report["applied_frees"], 1);
+  EXPECT_EQ(ok("status")["live_allocations"], 0);
 }
 
 TEST_F(ServiceTest, ReplayFile) {

@@ -7,7 +7,9 @@ The rules (docs/architecture.md, issue 10):
   core/      includes nothing outside core/ (it is the machine, nothing else);
   protocol/  includes nothing from core/, daemon/, fusefs/, client/;
   fusefs/    includes nothing from daemon/ nor core/ (only fusefs/, protocol/);
-  client/    includes nothing from core/, daemon/, fusefs/ (only client/, protocol/).
+  client/    includes nothing from core/, daemon/, fusefs/ (only client/, protocol/, traceio/);
+  traceio/   includes nothing of memd's outside traceio/ (the trace-file adapter
+             memctl and memd share: I/O and libraries, no machine, no protocol).
 daemon/ may include anything. Project includes are written "dir/file.h" (from the
 source root); an include without a directory is the including file's own
 directory, "../x/y.h" is resolved. System headers (<...> that do not name a
@@ -21,13 +23,15 @@ import posixpath
 import re
 import sys
 
-PROJECT_DIRS = {"core", "protocol", "daemon", "fusefs", "client", "tests", "bench"}
+PROJECT_DIRS = {"core", "protocol", "daemon", "fusefs", "client", "traceio", "tests", "bench"}
 # directory -> (directories it may include, the rule as printed)
 ALLOWED = {
     "core": ({"core"}, "core/ includes nothing outside core/"),
     "protocol": ({"protocol"}, "protocol/ includes nothing from core/, daemon/, fusefs/, client/"),
     "fusefs": ({"fusefs", "protocol"}, "fusefs/ includes nothing from daemon/ nor core/"),
-    "client": ({"client", "protocol"}, "client/ includes nothing from core/, daemon/, fusefs/"),
+    "client": ({"client", "protocol", "traceio"},
+               "client/ includes nothing from core/, daemon/, fusefs/"),
+    "traceio": ({"traceio"}, "traceio/ includes nothing of memd's outside traceio/"),
 }
 SOURCE_SUFFIXES = (".h", ".hpp", ".hh", ".cpp", ".cc", ".cxx", ".c")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # clang-tidy with the repository's .clang-tidy over the project's own sources
-# (core daemon fusefs client protocol; not tests/, bench/), in parallel, from a
+# (core daemon fusefs client protocol traceio; not tests/, bench/), in parallel, from a
 # build directory's compile_commands.json. Every finding is an error.
 # usage: run_clang_tidy.sh BUILD_DIR [JOBS]
 # Prints clang-tidy's diagnostics, then one `FINDING file:line check` line per
@@ -20,7 +20,7 @@ trap 'rm -rf "$OUTDIR"' EXIT
 mapfile -t FILES < <(python3 - "$BUILD/compile_commands.json" "$SRC" <<'PY'
 import json, os, sys
 src = os.path.realpath(sys.argv[2])
-dirs = ("core", "daemon", "fusefs", "client", "protocol")
+dirs = ("core", "daemon", "fusefs", "client", "protocol", "traceio")
 seen = set()
 for e in json.load(open(sys.argv[1])):
     f = os.path.realpath(os.path.join(e["directory"], e["file"]))

@@ -11,12 +11,14 @@ fail() { echo "FAIL: $*"; exit 1; }
 run() { rc=0; out=$("$@" 2>&1) || rc=$?; }
 
 # --- layering ---
-mkdir -p "$W/l"/{core,protocol,fusefs,client,daemon}
+mkdir -p "$W/l"/{core,protocol,fusefs,client,daemon,traceio}
 cd "$W/l"
 printf '#include "core/zone.h"\n#include "types.h"\n#include <vector>\n' >core/ok.cpp
 printf '#include "protocol/command.h"\n' >fusefs/ok.cpp
 printf '#include "protocol/command.h"\n#include <fuse3/fuse.h>\n' >client/ok.h
 printf '#include "core/machine.h"\n#include "fusefs/fuse_mount.h"\n' >daemon/ok.cpp
+printf '#include "traceio/trace_input.h"\n' >client/ok2.cpp
+printf '#include "traceio/decompress.h"\n#include <zlib.h>\n' >traceio/ok.cpp
 run "$HERE/check_layering.py" "$W/l"
 [ "$rc" = 0 ] || fail "layering: a clean tree fails: $out"
 printf '// a comment\n#include "daemon/log.h"\n' >core/bad.cpp
@@ -24,16 +26,18 @@ printf '#include "../daemon/service.h"\n' >fusefs/bad.h
 printf '#  include "core/result.h"\n' >client/bad.cpp
 printf '#include <core/types.h>\n' >protocol/bad.h
 printf '#include "core/types.h"\n' >fusefs/bad2.cpp
+printf '#include "protocol/reply.h"\n' >traceio/bad.cpp
 run "$HERE/check_layering.py" "$W/l"
 [ "$rc" = 1 ] || fail "layering: exit $rc on a broken tree, wanted 1: $out"
 for want in "core/bad.cpp:2: includes daemon/log.h (core/" \
   "fusefs/bad.h:1: includes ../daemon/service.h (fusefs/" \
   "fusefs/bad2.cpp:1: includes core/types.h (fusefs/" \
   "client/bad.cpp:1: includes core/result.h (client/" \
-  "protocol/bad.h:1: includes core/types.h (protocol/"; do
+  "protocol/bad.h:1: includes core/types.h (protocol/" \
+  "traceio/bad.cpp:1: includes protocol/reply.h (traceio/"; do
   grep -qF -- "$want" <<<"$out" || fail "layering: no [$want] in: $out"
 done
-[ "$(grep -c ': includes ' <<<"$out")" = 5 ] || fail "layering: not exactly 5 violations: $out"
+[ "$(grep -c ': includes ' <<<"$out")" = 6 ] || fail "layering: not exactly 6 violations: $out"
 
 # --- function length ---
 mkdir -p "$W/f/core" "$W/f/tests"
