@@ -248,15 +248,20 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
 
   void start() {
     if (server_->clients > server_->options.max_clients) {
-      log::warning("socket: refusing a client: {} connections already",
-                   server_->options.max_clients);
+      log_refused_connection(log::Level::kWarning,
+                             fmt::format("socket: refusing a client: {} connections already",
+                                         server_->options.max_clients),
+                             std::nullopt);
       return send(Reply::error(Failure::kBusy, fmt::format("too many clients ({}); try again later",
                                                            server_->options.max_clients)),
                   true);
     }
     Peer peer = check_peer(socket_.native_handle(), server_->options);
     if (!peer.allowed) {
-      log::notice("socket: refused pid {} uid {}: {}", peer.pid, peer.uid, peer.refusal);
+      log_refused_connection(
+          log::Level::kNotice,
+          fmt::format("socket: refused pid {} uid {}: {}", peer.pid, peer.uid, peer.refusal),
+          log::Peer{peer.uid, peer.pid});
       return send(Reply::error(Failure::kDenied, peer.refusal), true);
     }
     client_->origin = Client::Origin::kSocket;

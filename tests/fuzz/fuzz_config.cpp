@@ -60,7 +60,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const std::string* path : {&d.mount, &d.socket, &d.state_dir}) {
     if (path->empty() || (*path)[0] != '/') std::abort();
   }
-  if (d.fuse_threads < 1 || d.socket_threads < 1 || d.max_clients < 1) std::abort();
+  // socket_threads 0: not given, the CPUs memd may run on (default_socket_threads()).
+  if (d.fuse_threads < 1 || d.socket_threads < 0 || d.max_clients < 1) std::abort();
   if (!small_enough(config->machine)) return 0;
   auto machine = memd::Machine::boot(config->machine);
   if (!machine) {
