@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -9,6 +10,13 @@
 
 namespace memd::protocol {
 namespace {
+
+void append_number(std::string* text, uint64_t n, int base = 10) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, n, base);
+  (void)ec;  // 20 digits always fit
+  text->append(buf, end);
+}
 
 // A sysctl value as JSON: a number, an array of numbers (lowmem_reserve_ratio),
 // or the text itself if it is neither.
@@ -76,8 +84,87 @@ std::string Reply::error_message() const {
   return it != json.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+namespace {
+
+// A string nlohmann would write as it is: printable ASCII without '"' or '\\'.
+bool plain(std::string_view text) {
+  for (char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x80 || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+void append_plain_string(std::string* out, std::string_view text) {
+  *out += '"';
+  *out += text;
+  *out += '"';
+}
+
+}  // namespace
+
+void append_json(std::string* out, const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::null:
+      *out += "null";
+      return;
+    case Json::value_t::boolean:
+      *out += value.get<bool>() ? "true" : "false";
+      return;
+    case Json::value_t::number_unsigned:
+      append_number(out, value.get<uint64_t>());
+      return;
+    case Json::value_t::number_integer: {
+      const auto n = value.get<int64_t>();
+      if (n < 0) *out += '-';
+      append_number(out, n < 0 ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n));
+      return;
+    }
+    case Json::value_t::string: {
+      const auto& text = value.get_ref<const std::string&>();
+      if (plain(text)) return append_plain_string(out, text);
+      break;
+    }
+    case Json::value_t::array: {
+      *out += '[';
+      bool first = true;
+      for (const Json& item : value) {
+        if (!first) *out += ',';
+        first = false;
+        append_json(out, item);
+      }
+      *out += ']';
+      return;
+    }
+    case Json::value_t::object: {
+      *out += '{';
+      bool first = true;
+      for (const auto& [key, item] : value.get_ref<const Json::object_t&>()) {
+        if (!first) *out += ',';
+        first = false;
+        if (plain(key)) {
+          append_plain_string(out, key);
+        } else {
+          *out += Json(key).dump(-1, ' ', false, Json::error_handler_t::replace);
+        }
+        *out += ':';
+        append_json(out, item);
+      }
+      *out += '}';
+      return;
+    }
+    default:
+      break;
+  }
+  // Floats, strings to escape or to check as UTF-8, binary: nlohmann's own.
+  *out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 std::string Reply::json_line() const {
-  return json.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+  std::string line;
+  append_json(&line, json);
+  line += '\n';
+  return line;
 }
 
 Reply Reply::error(Failure failure, std::string message) {
@@ -96,9 +183,15 @@ Reply bad_input(std::string message) {
 
 Reply Reply::success(Json body, std::string text) {
   Reply r;
-  r.json = Json{{field::kOk, true}};
-  for (auto& [k, v] : body.items()) {
-    r.json[k] = std::move(v);
+  // "ok" first, then the body's fields in their order: appended as they are,
+  // not looked up one by one (the body's keys are distinct already).
+  r.json = Json::object();
+  auto& fields = r.json.get_ref<Json::object_t&>();
+  auto& from = body.get_ref<Json::object_t&>();
+  fields.reserve(1 + from.size());
+  fields.emplace_back(field::kOk, true);
+  for (auto& [k, v] : from) {
+    fields.emplace_back(k, std::move(v));
   }
   r.text = std::move(text);
   return r;
@@ -106,24 +199,59 @@ Reply Reply::success(Json body, std::string text) {
 
 // --- allocations -----------------------------------------------------------------------------
 
+// Built field by field into a reserved object: nlohmann's initializer-list
+// construction builds and inspects a temporary array per pair, the most
+// expensive part of an allocation's reply.
 Json allocation_json(const AllocationEntry& a) {
-  return Json{{field::kId, a.id},       {field::kPfn, pfn_text(a.pfn)},
-              {field::kOrder, a.order}, {field::kZone, a.zone},
-              {field::kNode, a.node},   {field::kMigratetype, a.migratetype}};
+  Json j = Json::object();
+  auto& fields = j.get_ref<Json::object_t&>();
+  fields.reserve(6);
+  fields.emplace_back(field::kId, a.id);
+  fields.emplace_back(field::kPfn, pfn_text(a.pfn));
+  fields.emplace_back(field::kOrder, a.order);
+  fields.emplace_back(field::kZone, a.zone);
+  fields.emplace_back(field::kNode, a.node);
+  fields.emplace_back(field::kMigratetype, a.migratetype);
+  return j;
 }
 
+namespace {
+
+// "id=7 pfn=0x1f400 order=3 zone=Normal node=0 migratetype=Movable\n",
+// appended piece by piece (a format string costs more than the allocation).
+void append_allocation_text(std::string* text, const AllocationEntry& a) {
+  *text += "id=";
+  append_number(text, a.id);
+  *text += " pfn=0x";
+  append_number(text, a.pfn, 16);
+  *text += " order=";
+  append_number(text, a.order);
+  *text += " zone=";
+  *text += a.zone;
+  *text += " node=";
+  if (a.node < 0) *text += '-';
+  append_number(text, static_cast<uint64_t>(std::abs(static_cast<int64_t>(a.node))));
+  *text += " migratetype=";
+  *text += a.migratetype;
+  *text += '\n';
+}
+
+}  // namespace
+
 std::string allocation_text(const AllocationEntry& a) {
-  return fmt::format("id={} pfn={} order={} zone={} node={} migratetype={}\n", a.id,
-                     pfn_text(a.pfn), a.order, a.zone, a.node, a.migratetype);
+  std::string text;
+  append_allocation_text(&text, a);
+  return text;
 }
 
 Reply alloc_reply(const std::vector<AllocationEntry>& made, const std::string* failure,
                   bool asked_for_several) {
   Json list = Json::array();
+  list.get_ref<Json::array_t&>().reserve(made.size());
   std::string text;
   for (const AllocationEntry& a : made) {
     list.push_back(allocation_json(a));
-    text += allocation_text(a);
+    append_allocation_text(&text, a);
   }
   if (failure) {
     Reply r = Reply::error(Failure::kAllocFailed, *failure);
@@ -133,7 +261,9 @@ Reply alloc_reply(const std::vector<AllocationEntry>& made, const std::string* f
     }
     return r;
   }
-  return Reply::success(Json{{field::kAllocations, std::move(list)}}, std::move(text));
+  Json body = Json::object();
+  body.get_ref<Json::object_t&>().emplace_back(field::kAllocations, std::move(list));
+  return Reply::success(std::move(body), std::move(text));
 }
 
 Reply free_reply(const std::vector<AllocationEntry>& freed) {

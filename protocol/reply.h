@@ -57,6 +57,13 @@ struct Reply {  // NOLINT(bugprone-exception-escape): json's moves do not throw
   static Reply success(Json body, std::string text);
 };
 
+// Appends `value` as one line of JSON exactly as value.dump(-1, ' ', false,
+// replace) writes it (no blanks, UTF-8 as it is, invalid UTF-8 replaced),
+// without nlohmann's UTF-8 check of the plain ASCII strings that make up most
+// replies: Reply::json_line() of a pipelined allocation spent 14 % of memd's
+// time in it.
+void append_json(std::string* out, const Json& value);
+
 // Reply::error(Failure::kBadInput, message): the command was wrong, nothing changed.
 Reply bad_input(std::string message);
 

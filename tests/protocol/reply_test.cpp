@@ -2,6 +2,10 @@
 // first), and the control file's text beside it.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,6 +22,94 @@ std::string line(const Reply& r) {
 const AllocationEntry kEntry{7, 0x1f400, 3, "Normal", 0, "Movable"};
 const char kEntryJson[] =
     R"({"id":7,"pfn":"0x1f400","order":3,"zone":"Normal","node":0,"migratetype":"Movable"})";
+
+// append_json() writes what nlohmann's dump(-1, ' ', false, replace) writes,
+// byte for byte: for values chosen at the edges, then for random trees of
+// every kind of value, strings of every byte included.
+std::string dumped(const Json& j) {
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+std::string appended(const Json& j) {
+  std::string out;
+  append_json(&out, j);
+  return out;
+}
+
+TEST(AppendJson, EdgesAreNlohmannsDump) {
+  const std::vector<Json> values = {
+      nullptr,
+      true,
+      false,
+      0,
+      -1,
+      std::numeric_limits<int64_t>::min(),
+      std::numeric_limits<int64_t>::max(),
+      std::numeric_limits<uint64_t>::max(),
+      1.5,
+      -0.0,
+      1e300,
+      std::nan(""),
+      "",
+      "plain",
+      "quote\"back\\slash",
+      std::string("nul\0byte", 8),
+      "\x01\x1f\x7f tab\t nl\n",
+      "caf\xc3\xa9",
+      "bad \xff\xfe utf-8",
+      Json::array(),
+      Json::object(),
+      Json{{"k\"ey", 1}, {"caf\xc3\xa9", "v"}, {"", Json::array({1, "x", nullptr})}}};
+  for (const Json& v : values) {
+    EXPECT_EQ(appended(v), dumped(v)) << dumped(v);
+  }
+}
+
+Json random_json(std::mt19937_64* rng, int depth) {
+  std::uniform_int_distribution<int> kind(0, depth > 0 ? 8 : 6);
+  auto text = [&] {
+    std::string t(static_cast<size_t>((*rng)() % 12), ' ');
+    for (char& c : t) {
+      // Mostly printable ASCII, sometimes any byte.
+      c = static_cast<char>((*rng)() % 4 == 0 ? (*rng)() % 256 : 0x20 + (*rng)() % 0x5f);
+    }
+    return t;
+  };
+  switch (kind(*rng)) {
+    case 0:
+      return nullptr;
+    case 1:
+      return (*rng)() % 2 == 0;
+    case 2:
+      return static_cast<int64_t>((*rng)());
+    case 3:
+      return static_cast<uint64_t>((*rng)());
+    case 4:
+      return static_cast<double>(static_cast<int64_t>((*rng)())) / 977.0;
+    case 5:
+    case 6:
+      return text();
+    case 7: {
+      Json a = Json::array();
+      for (uint64_t n = (*rng)() % 5; n > 0; --n)
+        a.push_back(random_json(rng, depth - 1));
+      return a;
+    }
+    default: {
+      Json o = Json::object();
+      for (uint64_t n = (*rng)() % 5; n > 0; --n)
+        o[text()] = random_json(rng, depth - 1);
+      return o;
+    }
+  }
+}
+
+TEST(AppendJson, RandomTreesAreNlohmannsDump) {
+  std::mt19937_64 rng(20261207);
+  for (int i = 0; i < 2000; ++i) {
+    const Json j = random_json(&rng, 4);
+    ASSERT_EQ(appended(j), dumped(j)) << "tree " << i;
+  }
+}
 
 TEST(Reply, Allocations) {
   Reply r = alloc_reply({kEntry}, nullptr, false);
