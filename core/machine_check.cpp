@@ -27,6 +27,19 @@ struct Machine::Checker {
   uint64_t pgalloc_total = 0;
   std::vector<uint64_t> pageblock_free;  // per pageblock: buddy-free pages, recounted
 
+  // Names a free block in a problem ("node 0 zone Normal: free block 0x... order 3 on
+  // the Movable list"), built only when there is a problem: the checker
+  // visits every free block, and runs after every step of the fuzz targets.
+  struct FreeBlockName {
+    const std::string& zname;
+    Pfn pfn;
+    unsigned order, mt;
+    std::string text() const {
+      return zname + ": free block " + hex(pfn) + " order " + std::to_string(order) + " on the " +
+             std::string(kMigrateTypeNames[mt]) + " list";
+    }
+  };
+
   // What one zone's free lists hold, recounted.
   struct FreeCount {
     int64_t free_pages = 0, free_blocks = 0, free_highatomic = 0, isolated = 0;
@@ -52,7 +65,7 @@ struct Machine::Checker {
   uint64_t check_free_list(const Zone& z, unsigned order, unsigned mt, const std::string& zname,
                            FreeCount* c);
   void check_free_block(const Zone& z, Pfn p, unsigned order, unsigned mt,
-                        const std::string& where);
+                        const FreeBlockName& where);
   void check_free_counters(const Zone& z, const FreeCount& c, const std::string& zname);
   uint64_t check_pcp_lists(const Zone& z, const std::string& zname);
   void check_block_cover(const Zone& z, const std::string& zname);
@@ -106,20 +119,20 @@ void Machine::Checker::check_id_index() {
 // One free block: marked free at its order in this zone, aligned, inside the
 // zone and its managed memory, on its pageblock's list, merged with its buddy.
 void Machine::Checker::check_free_block(const Zone& z, Pfn p, unsigned o, unsigned mt,
-                                        const std::string& where) {
+                                        const FreeBlockName& where) {
   const Frame& f = frames[p];
   if (f.state() != FrameState::kBuddy || f.order() != o || f.zone_global_idx() != z.global_idx) {
-    fail(where + ": frame is not marked free at this order in this zone");
+    fail(where.text() + ": frame is not marked free at this order in this zone");
   }
-  if (p & ((1ULL << o) - 1)) fail(where + ": not aligned to its order");
-  if (!z.spans(p) || !z.spans(p + (1ULL << o) - 1)) fail(where + ": outside the zone");
+  if (p & ((1ULL << o) - 1)) fail(where.text() + ": not aligned to its order");
+  if (!z.spans(p) || !z.spans(p + (1ULL << o) - 1)) fail(where.text() + ": outside the zone");
   if (!in_managed(z.global_idx, p, p + (1ULL << o))) {
-    fail(where + ": covers pages never given to the buddy allocator");
+    fail(where.text() + ": covers pages never given to the buddy allocator");
   }
   const PageblockTable& pageblocks = m.ctx_.pageblocks;
   for (Pfn b = p; b < p + (1ULL << o); b += kPageblockNrPages) {
     if (pageblocks.get(b) != mt) {
-      fail(where + ": its pageblock " + hex(b & ~(kPageblockNrPages - 1)) + " is " +
+      fail(where.text() + ": its pageblock " + hex(b & ~(kPageblockNrPages - 1)) + " is " +
            std::string(kMigrateTypeNames[pageblocks.get(b)]));
       break;
     }
@@ -131,7 +144,8 @@ void Machine::Checker::check_free_block(const Zone& z, Pfn p, unsigned o, unsign
     const unsigned bmt = pageblocks.get(buddy);
     const bool mergeable = o < kPageblockOrder || mt == bmt ||
                            (migratetype_is_mergeable(mt) && migratetype_is_mergeable(bmt));
-    if (mergeable && p < buddy) fail(where + ": its buddy " + hex(buddy) + " is free and unmerged");
+    if (mergeable && p < buddy)
+      fail(where.text() + ": its buddy " + hex(buddy) + " is free and unmerged");
   }
 }
 
@@ -144,12 +158,11 @@ uint64_t Machine::Checker::check_free_list(const Zone& z, unsigned o, unsigned m
   Pfn prev = kNilPfn;
   for (Pfn p = area.free_list[mt].head; p != kNilPfn; p = frames[p].next) {
     ++n;
-    const std::string where = zname + ": free block " + hex(p) + " order " + std::to_string(o) +
-                              " on the " + std::string(kMigrateTypeNames[mt]) + " list";
-    if (frames[p].prev != prev) fail(where + ": broken list link");
+    const FreeBlockName where{zname, p, o, mt};
+    if (frames[p].prev != prev) fail(where.text() + ": broken list link");
     prev = static_cast<uint32_t>(p);
     if (n > area.nr[mt] + 1) {
-      fail(where + ": list longer than its count (cycle?)");
+      fail(where.text() + ": list longer than its count (cycle?)");
       break;
     }
     check_free_block(z, p, o, mt, where);
