@@ -25,14 +25,19 @@ LazyArray<T>::~LazyArray() {
 template <typename T>
 void LazyArray<T>::copy_from(const LazyArray& other) {
   if (this == &other) return;
-  if (n_ != other.n_) *this = LazyArray(other.n_);
+  // A new mapping is known to be zero: compare the source with zeros
+  // instead of reading (and so faulting in) the new pages.
+  const bool fresh = n_ != other.n_;
+  if (fresh) *this = LazyArray(other.n_);
   constexpr size_t kChunk = 4096;
+  static const unsigned char kZero[kChunk] = {};
   const size_t bytes = n_ * sizeof(T);
   auto* to = reinterpret_cast<unsigned char*>(data_);
   const auto* from = reinterpret_cast<const unsigned char*>(other.data_);
   for (size_t at = 0; at < bytes; at += kChunk) {
     const size_t len = std::min(kChunk, bytes - at);
-    if (std::memcmp(to + at, from + at, len) != 0) std::memcpy(to + at, from + at, len);
+    const unsigned char* now = fresh ? kZero : to + at;
+    if (std::memcmp(now, from + at, len) != 0) std::memcpy(to + at, from + at, len);
   }
 }
 
