@@ -105,6 +105,12 @@ class Machine {
   std::string save_state() const;
   static Result<std::unique_ptr<Machine>> restore_state(const MachineConfig& config,
                                                         std::string_view data);
+  // restore_state() on a copy of `booted` (clone()) instead of a new boot of
+  // its configuration: the same machine, or the same refusal, when `booted`
+  // is as Machine::boot() returned it, unchanged. For fuzzing, which
+  // restores many states on one configuration.
+  static Result<std::unique_ptr<Machine>> restore_state(const Machine& booted,
+                                                        std::string_view data);
 
   // An exact copy of this machine: the same state (what save_state() holds),
   // kernel log, trace buffer, warnings and rate limits, so that the same
@@ -245,6 +251,9 @@ class Machine {
 
   // state (core/state.cpp)
   struct SavedState;
+  // restore_state() after the header: `body` applied to `m`, freshly booted.
+  static Result<std::unique_ptr<Machine>> restore_body(std::unique_ptr<Machine> m,
+                                                       std::string_view body);
   void clear_dynamic_state();
   Status apply_state(const SavedState& st);
 
