@@ -149,8 +149,9 @@ void Machine::Checker::check_free_block(const Zone& z, Pfn p, unsigned o, unsign
     const unsigned bmt = pageblocks.get(buddy);
     const bool mergeable = o < kPageblockOrder || mt == bmt ||
                            (migratetype_is_mergeable(mt) && migratetype_is_mergeable(bmt));
-    if (mergeable && p < buddy)
+    if (mergeable && p < buddy) {
       fail(where.text() + ": its buddy " + hex(buddy) + " is free and unmerged");
+    }
   }
 }
 
