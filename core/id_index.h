@@ -23,6 +23,15 @@ class IdIndex {
  public:
   explicit IdIndex(const FrameTable* frames) : frames_(frames) { resize(1024); }
 
+  // The entries of `other`, which indexes a copy of this index's frame table
+  // (Machine::copy_from): the slots are pfns, so they carry over as they are.
+  void copy_from(const IdIndex& other) {
+    slots_ = other.slots_;
+    mask_ = other.mask_;
+    shift_ = other.shift_;
+    size_ = other.size_;
+  }
+
   void insert(AllocId id, Pfn pfn) {
     if ((size_ + 1) * 4 > slots_.size() * 3) resize(slots_.size() * 2);
     place(id, static_cast<uint32_t>(pfn));

@@ -105,6 +105,27 @@ class Machine {
   std::string save_state() const;
   static Result<std::unique_ptr<Machine>> restore_state(const MachineConfig& config,
                                                         std::string_view data);
+  // restore_state() on a copy of `booted` (clone()) instead of a new boot of
+  // its configuration: the same machine, or the same refusal, when `booted`
+  // is as Machine::boot() returned it, unchanged. For fuzzing, which
+  // restores many states on one configuration.
+  static Result<std::unique_ptr<Machine>> restore_state(const Machine& booted,
+                                                        std::string_view data);
+
+  // An exact copy of this machine: the same state (what save_state() holds),
+  // kernel log, trace buffer, warnings and rate limits, so that the same
+  // calls on the copy and on this machine give the same results, byte for
+  // byte. Much cheaper than booting: the memory map is copied page by page,
+  // and pages the original never wrote stay uncommitted. What was attached
+  // from outside (set_extfrag_listener, set_tracer with another tracer than
+  // the machine's own trace buffer) is not: the copy has none. For fuzzing
+  // and tests that start many runs from one booted machine.
+  std::unique_ptr<Machine> clone() const;
+  // Makes this machine an exact copy of `other`, as clone() does, reusing
+  // this machine's memory (and writing only the pages of the memory map that
+  // differ): cheaper than clone() when a run starts from the same machine
+  // again and again. This machine's outside listener and tracer are detached.
+  void copy_from(const Machine& other);
 
   // Counters for the kernel's files.
   MachineStats stats() const;
@@ -230,8 +251,17 @@ class Machine {
 
   // state (core/state.cpp)
   struct SavedState;
+  // restore_state() after the header: `body` applied to `m`, freshly booted.
+  static Result<std::unique_ptr<Machine>> restore_body(std::unique_ptr<Machine> m,
+                                                       std::string_view body);
   void clear_dynamic_state();
   Status apply_state(const SavedState& st);
+
+  // copying (core/machine_copy.cpp)
+  void copy_context(const MemContext& other);
+  void copy_zones(const Machine& other);
+  // ctx_.zone_global_idx_of, for this machine's layout and zones.
+  void set_zone_lookup();
 
   // freeing (core/machine_free.cpp)
   [[gnu::cold, gnu::noinline]] Error free_refusal(Pfn pfn, int cpu) const;

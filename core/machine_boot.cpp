@@ -109,11 +109,15 @@ Status Machine::free_area_init_core() {
   }
   nr_online_nodes_ = static_cast<int>(layout_.nodes.size());
   if (global_idx > 0xffff) return make_error("too many zones");
+  set_zone_lookup();
+  return {};
+}
+
+void Machine::set_zone_lookup() {
   ctx_.zone_global_idx_of = [this](Pfn pfn) -> unsigned {
     auto iv = layout_.zone_of(pfn);
     return iv ? zones_[iv->nid][iv->zone]->global_idx : ~0u;
   };
-  return {};
 }
 
 // Which pageblocks each zone's "Number of blocks" row counts

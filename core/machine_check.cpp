@@ -27,6 +27,25 @@ struct Machine::Checker {
   uint64_t pgalloc_total = 0;
   std::vector<uint64_t> pageblock_free;  // per pageblock: buddy-free pages, recounted
 
+  // Names a zone in a problem ("node 0 zone Normal"). The names are built
+  // only when there is a problem: the checker runs after every step of the
+  // fuzz targets, and allocates nothing per zone or block when all is well.
+  static std::string zname(const Zone& z) {
+    return "node " + std::to_string(z.nid) + " zone " + std::string(zone_kind_name(z.kind));
+  }
+
+  // Names a free block in a problem ("node 0 zone Normal: free block 0x... order 3 on
+  // the Movable list").
+  struct FreeBlockName {
+    const Zone& zone;
+    Pfn pfn;
+    unsigned order, mt;
+    std::string text() const {
+      return zname(zone) + ": free block " + hex(pfn) + " order " + std::to_string(order) +
+             " on the " + std::string(kMigrateTypeNames[mt]) + " list";
+    }
+  };
+
   // What one zone's free lists hold, recounted.
   struct FreeCount {
     int64_t free_pages = 0, free_blocks = 0, free_highatomic = 0, isolated = 0;
@@ -47,16 +66,15 @@ struct Machine::Checker {
   bool in_managed(unsigned zone, Pfn s, Pfn e) const;
   void check_id_index();
   void check_zone(const Zone& z);
-  uint64_t check_managed_pages(const Zone& z, const std::string& zname);
-  void check_free_area(const Zone& z, unsigned order, const std::string& zname, FreeCount* c);
-  uint64_t check_free_list(const Zone& z, unsigned order, unsigned mt, const std::string& zname,
-                           FreeCount* c);
+  uint64_t check_managed_pages(const Zone& z);
+  void check_free_area(const Zone& z, unsigned order, FreeCount* c);
+  uint64_t check_free_list(const Zone& z, unsigned order, unsigned mt, FreeCount* c);
   void check_free_block(const Zone& z, Pfn p, unsigned order, unsigned mt,
-                        const std::string& where);
-  void check_free_counters(const Zone& z, const FreeCount& c, const std::string& zname);
-  uint64_t check_pcp_lists(const Zone& z, const std::string& zname);
-  void check_block_cover(const Zone& z, const std::string& zname);
-  void check_block_counts(const Zone& z, const std::string& zname);
+                        const FreeBlockName& where);
+  void check_free_counters(const Zone& z, const FreeCount& c);
+  uint64_t check_pcp_lists(const Zone& z);
+  void check_block_cover(const Zone& z);
+  void check_block_counts(const Zone& z);
   void count_pageblock_free(Pfn p, unsigned order);
   void check_pageblock_free();
   void check_globals();
@@ -106,20 +124,20 @@ void Machine::Checker::check_id_index() {
 // One free block: marked free at its order in this zone, aligned, inside the
 // zone and its managed memory, on its pageblock's list, merged with its buddy.
 void Machine::Checker::check_free_block(const Zone& z, Pfn p, unsigned o, unsigned mt,
-                                        const std::string& where) {
+                                        const FreeBlockName& where) {
   const Frame& f = frames[p];
   if (f.state() != FrameState::kBuddy || f.order() != o || f.zone_global_idx() != z.global_idx) {
-    fail(where + ": frame is not marked free at this order in this zone");
+    fail(where.text() + ": frame is not marked free at this order in this zone");
   }
-  if (p & ((1ULL << o) - 1)) fail(where + ": not aligned to its order");
-  if (!z.spans(p) || !z.spans(p + (1ULL << o) - 1)) fail(where + ": outside the zone");
+  if (p & ((1ULL << o) - 1)) fail(where.text() + ": not aligned to its order");
+  if (!z.spans(p) || !z.spans(p + (1ULL << o) - 1)) fail(where.text() + ": outside the zone");
   if (!in_managed(z.global_idx, p, p + (1ULL << o))) {
-    fail(where + ": covers pages never given to the buddy allocator");
+    fail(where.text() + ": covers pages never given to the buddy allocator");
   }
   const PageblockTable& pageblocks = m.ctx_.pageblocks;
   for (Pfn b = p; b < p + (1ULL << o); b += kPageblockNrPages) {
     if (pageblocks.get(b) != mt) {
-      fail(where + ": its pageblock " + hex(b & ~(kPageblockNrPages - 1)) + " is " +
+      fail(where.text() + ": its pageblock " + hex(b & ~(kPageblockNrPages - 1)) + " is " +
            std::string(kMigrateTypeNames[pageblocks.get(b)]));
       break;
     }
@@ -131,25 +149,25 @@ void Machine::Checker::check_free_block(const Zone& z, Pfn p, unsigned o, unsign
     const unsigned bmt = pageblocks.get(buddy);
     const bool mergeable = o < kPageblockOrder || mt == bmt ||
                            (migratetype_is_mergeable(mt) && migratetype_is_mergeable(bmt));
-    if (mergeable && p < buddy) fail(where + ": its buddy " + hex(buddy) + " is free and unmerged");
+    if (mergeable && p < buddy) {
+      fail(where.text() + ": its buddy " + hex(buddy) + " is free and unmerged");
+    }
   }
 }
 
 // One free list: its links, its length against free_area[o].nr[mt], and
 // every block on it. Returns the list's length.
-uint64_t Machine::Checker::check_free_list(const Zone& z, unsigned o, unsigned mt,
-                                           const std::string& zname, FreeCount* c) {
+uint64_t Machine::Checker::check_free_list(const Zone& z, unsigned o, unsigned mt, FreeCount* c) {
   const FreeArea& area = z.free_area[o];
   uint64_t n = 0;
   Pfn prev = kNilPfn;
   for (Pfn p = area.free_list[mt].head; p != kNilPfn; p = frames[p].next) {
     ++n;
-    const std::string where = zname + ": free block " + hex(p) + " order " + std::to_string(o) +
-                              " on the " + std::string(kMigrateTypeNames[mt]) + " list";
-    if (frames[p].prev != prev) fail(where + ": broken list link");
+    const FreeBlockName where{z, p, o, mt};
+    if (frames[p].prev != prev) fail(where.text() + ": broken list link");
     prev = static_cast<uint32_t>(p);
     if (n > area.nr[mt] + 1) {
-      fail(where + ": list longer than its count (cycle?)");
+      fail(where.text() + ": list longer than its count (cycle?)");
       break;
     }
     check_free_block(z, p, o, mt, where);
@@ -163,46 +181,44 @@ uint64_t Machine::Checker::check_free_list(const Zone& z, unsigned o, unsigned m
     if (mt == kHighAtomic) c->free_highatomic += 1LL << o;
   }
   if (n != area.nr[mt]) {
-    fail(zname + ": order " + std::to_string(o) + " " + std::string(kMigrateTypeNames[mt]) +
+    fail(zname(z) + ": order " + std::to_string(o) + " " + std::string(kMigrateTypeNames[mt]) +
          " list has " + std::to_string(n) + " entries, counted " + std::to_string(area.nr[mt]));
   }
-  if (prev != area.free_list[mt].tail) fail(zname + ": list tail pointer is wrong");
+  if (prev != area.free_list[mt].tail) fail(zname(z) + ": list tail pointer is wrong");
   return n;
 }
 
 // free_area[order]: every type's list, and nr_free against their sum.
-void Machine::Checker::check_free_area(const Zone& z, unsigned o, const std::string& zname,
-                                       FreeCount* c) {
+void Machine::Checker::check_free_area(const Zone& z, unsigned o, FreeCount* c) {
   uint64_t total = 0;
   for (unsigned mt = 0; mt < kMigrateTypes; ++mt) {
-    total += check_free_list(z, o, mt, zname, c);
+    total += check_free_list(z, o, mt, c);
   }
   if (total != z.free_area[o].nr_free) {
-    fail(zname + ": order " + std::to_string(o) + " nr_free " +
+    fail(zname(z) + ": order " + std::to_string(o) + " nr_free " +
          std::to_string(z.free_area[o].nr_free) + " but the lists hold " + std::to_string(total));
   }
 }
 
 // NR_FREE_PAGES, NR_FREE_PAGES_BLOCKS and the free highatomic pages.
-void Machine::Checker::check_free_counters(const Zone& z, const FreeCount& c,
-                                           const std::string& zname) {
+void Machine::Checker::check_free_counters(const Zone& z, const FreeCount& c) {
   if (c.free_pages != z.nr_free_pages) {
-    fail(zname + ": nr_free_pages " + std::to_string(z.nr_free_pages) + " but the lists hold " +
+    fail(zname(z) + ": nr_free_pages " + std::to_string(z.nr_free_pages) + " but the lists hold " +
          std::to_string(c.free_pages));
   }
   if (c.free_blocks != z.nr_free_pages_blocks) {
-    fail(zname + ": nr_free_pages_blocks " + std::to_string(z.nr_free_pages_blocks) + ", recount " +
-         std::to_string(c.free_blocks));
+    fail(zname(z) + ": nr_free_pages_blocks " + std::to_string(z.nr_free_pages_blocks) +
+         ", recount " + std::to_string(c.free_blocks));
   }
   if (c.free_highatomic != z.nr_free_highatomic) {
-    fail(zname + ": nr_free_highatomic " + std::to_string(z.nr_free_highatomic) + ", recount " +
+    fail(zname(z) + ": nr_free_highatomic " + std::to_string(z.nr_free_highatomic) + ", recount " +
          std::to_string(c.free_highatomic));
   }
 }
 
 // Per-cpu lists: every entry a pcp block of its list's order in this zone,
 // pcp->count the pages they hold. Returns the pages on the zone's pcp lists.
-uint64_t Machine::Checker::check_pcp_lists(const Zone& z, const std::string& zname) {
+uint64_t Machine::Checker::check_pcp_lists(const Zone& z) {
   uint64_t pcp_pages = 0;
   for (size_t cpu = 0; cpu < z.pcp.size(); ++cpu) {
     const PerCpuPages& pcp = z.pcp[cpu];
@@ -213,7 +229,7 @@ uint64_t Machine::Checker::check_pcp_lists(const Zone& z, const std::string& zna
         const Frame& f = frames[p];
         if (f.state() != FrameState::kPcp || f.order() != o ||
             f.zone_global_idx() != z.global_idx) {
-          fail(zname + ": cpu " + std::to_string(cpu) + " pcp list " + std::to_string(pi) +
+          fail(zname(z) + ": cpu " + std::to_string(cpu) + " pcp list " + std::to_string(pi) +
                " holds " + hex(p) + " which is not a pcp block of order " + std::to_string(o));
           break;
         }
@@ -222,7 +238,7 @@ uint64_t Machine::Checker::check_pcp_lists(const Zone& z, const std::string& zna
       }
     }
     if (count != pcp.count) {
-      fail(zname + ": cpu " + std::to_string(cpu) + " pcp count " + std::to_string(pcp.count) +
+      fail(zname(z) + ": cpu " + std::to_string(cpu) + " pcp count " + std::to_string(pcp.count) +
            " but its lists hold " + std::to_string(count));
     }
     pcp_pages += static_cast<uint64_t>(count);
@@ -232,22 +248,22 @@ uint64_t Machine::Checker::check_pcp_lists(const Zone& z, const std::string& zna
 
 // Every managed page is in exactly one block: walking block by block from
 // each managed range's start lands on block heads only.
-void Machine::Checker::check_block_cover(const Zone& z, const std::string& zname) {
+void Machine::Checker::check_block_cover(const Zone& z) {
   for (auto [s, e] : managed[z.global_idx]) {
     for (Pfn p = s; p < e;) {
       const Frame& f = frames[p];
       if (f.state() == FrameState::kNone) {
-        fail(zname + ": managed page " + hex(p) + " belongs to no free, pcp or allocated block");
+        fail(zname(z) + ": managed page " + hex(p) + " belongs to no free, pcp or allocated block");
         break;
       }
       const uint64_t n = 1ULL << f.order();
       if (p & (n - 1)) {
-        fail(zname + ": block " + hex(p) + " is not aligned to its order " +
+        fail(zname(z) + ": block " + hex(p) + " is not aligned to its order " +
              std::to_string(f.order()));
         break;
       }
       if (f.zone_global_idx() != z.global_idx) {
-        fail(zname + ": block " + hex(p) + " is marked as another zone's");
+        fail(zname(z) + ": block " + hex(p) + " is marked as another zone's");
       }
       if (f.state() == FrameState::kAllocated) ++allocated_heads;
       p += n;
@@ -256,14 +272,14 @@ void Machine::Checker::check_block_cover(const Zone& z, const std::string& zname
 }
 
 // pagetypeinfo's "Number of blocks" against a recount of the bitmap.
-void Machine::Checker::check_block_counts(const Zone& z, const std::string& zname) {
+void Machine::Checker::check_block_counts(const Zone& z) {
   std::array<uint64_t, kMigrateTypes> counts{};
   for (Pfn pfn = z.start_pfn; z.populated() && pfn < z.end_pfn(); pfn += kPageblockNrPages) {
     auto iv = m.layout_.zone_of(pfn);
     if (!iv || iv->nid != z.nid || iv->zone != z.idx) continue;
     counts[m.ctx_.pageblocks.get(pfn)]++;
   }
-  if (counts != z.block_count) fail(zname + ": pageblock counts per type differ from a recount");
+  if (counts != z.block_count) fail(zname(z) + ": pageblock counts per type differ from a recount");
 }
 
 // A free block's pages, in the pageblocks it covers (a block above
@@ -293,40 +309,38 @@ void Machine::Checker::check_pageblock_free() {
 }
 
 // managed against the boot free ranges.
-uint64_t Machine::Checker::check_managed_pages(const Zone& z, const std::string& zname) {
+uint64_t Machine::Checker::check_managed_pages(const Zone& z) {
   uint64_t managed_pages = 0;
   for (auto [s, e] : managed[z.global_idx]) {
     managed_pages += e - s;
   }
   if (managed_pages != z.managed) {
-    fail(zname + ": managed " + std::to_string(z.managed) + " but " +
+    fail(zname(z) + ": managed " + std::to_string(z.managed) + " but " +
          std::to_string(managed_pages) + " pages were given to the buddy allocator");
   }
   return managed_pages;
 }
 
 void Machine::Checker::check_zone(const Zone& z) {
-  const std::string zname =
-      "node " + std::to_string(z.nid) + " zone " + std::string(zone_kind_name(z.kind));
-  const uint64_t managed_pages = check_managed_pages(z, zname);
+  const uint64_t managed_pages = check_managed_pages(z);
   FreeCount c;
   for (unsigned o = 0; o < kNrPageOrders; ++o) {
-    check_free_area(z, o, zname, &c);
+    check_free_area(z, o, &c);
   }
-  check_free_counters(z, c, zname);
+  check_free_counters(z, c);
   const auto buddy_pages = static_cast<uint64_t>(c.free_pages + c.isolated);
   pgalloc_total += z.pgalloc;
-  const uint64_t pcp_pages = check_pcp_lists(z, zname);
+  const uint64_t pcp_pages = check_pcp_lists(z);
   buddy_and_pcp_pages += buddy_pages + pcp_pages;
 
   // Every managed page belongs to exactly one block: free, on a pcp list or allocated.
   const uint64_t held = buddy_pages + pcp_pages + allocated_pages[z.global_idx];
   if (held != managed_pages) {
-    fail(zname + ": free + pcp + allocated pages = " + std::to_string(held) + ", managed " +
+    fail(zname(z) + ": free + pcp + allocated pages = " + std::to_string(held) + ", managed " +
          std::to_string(managed_pages) + " (overlapping or lost blocks)");
   }
-  check_block_cover(z, zname);
-  check_block_counts(z, zname);
+  check_block_cover(z);
+  check_block_counts(z);
 }
 
 void Machine::Checker::check_globals() {

@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+#include <cstring>
 #include <new>
 
 namespace memd {
@@ -18,6 +20,25 @@ LazyArray<T>::LazyArray(size_t n) : n_(n) {
 template <typename T>
 LazyArray<T>::~LazyArray() {
   if (data_) munmap(data_, n_ * sizeof(T));
+}
+
+template <typename T>
+void LazyArray<T>::copy_from(const LazyArray& other) {
+  if (this == &other) return;
+  // A new mapping is known to be zero: compare the source with zeros
+  // instead of reading (and so faulting in) the new pages.
+  const bool fresh = n_ != other.n_;
+  if (fresh) *this = LazyArray(other.n_);
+  constexpr size_t kChunk = 4096;
+  static const unsigned char kZero[kChunk] = {};
+  const size_t bytes = n_ * sizeof(T);
+  auto* to = reinterpret_cast<unsigned char*>(data_);
+  const auto* from = reinterpret_cast<const unsigned char*>(other.data_);
+  for (size_t at = 0; at < bytes; at += kChunk) {
+    const size_t len = std::min(kChunk, bytes - at);
+    const unsigned char* now = fresh ? kZero : to + at;
+    if (std::memcmp(now, from + at, len) != 0) std::memcpy(to + at, from + at, len);
+  }
 }
 
 template class LazyArray<Frame>;

@@ -39,6 +39,12 @@ class LazyArray {
     return *this;
   }
 
+  // Makes this array an exact copy of `other`, 4 KiB at a time, writing only
+  // the chunks that differ: a chunk zero in both (never written) stays
+  // uncommitted, and a chunk already equal is not dirtied again. Keeps this
+  // array's mapping when the sizes match.
+  void copy_from(const LazyArray& other);
+
   T& operator[](size_t i) { return data_[i]; }
   const T& operator[](size_t i) const { return data_[i]; }
   size_t size() const { return n_; }
@@ -118,6 +124,11 @@ class FrameTable {
   Frame& operator[](Pfn pfn) { return frames_[index(pfn)]; }
   const Frame& operator[](Pfn pfn) const { return frames_[index(pfn)]; }
   Pfn end() const { return nr_blocks_ * kMaxOrderNrPages; }
+  // Makes this table an exact copy of `other` (LazyArray::copy_from).
+  void copy_from(const FrameTable& other) {
+    frames_.copy_from(other.frames_);
+    nr_blocks_ = other.nr_blocks_;
+  }
 
   void push_front(PageList* list, Pfn pfn);
   void push_back(PageList* list, Pfn pfn);

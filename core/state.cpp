@@ -419,10 +419,20 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
   if (!body) return body.error();
   auto booted = Machine::boot(config);
   if (!booted) return booted.error();
-  std::unique_ptr<Machine> m = std::move(*booted);
+  return restore_body(std::move(*booted), *body);
+}
 
+Result<std::unique_ptr<Machine>> Machine::restore_state(const Machine& booted,
+                                                        std::string_view data) {
+  auto body = check_state_header(booted.config(), data);
+  if (!body) return body.error();
+  return restore_body(booted.clone(), *body);
+}
+
+Result<std::unique_ptr<Machine>> Machine::restore_body(std::unique_ptr<Machine> m,
+                                                       std::string_view body) {
   SavedState st;
-  if (std::string why = st.read(*body, *m); !why.empty()) return refuse(why);
+  if (std::string why = st.read(body, *m); !why.empty()) return refuse(why);
   m->clear_dynamic_state();
   if (auto s = m->apply_state(st); !s) return refuse(s.error().message);
   CheckReport report = m->check();

@@ -44,23 +44,37 @@ void Service::let_others_in() const {
 Result<std::unique_ptr<Service>> Service::boot(const MachineConfig& config) {
   auto machine = Machine::boot(config);
   if (!machine) return machine.error();
-  const uint64_t state_bytes = (*machine)->save_state().size();
-  return std::unique_ptr<Service>(new Service(config, std::move(*machine), state_bytes));
+  const Bound bound{state_bound(**machine, (*machine)->save_state().size())};
+  return std::unique_ptr<Service>(new Service(config, std::move(*machine), bound));
 }
 
 Result<std::unique_ptr<Service>> Service::restore(const MachineConfig& config,
                                                   std::string_view state) {
   auto machine = Machine::restore_state(config, state);
   if (!machine) return machine.error();
-  return std::unique_ptr<Service>(new Service(config, std::move(*machine), state.size()));
+  const Bound bound{state_bound(**machine, state.size())};
+  return std::unique_ptr<Service>(new Service(config, std::move(*machine), bound));
 }
 
-Service::Service(const MachineConfig& config, std::unique_ptr<Machine> machine,
-                 uint64_t state_bytes)
+Service::Service(const MachineConfig& config, std::unique_ptr<Machine> machine, Bound bound)
     : config_(config),
       boot_warnings_(machine->warnings()),
-      max_state_bytes_(state_bound(*machine, state_bytes)),
+      max_state_bytes_(bound.max_state_bytes),
       machine_(std::move(machine)) {}
+
+Result<std::unique_ptr<Service>> Service::clone() const {
+  Lock lock(this);
+  if (replayer_ || loading_) {
+    return make_error("clone: a replay or a snapshot load belongs to a client of this Service");
+  }
+  std::unique_ptr<Service> copy(new Service(config_, machine_->clone(), Bound{max_state_bytes_}));
+  Lock copy_lock(copy.get());
+  copy->next_session_ = next_session_;
+  copy->trace_mask_ = trace_mask_;
+  copy->trace_kb_ = trace_kb_;
+  copy->tracing_ = tracing_.load();
+  return copy;
+}
 
 Service::~Service() {
   Lock lock(this);

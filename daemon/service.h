@@ -66,6 +66,12 @@ class Service {
   // the core's "state refused: ..." and nothing is half loaded.
   static Result<std::unique_ptr<Service>> restore(const MachineConfig& config,
                                                   std::string_view state);
+  // An exact copy of this Service: its machine (Machine::clone: state, log,
+  // trace buffer), its configuration and bounds, its `trace` settings. For
+  // fuzzing, which starts every input from a copy of one booted Service
+  // instead of booting again. Refused while a replay (running, or kept for
+  // `replay begin continue`) or an admitted snapshot load belongs to a client.
+  Result<std::unique_ptr<Service>> clone() const EXCLUDES(mu_);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -136,8 +142,11 @@ class Service {
     const Service* s_;
   };
 
-  // `state_bytes`: the size of one state of `machine` (for max_state_bytes()).
-  Service(const MachineConfig& config, std::unique_ptr<Machine> machine, uint64_t state_bytes);
+  // max_state_bytes(): from the size of one state of the machine (state_bound()).
+  struct Bound {
+    uint64_t max_state_bytes;
+  };
+  Service(const MachineConfig& config, std::unique_ptr<Machine> machine, Bound bound);
 
   Reply dispatch(const Command& command, Client* client) EXCLUDES(mu_);
   std::shared_ptr<const MachineStats> stats_locked() REQUIRES(mu_);

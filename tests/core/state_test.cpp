@@ -141,5 +141,43 @@ TEST(State, DamagedDataIsRefused) {
   EXPECT_EQ(damaged.error().message, "state refused: checksum mismatch (damaged)");
 }
 
+// Restoring on a copy of a booted machine gives what restoring on a new boot
+// gives: the same machine for a good state, the same refusal for a bad one.
+TEST(State, RestoringOnABootedCopyIsRestoringOnABoot) {
+  auto booted = Machine::boot(small_config());
+  ASSERT_TRUE(booted.ok());
+  auto a = Machine::boot(small_config());
+  ASSERT_TRUE(a.ok());
+  workload(a->get(), 5, 3000);
+  const std::string saved = a.value()->save_state();
+
+  auto on_copy = Machine::restore_state(**booted, saved);
+  auto on_boot = Machine::restore_state(small_config(), saved);
+  ASSERT_TRUE(on_copy.ok()) << on_copy.error().message;
+  ASSERT_TRUE(on_boot.ok()) << on_boot.error().message;
+  EXPECT_EQ(on_copy.value()->save_state(), saved);
+  EXPECT_EQ(on_copy.value()->save_state(), on_boot.value()->save_state());
+  expect_same_stats(on_copy.value()->stats(), on_boot.value()->stats());
+  EXPECT_EQ(workload(on_copy->get(), 6, 2000), workload(on_boot->get(), 6, 2000));
+  EXPECT_EQ(on_copy.value()->save_state(), on_boot.value()->save_state());
+  // The booted machine is untouched.
+  EXPECT_EQ(booted.value()->save_state(), Machine::boot(small_config()).value()->save_state());
+
+  std::string flipped = saved;
+  flipped[flipped.size() / 2] ^= 0x40;
+  auto damaged = Machine::restore_state(**booted, flipped);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_EQ(damaged.error().message, "state refused: checksum mismatch (damaged)");
+
+  MachineConfig other = small_config();
+  other.cpus = 4;
+  auto four = Machine::boot(other);
+  ASSERT_TRUE(four.ok());
+  auto foreign = Machine::restore_state(**four, saved);
+  ASSERT_FALSE(foreign.ok());
+  EXPECT_EQ(foreign.error().message,
+            "state refused: it was saved from a machine with a different configuration");
+}
+
 }  // namespace
 }  // namespace memd

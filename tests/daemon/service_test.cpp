@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <regex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -180,6 +181,45 @@ TEST_F(ServiceTest, ShowStatusCheckHelpReset) {
   ok("reset");
   EXPECT_EQ(buddyinfo(), fresh);
   EXPECT_EQ(ok("status")["live_allocations"], 0);
+}
+
+// A clone answers as the Service it was copied from, with its `trace`
+// settings, and the two go separate ways; a Service with a replay (a
+// client's) is not cloned.
+TEST_F(ServiceTest, CloneIsAnIndependentCopy) {
+  ok("trace on mm_page_alloc");
+  ok("alloc order=2 gfp=GFP_KERNEL");
+  auto copy = service->clone();
+  ASSERT_TRUE(copy.ok()) << copy.error().message;
+  Service& c = **copy;
+  EXPECT_EQ(c.save_state(), service->save_state());
+  EXPECT_EQ(c.max_state_bytes(), service->max_state_bytes());
+  for (ProcFile f : kProcFiles) {
+    EXPECT_EQ(c.render(f), service->render(f)) << proc_file_name(f);
+  }
+  // The same command gives the same reply, and the same trace line (the
+  // events setting carried over): the copy's allocation id 2 is the original's.
+  const std::string line = "alloc order=0 gfp=GFP_HIGHUSER_MOVABLE";
+  Reply mine = c.execute(line, &root);
+  Reply theirs = service->execute(line, &root);
+  EXPECT_EQ(mine.json_line(), theirs.json_line());
+  EXPECT_NE(mine.json_line().find("\"id\":2"), std::string::npos) << mine.json_line();
+  // The trace's timestamps are the daemon's clock: compare the lines without them.
+  auto untimed = [](std::string text) {
+    return std::regex_replace(text, std::regex(" [0-9]+\\.[0-9]{6}: "), " T: ");
+  };
+  EXPECT_EQ(untimed(c.render(ProcFile::kTrace)), untimed(service->render(ProcFile::kTrace)));
+  EXPECT_NE(c.render(ProcFile::kTrace).find("pfn=0x1000 order=2"), std::string::npos);
+  // Separate ways: freeing on the copy leaves the original's allocations.
+  ASSERT_TRUE(c.execute("free all", &root).ok());
+  EXPECT_EQ(c.live_allocations(), 0u);
+  EXPECT_EQ(service->live_allocations(), 2u);
+
+  ok("replay begin");
+  auto refused = service->clone();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().message,
+            "clone: a replay or a snapshot load belongs to a client of this Service");
 }
 
 TEST_F(ServiceTest, TextRepliesForTheControlFile) {

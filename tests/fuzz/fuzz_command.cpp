@@ -1,9 +1,10 @@
 // libFuzzer target: the command language (daemon/command.cpp, the one parser
 // behind the control file and the socket), then the Service running what
-// parsed on a small machine, as three clients would: two socket connections
-// and an open control file, taking turns line by line. The bytes after a
-// `replay data bytes=N` line are its frame, as on the socket; a frame cut
-// short by the end of the input is a client gone mid-frame.
+// parsed on a small machine (each input on a copy of one booted Service), as
+// three clients would: two socket connections and an open control file,
+// taking turns line by line. The bytes after a `replay data bytes=N` line are
+// its frame, as on the socket; a frame cut short by the end of the input is a
+// client gone mid-frame.
 //
 // Checked after every line: the reply is one line of valid JSON with "ok"
 // first and true exactly when the command succeeded; a command refused as bad
@@ -17,12 +18,16 @@
 // list below does not know) are parsed but not run: a fuzzer must not make
 // memd read or write files.
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <variant>
+#include <vector>
 
+#include "core/render.h"
 #include "daemon/command.h"
 #include "daemon/service.h"
 #include "tests/fuzz/safe_commands.h"
@@ -51,17 +56,52 @@ void check_reply(const Reply& r) {
   if (!r.ok() && j["failure"] != std::string(memd::protocol::failure_name(r.failure))) std::abort();
 }
 
-}  // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string_view input(reinterpret_cast<const char*>(data), size);
-
+std::unique_ptr<memd::Service> boot_service() {
   memd::MachineConfig config;
   config.size = 64ULL << 20;
   config.cpus = 2;
   auto booted = memd::Service::boot(config);
   if (!booted) std::abort();
-  memd::Service& service = **booted;
+  return std::move(*booted);
+}
+
+// Every file a client can read, and the state.
+std::vector<std::string> everything(memd::Service& s) {
+  std::vector<std::string> out{s.save_state()};
+  for (memd::ProcFile f : memd::kProcFiles) {
+    out.push_back(s.render(f));
+  }
+  return out;
+}
+
+// The Service every input starts from: booted once (booting took longer
+// than most inputs), each input running on an exact copy (Service::clone).
+// A copy must be the booted Service, or a crash would not reproduce alone:
+// checked once against an independent boot, and every input's copy by its
+// state (the fingerprint taken before its first command anyway).
+memd::Service& booted_service() {
+  static const std::unique_ptr<memd::Service> booted = [] {
+    std::unique_ptr<memd::Service> s = boot_service();
+    auto copy = s->clone();
+    if (!copy || everything(**copy) != everything(*boot_service())) {
+      std::fprintf(stderr, "fuzz_command: a copy of the booted Service differs from a boot\n");
+      std::abort();
+    }
+    return s;
+  }();
+  return *booted;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+
+  static const std::string booted_state = booted_service().save_state();
+  auto copy = booted_service().clone();
+  if (!copy) std::abort();
+  memd::Service& service = **copy;
+  if (fingerprint(service) != booted_state) std::abort();
   Client clients[3] = {{Client::Origin::kSocket, 0, 0},
                        {Client::Origin::kSocket, 1000, 0},
                        {Client::Origin::kControlFile, 0, 0}};

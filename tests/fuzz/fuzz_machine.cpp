@@ -1,6 +1,7 @@
 // libFuzzer target: a sequence of allocator operations decoded from the input
 // (alloc with any order/GFP/node/cpu, free by pfn or id, sysctl writes) on a
-// small two-node machine, with the invariant checker after every step.
+// small two-node machine (each input on an exact copy of one booted machine,
+// two_node_machine.h), with the invariant checker after every step.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -11,7 +12,8 @@
 #include "tests/fuzz/two_node_machine.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  auto m = memd::fuzz::make_two_node_machine();
+  static memd::fuzz::BootedMachines machines(1);
+  memd::Machine* m = machines.fresh();
   std::vector<memd::Pfn> live;
   size_t i = 0;
   auto next = [&]() -> uint32_t {

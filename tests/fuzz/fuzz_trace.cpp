@@ -1,5 +1,6 @@
 // libFuzzer target: kernel trace lines (core/trace, what `replay` streams and
-// `replay file=` reads) fed to memd::Replayer on a small two-node machine.
+// `replay file=` reads) fed to memd::Replayer on a small two-node machine
+// (three copies of one booted machine, tests/fuzz/two_node_machine.h).
 //
 // The input's first 4 bytes seed how the rest is cut into chunks. Checked:
 // - the same text fed whole and fed in random chunks (empty, one byte, cut
@@ -50,6 +51,7 @@ void check_sums(const memd::ReplayReport& r) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  static memd::fuzz::BootedMachines machines(3);
   uint32_t seed = 0x9e3779b9;
   for (size_t i = 0; i < 4 && i < size; ++i) {
     seed = (seed << 8) ^ data[i] ^ (seed >> 24);
@@ -58,11 +60,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data) + skip, size - skip);
 
   // Whole.
-  auto whole = memd::fuzz::make_two_node_machine();
+  memd::Machine* whole = machines.fresh(0);
   std::vector<std::pair<std::string, uint64_t>> whole_counters;
   std::vector<std::pair<uint64_t, std::string>> whole_samples;
   {
-    memd::Replayer r(whole.get());
+    memd::Replayer r(whole);
     r.feed(text);
     r.finish();
     check_sums(r.report());
@@ -72,9 +74,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!whole->check().ok()) std::abort();
 
   // In chunks: the same result.
-  auto chunked = memd::fuzz::make_two_node_machine();
+  memd::Machine* chunked = machines.fresh(1);
   {
-    memd::Replayer r(chunked.get());
+    memd::Replayer r(chunked);
     Cuts cuts{seed | 1};
     std::string_view rest = text;
     while (!rest.empty()) {
@@ -90,9 +92,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (chunked->save_state() != whole->save_state()) std::abort();
 
   // In chunks, with another client allocating and freeing in between.
-  auto shared = memd::fuzz::make_two_node_machine();
+  memd::Machine* shared = machines.fresh(2);
   {
-    memd::Replayer r(shared.get());
+    memd::Replayer r(shared);
     Cuts cuts{seed ^ 0x5bd1e995};
     std::vector<memd::Pfn> mine;
     std::string_view rest = text;
