@@ -12,7 +12,7 @@
 // host hits both alike; the median of the rounds is reported.
 //
 // Needs root (memd mounts its files) and /dev/fuse; redis-server on PATH
-// (Debian: redis-server). Run:
+// (Debian: apt-get install redis-server). Run:
 //   build/bench/bench_socket [--clients 32] [--depth 1,16] [--seconds 2] [--rounds 3]
 //                            [--threads N (memd's socket_threads)]
 #include <fcntl.h>
@@ -261,6 +261,9 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
+  if (std::system("command -v redis-server >/dev/null 2>&1") != 0) {
+    die("redis-server is not installed (Debian: apt-get install redis-server)");
+  }
   signal(SIGINT, on_signal);
   signal(SIGTERM, on_signal);
   signal(SIGPIPE, SIG_IGN);

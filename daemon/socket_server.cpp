@@ -182,6 +182,12 @@ struct SocketServer::Impl {
     threads.clear();
     boost::system::error_code ec;
     acceptor.close(ec);
+    // Connections waiting to join the pool go while their io_context is still there.
+    std::deque<std::shared_ptr<Connection>> gone;
+    {
+      MutexLock lock(&wait_mu);
+      gone.swap(waiting);
+    }
   }
 
   // A reply waiting for its client to read it.
