@@ -5,7 +5,7 @@
 #            memd under a real systemd in a throw-away container
 #   asan     the same suite built with -DMEMD_SANITIZE=address,undefined
 #   tsan     the same suite built with -DMEMD_SANITIZE=thread
-#   fuzz     clang -DMEMD_FUZZ=ON: each fuzz target for MEMD_FUZZ_SECONDS (30) seconds
+#   fuzz     clang -DMEMD_FUZZ=ON: each fuzz target for MEMD_FUZZ_SECONDS (20) seconds
 #   lint     clang build of memd and memctl (every source clang-tidy reads) with
 #            -DMEMD_THREAD_SAFETY=ON (-Wthread-safety -Werror), then
 #            clang-tidy (.clang-tidy, warnings as errors) on core daemon fusefs
