@@ -68,9 +68,10 @@ struct ReplayReport {
   uint64_t free_batched_events = 0;  // mm_page_free_batched
 
   uint64_t applied_allocs = 0;
-  uint64_t applied_frees = 0;          // at mm_page_free
-  uint64_t applied_batched_frees = 0;  // at mm_page_free_batched, the mm_page_free lost
-  uint64_t failed_allocs = 0;          // the emulated machine could not allocate
+  uint64_t applied_frees = 0;            // at mm_page_free
+  uint64_t applied_batched_frees = 0;    // at mm_page_free_batched, the mm_page_free lost
+  uint64_t failed_allocs = 0;            // the emulated machine could not allocate
+  uint64_t first_failed_alloc_line = 0;  // the line of the first of them (0: none)
 
   uint64_t skipped_alloc_failed_in_trace = 0;  // pfn=0x0: the kernel's allocation failed
   uint64_t skipped_alloc_refused = 0;          // GFP_ZONE_BAD, MOVABLE|RECLAIMABLE, order > 10

@@ -399,6 +399,7 @@ void Replayer::Impl::alloc(const EventHead& head) {
   if (old != 0 && old != PfnMap::kFailedAlloc) ++report.realloc_without_free;
   if (!a) {
     ++report.failed_allocs;
+    if (report.first_failed_alloc_line == 0) report.first_failed_alloc_line = report.lines;
     pfns.set(pfn, PfnMap::kFailedAlloc);
     return;
   }

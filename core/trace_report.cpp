@@ -66,6 +66,7 @@ std::vector<std::pair<std::string, uint64_t>> ReplayReport::counters() const {
       {"applied_frees", applied_frees},
       {"applied_batched_frees", applied_batched_frees},
       {"failed_allocs", failed_allocs},
+      {"first_failed_alloc_line", first_failed_alloc_line},
       {"skipped", skipped()},
       {"skipped_alloc_failed_in_trace", skipped_alloc_failed_in_trace},
       {"skipped_alloc_refused", skipped_alloc_refused},

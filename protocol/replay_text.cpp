@@ -44,6 +44,24 @@ std::string report_text(const Json& report) {
   for (const auto& [name, value] : report.items()) {
     if (value.is_number()) out += fmt::format("  {:<{}}  {:>10}\n", name, width, value.dump());
   }
+  // What two counters mean, said where they are not zero.
+  auto count = [&](const char* name) {
+    auto it = report.find(name);
+    return it != report.end() && it->is_number_unsigned() ? it->get<uint64_t>() : uint64_t{0};
+  };
+  if (count("skipped_batched") > 0) {
+    out += fmt::format(
+        "skipped_batched: {} mm_page_free_batched lines repeat the mm_page_free of the same "
+        "page just before them (the kernel traces both for one free): duplicates, not lost "
+        "data\n",
+        count("skipped_batched"));
+  }
+  if (count("failed_allocs") > 0) {
+    out += fmt::format(
+        "failed_allocs: {} allocations of the trace failed on the emulated machine, the first "
+        "at line {}\n",
+        count("failed_allocs"), count("first_failed_alloc_line"));
+  }
   auto m = report.find(field::kMalformed);
   if (m != report.end() && m->is_array() && !m->empty()) {
     out += fmt::format("malformed or refused lines (the first {}):\n", m->size());

@@ -242,6 +242,20 @@ TEST(Reply, ReplayReportText) {
             "  emulator_extfrag_claims          12\n"
             "malformed or refused lines (the first 1):\n"
             "  line 2: no pfn= at all\n");
+  // Skipped batched frees are said to be duplicates; failed allocations name their first line.
+  ReplaySummary twice{
+      {{"lines", 9}, {"failed_allocs", 2}, {"first_failed_alloc_line", 7}, {"skipped_batched", 4}},
+      {}};
+  EXPECT_EQ(report_text(report_reply(twice).json["report"]),
+            "  lines                             9\n"
+            "  failed_allocs                     2\n"
+            "  first_failed_alloc_line           7\n"
+            "  skipped_batched                   4\n"
+            "skipped_batched: 4 mm_page_free_batched lines repeat the mm_page_free of the same "
+            "page just before them (the kernel traces both for one free): duplicates, not lost "
+            "data\n"
+            "failed_allocs: 2 allocations of the trace failed on the emulated machine, the first "
+            "at line 7\n");
   EXPECT_EQ(report_text(Json::array({1})), "[\n  1\n]\n");
   EXPECT_EQ(replay_headline({"t.gz", 300000, 0.284, false, false}),
             "replayed t.gz: 300000 lines in 0.28 s\n");

@@ -133,6 +133,8 @@ TEST_F(ReplayTest, AllocationFailingOnTheMachineIsCountedAndItsFreeSkipped) {
   ASSERT_GT(r.failed_allocs, 0u);
   EXPECT_EQ(r.applied_allocs + r.failed_allocs, 64u);
   EXPECT_EQ(machine->nr_allocations(), r.applied_allocs);
+  // Nothing is freed: once one fails, every later one fails; line N is the Nth allocation.
+  EXPECT_EQ(r.first_failed_alloc_line, r.applied_allocs + 1);
   // The last allocation failed: its free, then its batched free, are skipped.
   const uint64_t last = 0x100000 + (63 << 10);
   const auto& r2 = replay(free_line(0, last, 10) + batched_line(0, last));
