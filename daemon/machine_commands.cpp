@@ -204,6 +204,7 @@ Reply Service::status() {
     s = stats_locked();
     st.live_allocations = machine_->nr_allocations();
     st.replaying = replay_session_ != 0;
+    if (st.replaying) st.replay_holder = replay_holder_;
     st.cmdline = machine_->config().cmdline;
   }
   st.shape = machine_shape(*s);

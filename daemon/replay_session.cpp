@@ -28,8 +28,9 @@ protocol::ReplaySummary summary(const ReplayReport& report) {
 
 }  // namespace
 
-uint64_t Service::begin_replay_locked(bool continue_previous) {
+uint64_t Service::begin_replay_locked(bool continue_previous, const Client& holder) {
   if (replay_session_ != 0) return 0;
+  replay_holder_ = {holder.uid, holder.pid, holder.comm};
   report_before_part_.reset();
   if (!continue_previous || !replayer_) {
     previous_replayer_ = std::move(replayer_);
@@ -170,7 +171,7 @@ Reply Service::replay_begin_locked(const ReplayCommand& c, Client* client) {
   if (c.continue_previous && !replayer_) {
     return bad_input("replay: no previous replay to continue");
   }
-  client->replay_session = begin_replay_locked(c.continue_previous);
+  client->replay_session = begin_replay_locked(c.continue_previous, *client);
   Reply reply = protocol::replay_started_reply();
   if (c.every != 0) {
     replayer_->start_history(c.every);
@@ -212,7 +213,7 @@ Reply Service::replay_file(const std::string& path, Client* client) {
   uint64_t session = 0;
   {
     Lock lock(this);
-    session = begin_replay_locked(false);
+    session = begin_replay_locked(false, *client);
   }
   if (session == 0) return Reply::error(Failure::kBusy, "replay: another replay is running");
   // The session belongs to no client: whatever way this returns (an

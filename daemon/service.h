@@ -184,7 +184,8 @@ class Service {
   // Starts a replay session and returns its id; 0 if one runs already. The
   // session continues the kept Replayer (`continue_previous`, which the
   // caller checked is there) or starts a new one.
-  uint64_t begin_replay_locked(bool continue_previous) REQUIRES(mu_);
+  // `holder`: the client running it, named by `status`.
+  uint64_t begin_replay_locked(bool continue_previous, const Client& holder) REQUIRES(mu_);
   // Ends the replay, keeping what it applied: a kept partial line is
   // dropped, the history ends (the rows not yet sent are returned) and the
   // Replayer stays for a `replay begin continue`.
@@ -222,7 +223,8 @@ class Service {
   // continue` until the machine is replaced (reset, snapshot load).
   std::unique_ptr<Replayer> replayer_ GUARDED_BY(mu_);
   uint64_t replay_session_ GUARDED_BY(mu_) = 0;  // the running replay's id; 0 if none
-  uint64_t replay_lines_ GUARDED_BY(mu_) = 0;    // lines the running session applied
+  protocol::MachineStatus::Holder replay_holder_ GUARDED_BY(mu_);  // who runs it
+  uint64_t replay_lines_ GUARDED_BY(mu_) = 0;  // lines the running session applied
   uint64_t next_session_ GUARDED_BY(mu_) = 1;
   // What the running session replaced, put back if it ends without an event:
   // the previous Replayer (a new replay), or the report before this part (`continue`).

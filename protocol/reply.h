@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -164,6 +165,14 @@ struct MachineStatus {
   uint64_t live_allocations = 0;
   uint64_t pgalloc = 0, pgfree = 0, free_pages = 0, extfrag_claims = 0, extfrag_steals = 0;
   bool replaying = false;
+  // Who runs the replay: the client that sent `replay begin`, or the one that
+  // sent `replay file=`; "replay_holder":{"uid":U,"pid":P,"comm":"memctl"}.
+  struct Holder {
+    uint64_t uid = 0;
+    int64_t pid = 0;
+    std::string comm;
+  };
+  std::optional<Holder> replay_holder;
   int64_t pid = 0;
 };
 Reply status_reply(const MachineStatus& s);

@@ -20,11 +20,16 @@ std::string status_text(const MachineStatus& s) {
         fmt::format("  node {} {:<8} start_pfn {:#x} spanned {} present {} managed {} free {}\n",
                     z.node, z.zone, z.start_pfn, z.spanned, z.present, z.managed, z.free);
   }
+  std::string replay = s.replaying ? "yes" : "no";
+  if (s.replay_holder) {
+    replay += fmt::format(", by uid {} pid {} ({})", s.replay_holder->uid, s.replay_holder->pid,
+                          s.replay_holder->comm);
+  }
   return fmt::format(
       "machine: {}\ncmdline: {}\nzones:\n{}live allocations: {}\n"
       "pgalloc {} pgfree {} free pages {} extfrag claims {} steals {}\nreplay running: {}\n",
       s.shape, s.cmdline, zones, s.live_allocations, s.pgalloc, s.pgfree, s.free_pages,
-      s.extfrag_claims, s.extfrag_steals, s.replaying ? "yes" : "no");
+      s.extfrag_claims, s.extfrag_steals, replay);
 }
 
 }  // namespace
@@ -48,6 +53,11 @@ Reply status_reply(const MachineStatus& s) {
                                     {"extfrag_steals", s.extfrag_steals}}},
             {field::kReplaying, s.replaying},
             {field::kPid, s.pid}};
+  if (s.replay_holder) {
+    body["replay_holder"] = Json{{"uid", s.replay_holder->uid},
+                                 {"pid", s.replay_holder->pid},
+                                 {"comm", s.replay_holder->comm}};
+  }
   return Reply::success(std::move(body), status_text(s));
 }
 

@@ -251,6 +251,24 @@ constexpr std::string_view kTrace =
     "  bash-1 [000] ...2.   1.000003: mm_page_free: page=0000000000000000 pfn=0x112db0 order=0\n"
     "  bash-1 [000] .....   1.000004: mm_page_alloc: this line is malformed\n";
 
+// `status` names who runs a replay (issue 13): the client of `replay begin`,
+// until its replay ends.
+TEST_F(ServiceTest, StatusNamesTheReplaysHolder) {
+  Client a{Client::Origin::kSocket, 1000, 0};
+  a.pid = 4242;
+  a.comm = "memctl";
+  EXPECT_FALSE(ok("status").contains("replay_holder"));
+  ok("replay begin", &a);
+  const Json st = ok("status");
+  EXPECT_EQ(st["replaying"], true);
+  EXPECT_EQ(st["replay_holder"], (Json{{"uid", 1000}, {"pid", 4242}, {"comm", "memctl"}}));
+  EXPECT_NE(service->execute("status", &root)
+                .text.find("replay running: yes, by uid 1000 pid 4242 (memctl)\n"),
+            std::string::npos);
+  ok("replay abort", &a);
+  EXPECT_FALSE(ok("status").contains("replay_holder"));
+}
+
 TEST_F(ServiceTest, StreamingReplay) {
   Client a{Client::Origin::kSocket, 1000, 0}, b{Client::Origin::kSocket, 0, 0};
   EXPECT_NE(error("replay end", &a).find("no replay running"), std::string::npos);
