@@ -40,7 +40,7 @@ done
 export MEMD_LONG
 JOBS=${MEMD_JOBS:-2}
 OUT=${MEMD_CI_DIR:-$SRC/build-ci}
-FUZZ_SECONDS=${MEMD_FUZZ_SECONDS:-30}
+FUZZ_SECONDS=${MEMD_FUZZ_SECONDS:-20}
 [ "$MEMD_LONG" = 1 ] && FUZZ_SECONDS=${MEMD_LONG_FUZZ_SECONDS:-300}
 # Tests labelled `long` only with --long / MEMD_LONG=1.
 CTEST_FILTER=(-LE long)
