@@ -300,6 +300,7 @@ TEST(Reply, FailureNames) {
       {Failure::kCheckFailed, "check_failed"},
       {Failure::kIo, "io"},
       {Failure::kInternal, "internal"},
+      {Failure::kNotATrace, "not_a_trace"},
   };
   for (const auto& [failure, name] : names) {
     EXPECT_EQ(failure_name(failure), name);
