@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "daemon/command_log.h"
 #include "daemon/service.h"
 #include "protocol/files.h"
 #include "protocol/text.h"
@@ -54,30 +55,54 @@ std::vector<protocol::AllocationEntry> entries(const std::vector<Allocation>& li
 
 }  // namespace
 
-Reply Service::alloc(const AllocCommand& c, const Client& client) {
+std::optional<Reply> Service::make_allocations(const AllocCommand& c, const Client& client,
+                                               std::vector<Allocation>* made,
+                                               std::optional<Error>* failure) {
   auto gfp = gfp_of(c);
   if (!gfp) return bad_input(gfp.error().message);
-  std::vector<Allocation> made;
-  std::optional<Error> failure;
   {
     Lock lock(this);
     const AllocRequest request{c.order, *gfp, c.node, c.cpu_or_default()};
     if (auto refusal = alloc_refusal(*machine_, request)) return bad_input(*refusal);
     act_for_locked(client);
-    made.reserve(c.count_or_default());
+    made->reserve(c.count_or_default());
     for (uint64_t i = 0; i < c.count_or_default(); ++i) {
       auto a = machine_->alloc(request);
       if (!a) {
-        failure = a.error();
+        *failure = a.error();
         break;
       }
-      made.push_back(*a);
+      made->push_back(*a);
     }
     changed_locked();  // even a failed allocation may boost a watermark or reserve a block
   }
   wake_trace_readers();
+  return std::nullopt;
+}
+
+Reply Service::alloc(const AllocCommand& c, const Client& client) {
+  std::vector<Allocation> made;
+  std::optional<Error> failure;
+  if (auto refused = make_allocations(c, client, &made, &failure)) return std::move(*refused);
   return protocol::alloc_reply(entries(made), failure ? &failure->message : nullptr,
                                c.count_or_default() > 1);
+}
+
+void Service::alloc_into(const Command& command, const AllocCommand& c, Client* client,
+                         std::string* out) {
+  std::vector<Allocation> made;
+  std::optional<Error> failure;
+  std::optional<Reply> reply = make_allocations(c, *client, &made, &failure);
+  if (!reply && !failure) {
+    protocol::append_alloc_line(out, entries(made));
+    log_command(command, client, Reply{});  // a default Reply: ok
+    return;
+  }
+  if (!reply) {
+    reply = protocol::alloc_reply(entries(made), &failure->message, c.count_or_default() > 1);
+  }
+  log_command(command, client, *reply);
+  *out += reply->json_line();
 }
 
 // Every target must name a live allocation, each one once, before anything

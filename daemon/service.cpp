@@ -175,6 +175,31 @@ Reply Service::run(const Command& command, Client* client) {
   return reply;
 }
 
+std::shared_ptr<const std::string> Service::run_into(const Command& command, Client* client,
+                                                     std::string* out) {
+  const auto* alloc = std::get_if<AllocCommand>(&command);
+  if (!alloc) {
+    Reply reply = run(command, client);
+    if (out->empty()) {
+      *out = reply.json_line();  // a large reply is not copied
+    } else {
+      *out += reply.json_line();
+    }
+    return std::move(reply.payload);
+  }
+  const size_t before = out->size();
+  try {
+    alloc_into(command, *alloc, client, out);
+  } catch (const std::exception& e) {  // as run() does
+    out->resize(before);
+    const Reply reply =
+        Reply::error(Failure::kInternal, fmt::format("internal error: {}", e.what()));
+    log_command(command, client, reply);
+    *out += reply.json_line();
+  }
+  return nullptr;
+}
+
 Reply Service::dispatch(const Command& command, Client* client) {
   struct Visitor {
     Service* s;

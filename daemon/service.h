@@ -79,6 +79,12 @@ class Service {
   // Parses and runs one command line.
   Reply execute(std::string_view line, Client* client) EXCLUDES(mu_);
   Reply run(const Command& command, Client* client) EXCLUDES(mu_);
+  // run(command, client).json_line() appended to `out`, for the socket; returns
+  // the reply's raw bytes to send after it (`snapshot save`'s state), if any.
+  // A successful `alloc`, the commonest line, is written without building a
+  // Reply (protocol::append_alloc_line).
+  std::shared_ptr<const std::string> run_into(const Command& command, Client* client,
+                                              std::string* out) EXCLUDES(mu_);
   // memd is stopping: a running replay ends at its next batch.
   void stop();
   // Whether `client` runs the replay in progress (a replay ended by `reset`
@@ -153,6 +159,15 @@ class Service {
   std::string render_pageblocks() EXCLUDES(mu_);
 
   Reply alloc(const AllocCommand& c, const Client& client) EXCLUDES(mu_);
+  // Makes the allocations `c` asks for into `made`, up to the first the
+  // allocator refuses (`failure`); returns the reply only when `c` is refused
+  // before anything changes (bad input).
+  std::optional<Reply> make_allocations(const AllocCommand& c, const Client& client,
+                                        std::vector<Allocation>* made,
+                                        std::optional<Error>* failure) EXCLUDES(mu_);
+  // The JSON line of `alloc`, written directly when it succeeded.
+  void alloc_into(const Command& command, const AllocCommand& c, Client* client, std::string* out)
+      EXCLUDES(mu_);
   Reply free(const FreeCommand& c, const Client& client) EXCLUDES(mu_);
   Reply free_pages(const FreeCommand& c, const Client& client) EXCLUDES(mu_);
   Reply trace(const TraceCommand& c) EXCLUDES(mu_);

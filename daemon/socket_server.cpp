@@ -417,7 +417,9 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
       read_snapshot(snapshot->bytes);
       return Next::kWait;
     }
-    queue(server_->service->run(*command, client_.get()));
+    if (auto payload = server_->service->run_into(*command, client_.get(), &out_)) {
+      payload_ = std::move(payload);  // `snapshot save`: the state, right after
+    }
     return Next::kLine;
   }
 

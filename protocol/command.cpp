@@ -28,15 +28,42 @@ Error make_usage_error(std::string_view verb, std::string_view usage, std::strin
   return make_error(fmt::format("{}: {} (usage: {})", verb, what, usage));
 }
 
+// A word without quotes: split at its first '=', copied in two pieces rather
+// than character by character (pipelined commands spent 7 % of memd's time
+// tokenizing).
+Token plain_token(std::string_view word) {
+  Token t;
+  const size_t eq = word.find('=');
+  if (eq == std::string_view::npos) {
+    t.value.assign(word);
+    return t;
+  }
+  t.has_key = true;
+  t.key.assign(word.substr(0, eq));
+  t.value.assign(word.substr(eq + 1));
+  return t;
+}
+
 // Splits on blanks; double quotes group ("file=\"/tmp/a b\""), backslash escapes inside them.
 Result<std::vector<Token>> tokenize(std::string_view line) {
   std::vector<Token> out;
+  out.reserve(8);
   size_t i = 0;
   while (i < line.size()) {
     while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) {
       ++i;
     }
     if (i == line.size()) break;
+    const std::string_view rest = line.substr(i);
+    const std::string_view plain = rest.substr(0, rest.find_first_of(" \t\""));
+    if (plain.size() == rest.size() || rest[plain.size()] != '"') {
+      out.push_back(plain_token(plain));
+      if (out.back().has_key && out.back().key.empty()) {
+        return make_error("'=" + out.back().value + "' has no key");
+      }
+      i += plain.size();
+      continue;
+    }
     std::string word;
     bool has_eq = false;
     Token t;

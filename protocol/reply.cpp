@@ -266,6 +266,28 @@ Reply alloc_reply(const std::vector<AllocationEntry>& made, const std::string* f
   return Reply::success(std::move(body), std::move(text));
 }
 
+void append_alloc_line(std::string* out, const std::vector<AllocationEntry>& made) {
+  *out += R"({"ok":true,"allocations":[)";
+  for (size_t i = 0; i < made.size(); ++i) {
+    const AllocationEntry& a = made[i];
+    *out += i == 0 ? R"({"id":)" : R"(,{"id":)";
+    append_number(out, a.id);
+    *out += R"(,"pfn":"0x)";
+    append_number(out, a.pfn, 16);
+    *out += R"(","order":)";
+    append_number(out, a.order);
+    *out += R"(,"zone":")";
+    *out += a.zone;
+    *out += R"(","node":)";
+    if (a.node < 0) *out += '-';
+    append_number(out, static_cast<uint64_t>(std::abs(static_cast<int64_t>(a.node))));
+    *out += R"(,"migratetype":")";
+    *out += a.migratetype;
+    *out += R"("})";
+  }
+  *out += "]}\n";
+}
+
 Reply free_reply(const std::vector<AllocationEntry>& freed) {
   Json list = Json::array();
   std::string text;

@@ -128,6 +128,12 @@ std::string allocation_text(const AllocationEntry& a);
 // error, with the ones made before it when the command asked for several.
 Reply alloc_reply(const std::vector<AllocationEntry>& made, const std::string* failure,
                   bool asked_for_several);
+// alloc_reply(made, nullptr, ...).json_line() appended to `out`, written
+// directly: the socket's answer to a successful `alloc`, its commonest line,
+// without building the reply's JSON tree and control-file text (they were a
+// third of a pipelined allocation's time). The names in `made` are the
+// kernel's (plain ASCII, nothing to escape).
+void append_alloc_line(std::string* out, const std::vector<AllocationEntry>& made);
 // `free pfn=.../id=...`: {"freed":[...],"count":N}; `free all`: {"count":N}.
 Reply free_reply(const std::vector<AllocationEntry>& freed);
 Reply free_all_reply(uint64_t count);

@@ -118,6 +118,28 @@ TEST(Reply, Allocations) {
   EXPECT_EQ(r.text, "id=7 pfn=0x1f400 order=3 zone=Normal node=0 migratetype=Movable\n");
 }
 
+// The socket's direct line for a successful alloc is PROTOCOL.md's bytes
+// (written out here) and alloc_reply's own line, for none, one and several
+// allocations, negative nodes and 64-bit ids and pfns included.
+TEST(Reply, AllocLineIsAllocReplysLine) {
+  std::string out = "before\n";
+  append_alloc_line(&out, {kEntry});
+  EXPECT_EQ(out, std::string("before\n") + R"({"ok":true,"allocations":[)" + kEntryJson + "]}\n");
+  const std::vector<std::vector<AllocationEntry>> cases = {
+      {},
+      {kEntry},
+      {kEntry, {8, 0, 0, "DMA", -1, "Unmovable"}},
+      {{UINT64_MAX, UINT64_MAX, 10, "DMA32", 1023, "Reclaimable"},
+       {0, 0x10, 1, "Movable", 3, "HighAtomic"},
+       {9, 0xfffff, 2, "Normal", -2147483647 - 1, "Isolate"}},
+  };
+  for (const auto& made : cases) {
+    std::string direct;
+    append_alloc_line(&direct, made);
+    EXPECT_EQ(direct, alloc_reply(made, nullptr, made.size() > 1).json_line());
+  }
+}
+
 TEST(Reply, AllocationFailure) {
   const std::string why =
       "page allocation failure: order:3, mode:0xcc0(GFP_KERNEL), nodemask=(null)";
