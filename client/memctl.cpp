@@ -44,6 +44,13 @@ struct Invocation {
   FreeRequest free;
   int free_cpu = 0;
   CLI::Option* o_free_cpu = nullptr;
+  // allocations
+  protocol::AllocationsCommand listing;
+  int listing_node = 0;
+  unsigned listing_order = 0;
+  uint64_t listing_after = 0, listing_limit = 0;
+  CLI::Option *o_listing_node = nullptr, *o_listing_order = nullptr, *o_listing_after = nullptr,
+              *o_listing_limit = nullptr;
   // show, sysctl, replay, snapshot
   std::string file;
   std::string setting;
@@ -172,6 +179,33 @@ int run_free(Invocation& in, const Io& io) {
   if (!conn) return fail(io.err, kExitUnreachable, conn.error().message);
   const Exchange x = free_in_parts(&*conn, *parts, parts->back().first + parts->back().count);
   return print_reply(in, x, format_free, x.status, io);
+}
+
+void add_allocations(CLI::App* cmd, Invocation* in) {
+  cmd->add_option("--zone", in->listing.zone, "only this zone's (DMA, DMA32, Normal, Movable)");
+  in->o_listing_node = cmd->add_option("--node", in->listing_node, "only this node's")
+                           ->check(CLI::Range(0, protocol::kMaxNode));
+  cmd->add_option("--migratetype", in->listing.migratetype,
+                  "only those of this migrate type (Unmovable, Movable, Reclaimable)");
+  in->o_listing_order = cmd->add_option("--order", in->listing_order, "only those of this order")
+                            ->check(CLI::Range(0U, protocol::kMaxOrder));
+  in->o_listing_after =
+      cmd->add_option("--after", in->listing_after, "only ids above this one (the next page)");
+  in->o_listing_limit =
+      cmd->add_option("--limit", in->listing_limit,
+                      "list at most N (default " +
+                          std::to_string(protocol::kDefaultAllocationsLimit) + ", at most " +
+                          std::to_string(protocol::kMaxAllocationsLimit) + ")")
+          ->check(CLI::Range(uint64_t{1}, protocol::kMaxAllocationsLimit));
+}
+
+int run_allocations(Invocation& in, const Io& io) {
+  if (in.o_listing_node->count()) in.listing.node = in.listing_node;
+  if (in.o_listing_order->count()) in.listing.order = in.listing_order;
+  if (in.o_listing_after->count()) in.listing.after = in.listing_after;
+  if (in.o_listing_limit->count()) in.listing.limit = in.listing_limit;
+  return simple_command(in, protocol::format_command(in.listing), "allocations",
+                        format_allocation_list, io);
 }
 
 void add_show(CLI::App* cmd, Invocation* in) {
@@ -369,6 +403,8 @@ struct Subcommand {
 constexpr Subcommand kSubcommands[] = {
     {"alloc", "allocate pages, as alloc_pages() would", add_alloc, run_alloc},
     {"free", "free allocations by first pfn, by id, or all", add_free, run_free},
+    {"allocations", "list the live allocations (id, pfn, order, zone, node, migrate type)",
+     add_allocations, run_allocations},
     {"show", "print a file as the mount serves it", add_show, run_show},
     {"sysctl", "list, read or set the vm sysctls memd models", add_sysctl, run_sysctl},
     {"replay", "replay a kernel trace (kmem:mm_page_alloc/mm_page_free)", add_replay, run_replay},

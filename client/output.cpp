@@ -69,6 +69,19 @@ std::string format_free(const Json& reply) {
   return out;
 }
 
+std::string format_allocation_list(const Json& reply) {
+  auto it = reply.find(field::kAllocations);
+  if (it == reply.end() || !it->is_array()) return pretty(reply);
+  const uint64_t count = number_of(reply, field::kCount);
+  const uint64_t matched = number_of(reply, field::kMatched);
+  std::string out = it->empty() ? "" : format_allocations(*it);
+  out += fmt::format("{} of {} allocation{}\n", count, matched, matched == 1 ? "" : "s");
+  if (matched > count && !it->empty()) {
+    out += fmt::format("the next ones: --after {}\n", text_of(it->back(), field::kId));
+  }
+  return out;
+}
+
 std::string format_sysctl(const Json& reply) {
   auto it = reply.find(field::kSysctl);
   if (it == reply.end() || !it->is_object()) return pretty(reply);

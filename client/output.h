@@ -19,6 +19,9 @@ std::string format_allocations(const Json& list);
 std::string format_alloc(const Json& reply);
 // `free`: what was freed ("freed 3 allocations" and their table).
 std::string format_free(const Json& reply);
+// `allocations`: the table, then "N of M allocations" (and how to see the
+// next ones when M > N).
+std::string format_allocation_list(const Json& reply);
 // `sysctl`: "vm.NAME = VALUE" lines, as sysctl(8) prints them.
 std::string format_sysctl(const Json& reply);
 // `status`: the machine, its zones and counters.

@@ -53,6 +53,24 @@ struct Allocation {
   unsigned migratetype = 0;  // gfp_migratetype() of the request
 };
 
+// Which live allocations Machine::allocations() lists: each field, when
+// set, must match; ids above `after` only; at most `limit` of them.
+struct AllocationFilter {
+  std::optional<int> nid;
+  std::optional<unsigned> zone_idx;  // the zone's index in its node (ZoneKind)
+  std::optional<unsigned> migratetype;
+  std::optional<unsigned> order;
+  AllocId after = 0;  // ids start at 1
+  size_t limit = SIZE_MAX;
+};
+
+// The allocations a filter lists, in id order, and how many match in all
+// (beyond `limit` too).
+struct AllocationList {
+  std::vector<Allocation> allocations;
+  uint64_t matched = 0;
+};
+
 struct CheckReport {
   std::vector<std::string> problems;  // empty: every invariant holds
   bool ok() const { return problems.empty(); }
@@ -85,6 +103,9 @@ class Machine {
   std::optional<Allocation> find_pfn(Pfn pfn) const;
   std::optional<Allocation> find_id(AllocId id) const;
   uint64_t nr_allocations() const;
+  // The live allocations `filter` selects, where they are now (a movable
+  // one's pfn changes when it migrates; its id does not).
+  AllocationList allocations(const AllocationFilter& filter) const;
 
   // vm sysctls memd models: min_free_kbytes, watermark_scale_factor,
   // watermark_boost_factor, lowmem_reserve_ratio, percpu_pagelist_high_fraction.

@@ -72,6 +72,27 @@ uint64_t Machine::nr_allocations() const {
   return ids_->size();
 }
 
+namespace {
+
+bool selects(const AllocationFilter& f, const Allocation& a) {
+  return a.id > f.after && (!f.nid || *f.nid == a.nid) &&
+         (!f.zone_idx || *f.zone_idx == a.zone_idx) &&
+         (!f.migratetype || *f.migratetype == a.migratetype) && (!f.order || *f.order == a.order);
+}
+
+}  // namespace
+
+AllocationList Machine::allocations(const AllocationFilter& filter) const {
+  AllocationList list;
+  for (auto [id, pfn] : ids_->sorted()) {
+    const Allocation a = describe(pfn, ctx_.frames[pfn]);
+    if (!selects(filter, a)) continue;
+    ++list.matched;
+    if (list.allocations.size() < filter.limit) list.allocations.push_back(a);
+  }
+  return list;
+}
+
 // Why free_pfn() refuses (pfn, cpu), checked in order. Out of line and
 // cold, like Machine::alloc_refusal().
 Error Machine::free_refusal(Pfn pfn, int cpu) const {

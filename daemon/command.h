@@ -18,6 +18,7 @@
 
 namespace memd {
 
+using protocol::AllocationsCommand;
 using protocol::AllocCommand;
 using protocol::announces_raw_bytes;
 using protocol::CheckCommand;

@@ -81,6 +81,7 @@ bool changes_machine(const Command& command) {
     bool operator()(const CheckCommand&) const { return false; }
     bool operator()(const StatusCommand&) const { return false; }
     bool operator()(const HelpCommand&) const { return false; }
+    bool operator()(const AllocationsCommand&) const { return false; }
     bool operator()(const TraceCommand& c) const { return c.op != TraceCommand::Op::kStatus; }
     bool operator()(const AllocCommand&) const { return true; }
     bool operator()(const FreeCommand&) const { return true; }

@@ -212,6 +212,59 @@ Reply Service::reset() {
   return protocol::reset_reply(shape());
 }
 
+namespace {
+
+// The core's filter for `c` on machine `m`, or why a name is wrong: the zone
+// must be one of the machine's (ZoneKind's names, as zoneinfo prints them),
+// the migrate type one of the kernel's names.
+Result<AllocationFilter> allocation_filter(const Machine& m, const AllocationsCommand& c) {
+  AllocationFilter f;
+  f.nid = c.node;
+  f.order = c.order;
+  f.after = c.after.value_or(0);
+  f.limit = c.limit_or_default();
+  if (c.node && *c.node >= m.nr_nodes()) {
+    return make_error(
+        fmt::format("allocations: node={}: the machine has nodes 0-{}", *c.node, m.nr_nodes() - 1));
+  }
+  if (!c.zone.empty()) {
+    std::string names;
+    for (unsigned idx = 0; idx < m.layout().arch.nr_zones(); ++idx) {
+      const std::string_view name = m.zone(0, idx).name;
+      if (name == c.zone) f.zone_idx = idx;
+      names += fmt::format("{}{}", names.empty() ? "" : ", ", name);
+    }
+    if (!f.zone_idx) {
+      return make_error(
+          fmt::format("allocations: zone={}: the machine's zones are {}", c.zone, names));
+    }
+  }
+  if (!c.migratetype.empty()) {
+    for (unsigned mt = 0; mt < kMigrateTypes; ++mt) {
+      if (kMigrateTypeNames[mt] == c.migratetype) f.migratetype = mt;
+    }
+    if (!f.migratetype) {
+      return make_error(fmt::format(
+          "allocations: migratetype={}: one of Unmovable, Movable, Reclaimable, HighAtomic",
+          c.migratetype));
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+Reply Service::allocations(const AllocationsCommand& c) {
+  AllocationList list;
+  {
+    Lock lock(this);
+    auto filter = allocation_filter(*machine_, c);
+    if (!filter) return bad_input(filter.error().message);
+    list = machine_->allocations(*filter);
+  }
+  return protocol::allocations_reply(entries(list.allocations), list.matched);
+}
+
 Reply Service::check() {
   CheckReport report;
   {

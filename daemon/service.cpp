@@ -217,6 +217,7 @@ Reply Service::dispatch(const Command& command, Client* client) {
       return protocol::text_reply(std::string(command_help()));
     }
     Reply operator()(const TraceCommand& c) { return s->trace(c); }
+    Reply operator()(const AllocationsCommand& c) { return s->allocations(c); }
   };
   return std::visit(Visitor{this, client}, command);
 }

@@ -169,6 +169,7 @@ class Service {
   void alloc_into(const Command& command, const AllocCommand& c, Client* client, std::string* out)
       EXCLUDES(mu_);
   Reply free(const FreeCommand& c, const Client& client) EXCLUDES(mu_);
+  Reply allocations(const AllocationsCommand& c) EXCLUDES(mu_);
   Reply free_pages(const FreeCommand& c, const Client& client) EXCLUDES(mu_);
   Reply trace(const TraceCommand& c) EXCLUDES(mu_);
   // The machine acts for `client` from now on: the task its reports and its

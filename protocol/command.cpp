@@ -3,6 +3,7 @@
 #include "protocol/command.h"
 
 #include <algorithm>
+#include <cctype>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -228,6 +229,43 @@ Result<Command> parse_free(const Args& a) {
   return Command{c};
 }
 
+// A name= value: letters and digits only (a zone's or a migrate type's name).
+Result<std::string> name_value(const Args& a, std::string_view key) {
+  const Token* t = a.find(key);
+  if (!t) return std::string();
+  const bool plain = !t->value.empty() && std::all_of(t->value.begin(), t->value.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0;
+  });
+  if (!plain) return a.error(fmt::format("{}: not a name", quoted(t->text())));
+  return t->value;
+}
+
+Result<Command> parse_allocations(const Args& a) {
+  if (auto st = a.check_keys({"zone", "node", "migratetype", "order", "after", "limit"}); !st) {
+    return st.error();
+  }
+  AllocationsCommand c;
+  auto zone = name_value(a, "zone");
+  if (!zone) return zone.error();
+  c.zone = *zone;
+  auto mt = name_value(a, "migratetype");
+  if (!mt) return mt.error();
+  c.migratetype = *mt;
+  auto node = a.number("node", 0, kMaxNode);
+  if (!node) return node.error();
+  if (*node) c.node = static_cast<int>(**node);
+  auto order = a.number("order", 0, kMaxOrder);
+  if (!order) return order.error();
+  if (*order) c.order = static_cast<unsigned>(**order);
+  auto after = a.number("after", 0, UINT64_MAX);
+  if (!after) return after.error();
+  c.after = *after;
+  auto limit = a.number("limit", 1, kMaxAllocationsLimit);
+  if (!limit) return limit.error();
+  c.limit = *limit;
+  return Command{c};
+}
+
 Result<Command> parse_sysctl(const Args& a) {
   SysctlCommand c;
   if (a.tokens().size() > 1) return a.error("one sysctl at a time");
@@ -394,6 +432,9 @@ struct Verb {
 constexpr Verb kVerbs[] = {
     {"alloc", "alloc order=N gfp=FLAGS [node=N] [cpu=N] [count=N]", parse_alloc},
     {"free", "free pfn=P... | id=N... | all [cpu=C]", parse_free},
+    {"allocations",
+     "allocations [zone=NAME] [node=N] [migratetype=NAME] [order=N] [after=ID] [limit=N]",
+     parse_allocations},
     {"sysctl", "sysctl | sysctl NAME | sysctl NAME=VALUE", parse_sysctl},
     {"show", "show FILE", parse_show},
     {"replay", "replay file=PATH | begin [every=N] [continue] | data bytes=N | end | abort",
@@ -572,6 +613,17 @@ Result<std::string> format_trace(const TraceCommand& c) {
   return make_error("trace: unknown step");
 }
 
+Result<std::string> format_allocations(const AllocationsCommand& c) {
+  LineWriter w("allocations");
+  if (!c.zone.empty()) w.value("zone", c.zone);
+  if (c.node) w.number("node", static_cast<uint64_t>(*c.node));
+  if (!c.migratetype.empty()) w.value("migratetype", c.migratetype);
+  if (c.order) w.number("order", *c.order);
+  if (c.after) w.number("after", *c.after);
+  if (c.limit) w.number("limit", *c.limit);
+  return w.done();
+}
+
 Result<std::string> format_snapshot(const SnapshotCommand& c) {
   LineWriter w("snapshot");
   if (c.op == SnapshotCommand::Op::kSave) return w.word("save").done();
@@ -595,6 +647,7 @@ Result<std::string> format_command(const Command& command) {
     Result<std::string> operator()(const StatusCommand&) { return std::string("status"); }
     Result<std::string> operator()(const HelpCommand&) { return std::string("help"); }
     Result<std::string> operator()(const TraceCommand& c) { return format_trace(c); }
+    Result<std::string> operator()(const AllocationsCommand& c) { return format_allocations(c); }
   };
   return std::visit(Visitor{}, command);
 }

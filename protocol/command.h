@@ -35,6 +35,9 @@ inline constexpr int kMaxCpu = 8191;
 // What an absent cpu= and count= mean.
 inline constexpr int kDefaultCpu = 0;
 inline constexpr uint64_t kDefaultCount = 1;
+// `allocations limit=N`: the default and the most one reply lists.
+inline constexpr uint64_t kDefaultAllocationsLimit = 1000;
+inline constexpr uint64_t kMaxAllocationsLimit = 100'000;
 
 struct AllocCommand {
   unsigned order = 0;
@@ -61,6 +64,22 @@ struct FreeCommand {
 
   int cpu_or_default() const { return cpu.value_or(kDefaultCpu); }
   friend bool operator==(const FreeCommand&, const FreeCommand&) = default;
+};
+
+// `allocations [zone=NAME] [node=N] [migratetype=NAME] [order=N] [after=ID]
+// [limit=N]`: the live allocations, in id order, where they are now; each
+// key given narrows the list (names as the kernel prints them: Normal,
+// Movable; whoever runs it checks them against the machine).
+struct AllocationsCommand {
+  std::string zone;         // empty: any zone
+  std::optional<int> node;  // absent: any node
+  std::string migratetype;  // empty: any
+  std::optional<unsigned> order;
+  std::optional<uint64_t> after;  // ids above this one only (the next page of a long list)
+  std::optional<uint64_t> limit;  // at most this many (kDefaultAllocationsLimit)
+
+  uint64_t limit_or_default() const { return limit.value_or(kDefaultAllocationsLimit); }
+  friend bool operator==(const AllocationsCommand&, const AllocationsCommand&) = default;
 };
 
 struct SysctlCommand {
@@ -127,7 +146,7 @@ inline constexpr uint64_t kMaxTraceBufferKb = uint64_t{1} << 40;
 
 using Command = std::variant<AllocCommand, FreeCommand, SysctlCommand, ShowCommand, ReplayCommand,
                              SnapshotCommand, ResetCommand, CheckCommand, StatusCommand,
-                             HelpCommand, TraceCommand>;
+                             HelpCommand, TraceCommand, AllocationsCommand>;
 
 // Checks the text of a gfp= value: nullopt if good, else why not ("unknown
 // flag '__GFP_BOGUS'"). A plain function: the core's parse_gfp, wrapped.

@@ -9,6 +9,9 @@ std::string_view command_help() {
   free pfn=P [pfn=P...] [cpu=C]   free the allocations whose first page is P
   free id=N [id=N...] [cpu=C]     free allocations by id
   free all [cpu=C]                free every live allocation
+  allocations [zone=NAME] [node=N] [migratetype=NAME] [order=N] [after=ID] [limit=N]
+                                  the live allocations in id order, where they are now
+                                  (at most 1000 unless limit= says; after=ID: the next ones)
   sysctl                          list the vm sysctls memd models
   sysctl NAME                     print one (min_free_kbytes, watermark_scale_factor, ...)
   sysctl NAME=VALUE               set one (lowmem_reserve_ratio="256 256 32 0 0")

@@ -288,6 +288,27 @@ void append_alloc_line(std::string* out, const std::vector<AllocationEntry>& mad
   *out += "]}\n";
 }
 
+Reply allocations_reply(const std::vector<AllocationEntry>& listed, uint64_t matched) {
+  Json list = Json::array();
+  list.get_ref<Json::array_t&>().reserve(listed.size());
+  std::string text;
+  for (const AllocationEntry& a : listed) {
+    list.push_back(allocation_json(a));
+    append_allocation_text(&text, a);
+  }
+  text += fmt::format("{} of {} allocations\n", listed.size(), matched);
+  if (matched > listed.size() && !listed.empty()) {
+    text +=
+        fmt::format("the next ones: allocations after={} (with the same keys)\n", listed.back().id);
+  }
+  Json body = Json::object();
+  auto& fields = body.get_ref<Json::object_t&>();
+  fields.emplace_back(field::kAllocations, std::move(list));
+  fields.emplace_back(field::kCount, listed.size());
+  fields.emplace_back(field::kMatched, matched);
+  return Reply::success(std::move(body), std::move(text));
+}
+
 Reply free_reply(const std::vector<AllocationEntry>& freed) {
   Json list = Json::array();
   std::string text;

@@ -75,6 +75,7 @@ inline constexpr const char* kError = "error";
 inline constexpr const char* kFailure = "failure";  // an error's kind: failure_name()
 inline constexpr const char* kAllocations = "allocations";
 inline constexpr const char* kFreed = "freed";
+inline constexpr const char* kMatched = "matched";  // allocations: how many match in all
 inline constexpr const char* kCount = "count";
 inline constexpr const char* kSysctl = "sysctl";
 inline constexpr const char* kText = "text";
@@ -134,6 +135,10 @@ Reply alloc_reply(const std::vector<AllocationEntry>& made, const std::string* f
 // third of a pipelined allocation's time). The names in `made` are the
 // kernel's (plain ASCII, nothing to escape).
 void append_alloc_line(std::string* out, const std::vector<AllocationEntry>& made);
+// `allocations`: {"allocations":[...],"count":N,"matched":M}, the N listed
+// of the M that match; text: a line each, then "N of M allocations" (and
+// the command for the next ones when M > N).
+Reply allocations_reply(const std::vector<AllocationEntry>& listed, uint64_t matched);
 // `free pfn=.../id=...`: {"freed":[...],"count":N}; `free all`: {"count":N}.
 Reply free_reply(const std::vector<AllocationEntry>& freed);
 Reply free_all_reply(uint64_t count);

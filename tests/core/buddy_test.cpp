@@ -1963,6 +1963,59 @@ TEST(BuddyBoot, UnalignedE820Range) {
 // The allocation API
 // ===========================================================================
 
+// Machine::allocations: every live allocation once, in id order, where
+// alloc() put it; each filter field narrows; `after` and `limit` page; the
+// count of matches covers what the limit leaves out.
+TEST(Api, AllocationsListsAndFilters) {
+  MEMD_BOOT(m, machines::movablecore_256m());
+  const Allocation movable = alloc_ok(m, 2, gfp::kHighuserMovable);
+  const Allocation kernel = alloc_ok(m, 0, gfp::kKernel);
+  const Allocation reclaimable = alloc_ok(m, 1, gfp::kKernel | gfp::kReclaimable);
+  const Allocation dma = alloc_ok(m, 3, gfp::kKernel | gfp::kDma);
+  ASSERT_TRUE(m.free_id(kernel.id).ok());
+  const Allocation movable2 = alloc_ok(m, 2, gfp::kHighuserMovable);
+  EXPECT_EQ(movable.zone_idx, kZoneMovable);
+  EXPECT_EQ(reclaimable.zone_idx, kZoneDma32);  // 1 GiB: no Normal memory
+  EXPECT_EQ(dma.zone_idx, kZoneDma);
+  auto ids = [](const AllocationList& l) {
+    std::vector<AllocId> v;
+    for (const Allocation& a : l.allocations)
+      v.push_back(a.id);
+    return v;
+  };
+  const AllocationList all = m.allocations({});
+  EXPECT_EQ(ids(all), (std::vector<AllocId>{movable.id, reclaimable.id, dma.id, movable2.id}));
+  EXPECT_EQ(all.matched, 4u);
+  const Allocation& listed = all.allocations[2];
+  EXPECT_EQ(listed.pfn, dma.pfn);
+  EXPECT_EQ(listed.order, 3u);
+  EXPECT_EQ(listed.zone_name, "DMA");
+  EXPECT_EQ(listed.nid, 0);
+  EXPECT_EQ(listed.migratetype, unsigned{kUnmovable});
+  EXPECT_EQ(all.allocations[1].migratetype, unsigned{kReclaimable});
+
+  AllocationFilter f;
+  f.zone_idx = kZoneMovable;
+  EXPECT_EQ(ids(m.allocations(f)), (std::vector<AllocId>{movable.id, movable2.id}));
+  f = {};
+  f.migratetype = kReclaimable;
+  EXPECT_EQ(ids(m.allocations(f)), (std::vector<AllocId>{reclaimable.id}));
+  f = {};
+  f.order = 2;
+  f.after = movable.id;
+  EXPECT_EQ(ids(m.allocations(f)), (std::vector<AllocId>{movable2.id}));
+  f = {};
+  f.nid = 1;
+  EXPECT_EQ(m.allocations(f).matched, 0u);
+  f = {};
+  f.limit = 2;
+  const AllocationList page = m.allocations(f);
+  EXPECT_EQ(ids(page), (std::vector<AllocId>{movable.id, reclaimable.id}));
+  EXPECT_EQ(page.matched, 4u);
+  f.after = reclaimable.id;
+  EXPECT_EQ(ids(m.allocations(f)), (std::vector<AllocId>{dma.id, movable2.id}));
+}
+
 TEST(Api, IdsFreesAndErrors) {
   MEMD_BOOT(m, machines::pc_64m());
   Allocation a = alloc_ok(m, 4, gfp::kHighuserMovable);

@@ -71,6 +71,56 @@ TEST_F(ServiceTest, AllocReplyShape) {
   EXPECT_EQ(ok("status")["live_allocations"], 6);
 }
 
+// The socket's path (run_into: a successful alloc's line written directly)
+// says what run() says, byte for byte, on two copies of one machine: for
+// allocations that succeed, fail part way, are refused, and other verbs.
+TEST_F(ServiceTest, RunIntoWritesWhatRunWrites) {
+  auto cloned = service->clone();
+  ASSERT_TRUE(cloned.ok()) << cloned.error().message;
+  std::unique_ptr<Service> copy = std::move(*cloned);
+  std::string direct;
+  for (const char* line :
+       {"alloc order=3 gfp=GFP_HIGHUSER_MOVABLE", "alloc order=0 gfp=GFP_KERNEL count=3",
+        "alloc order=0 gfp=GFP_KERNEL cpu=9", "alloc order=0 gfp=__GFP_MOVABLE|__GFP_RECLAIMABLE",
+        "alloc order=10 gfp=GFP_KERNEL|__GFP_NORETRY count=100000", "free id=2",
+        "allocations limit=2", "check", "sysctl min_free_kbytes"}) {
+    auto command = parse_command(line);
+    ASSERT_TRUE(command.ok()) << line;
+    const std::string expected = service->run(*command, &root).json_line();
+    direct.clear();
+    EXPECT_EQ(copy->run_into(*command, &root, &direct), nullptr) << line;
+    EXPECT_EQ(direct, expected) << line;
+  }
+}
+
+// `allocations`: every live allocation where the alloc replies put it, in id
+// order; filters narrow the list; names the machine lacks are refused,
+// naming what it has.
+TEST_F(ServiceTest, AllocationsListsWhereTheyAre) {
+  Json made = ok("alloc order=1 gfp=GFP_HIGHUSER_MOVABLE count=2")["allocations"];
+  made.push_back(ok("alloc order=0 gfp=GFP_KERNEL|__GFP_DMA")["allocations"][0]);
+  Json all = ok("allocations");
+  EXPECT_EQ(all["allocations"], made);
+  EXPECT_EQ(all["count"], 3);
+  EXPECT_EQ(all["matched"], 3);
+  Json dma = ok("allocations zone=DMA");
+  EXPECT_EQ(dma["allocations"], Json::array({made[2]}));
+  Json page = ok("allocations migratetype=Movable limit=1");
+  EXPECT_EQ(page["allocations"], Json::array({made[0]}));
+  EXPECT_EQ(page["matched"], 2);
+  const uint64_t first = made[0]["id"].get<uint64_t>();
+  EXPECT_EQ(ok("allocations migratetype=Movable after=" + std::to_string(first))["allocations"],
+            Json::array({made[1]}));
+  EXPECT_EQ(ok("allocations order=1 node=0")["count"], 2);
+  EXPECT_EQ(
+      error("allocations zone=Highmem"),
+      "allocations: zone=Highmem: the machine's zones are DMA, DMA32, Normal, Movable, Device");
+  EXPECT_EQ(error("allocations node=1"), "allocations: node=1: the machine has nodes 0-0");
+  EXPECT_EQ(
+      error("allocations migratetype=Isolated"),
+      "allocations: migratetype=Isolated: one of Unmovable, Movable, Reclaimable, HighAtomic");
+}
+
 TEST_F(ServiceTest, AllocFailureCarriesTheWarnAllocLineAndWhatWasMade) {
   Json j = run("alloc order=10 gfp=GFP_KERNEL|__GFP_NORETRY count=100000");
   ASSERT_FALSE(j["ok"].get<bool>());

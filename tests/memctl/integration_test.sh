@@ -80,6 +80,18 @@ expect_rc 0 "alloc --reclaimable --count 3"
 [ "$(printf '%s\n' "$OUT" | grep -c ' Reclaimable$')" = 3 ] || fail "three reclaimable allocations"
 mc alloc --gfp 'GFP_NOWAIT|__GFP_COMP' --order 2 --node 0
 expect_rc 0 "alloc --gfp"; expect_out_matches '^ +6  0x[0-9a-f]+ +2  Normal +0  Unmovable$'
+# --- allocations: where each one is, filtered --------------------------------------------------
+mc allocations --migratetype Movable
+expect_rc 0 "allocations --migratetype Movable"; expect_no_err
+expect_out "$HEADER
+       1  0x100000         3  Normal      0  Movable
+1 of 1 allocation"
+mc allocations --migratetype Reclaimable --limit 2
+expect_rc 0 "allocations --limit 2"
+[ "$(printf '%s\n' "$OUT" | tail -n 2)" = "2 of 3 allocations
+the next ones: --after 4" ] || fail "allocations --limit 2: $OUT"
+mc allocations --zone Normall
+expect_rc 2 "allocations --zone Normall"; expect_out ""; expect_err_line "zone=Normall"
 mc alloc --node 5
 expect_rc 2 "alloc --node 5"; expect_out ""; expect_err_line "node=5"
 mc alloc --gfp '__GFP_BOGUS'

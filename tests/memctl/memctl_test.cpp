@@ -306,6 +306,41 @@ TEST(Memctl, FreeSendsPfnsIdsOrAll) {
             (std::vector<std::string>{"free pfn=0x1f400", "free id=7 id=8 cpu=1", "free all"}));
 }
 
+TEST(Memctl, AllocationsSendsTheFiltersAndPrintsTheList) {
+  FakeMemd fake([](const std::string& line, const std::string&) {
+    if (line.find("zone=Normall") != std::string::npos) {
+      return std::string(
+          R"({"ok":false,"error":"allocations: zone=Normall: the machine's zones are DMA, DMA32, Normal, Movable, Device","failure":"bad_input"})");
+    }
+    return std::string(
+        R"({"ok":true,"allocations":[{"id":7,"pfn":"0x1f400","order":3,"zone":"Movable","node":0,"migratetype":"Movable"}],"count":1,"matched":4})");
+  });
+  Outcome r = memctl({"allocations", "--zone", "Movable", "--node", "0", "--migratetype", "Movable",
+                      "--order", "3", "--after", "6", "--limit", "1"},
+                     at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out,
+            "      ID  PFN          ORDER  ZONE     NODE  MIGRATETYPE\n"
+            "       7  0x1f400          3  Movable     0  Movable\n"
+            "1 of 4 allocations\n"
+            "the next ones: --after 7\n");
+  r = memctl({"allocations"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  r = memctl({"allocations", "--zone", "Normall"}, at(fake));
+  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.err,
+            "memctl: allocations: zone=Normall: the machine's zones are DMA, DMA32, Normal, "
+            "Movable, Device\n");
+  EXPECT_EQ(fake.lines(),
+            (std::vector<std::string>{
+                "allocations zone=Movable node=0 migratetype=Movable order=3 after=6 limit=1",
+                "allocations", "allocations zone=Normall"}));
+  // Out of range: memctl's own usage error, nothing sent.
+  EXPECT_EQ(memctl({"allocations", "--limit", "0"}, at(fake)).status, 2);
+  EXPECT_EQ(memctl({"allocations", "--order", "11"}, at(fake)).status, 2);
+  EXPECT_EQ(fake.lines().size(), 3u);
+}
+
 // --- exit statuses by the kind of refusal ---------------------------------------------------
 
 TEST(Memctl, VersionIsMemdsVersion) {

@@ -29,6 +29,8 @@ TEST(Grammar, CanonicalLinesRoundTrip) {
            "free pfn=0x1f400 id=7 pfn=0xc cpu=1",
            "free all",
            "free all cpu=3",
+           "allocations",
+           "allocations zone=Movable node=1 migratetype=Movable order=3 after=1000 limit=100000",
            "sysctl",
            "sysctl min_free_kbytes",
            "sysctl watermark_scale_factor=200",
@@ -83,7 +85,8 @@ TEST(Grammar, CommandsRoundTrip) {
            SysctlCommand{"min_free_kbytes", {}}, ShowCommand{"extfrag_index"},
            ReplayCommand{ReplayCommand::Op::kFile, "/a \"b\"\\c", 0},
            ReplayCommand{ReplayCommand::Op::kData, {}, kMaxReplayFrameBytes},
-           SnapshotCommand{SnapshotCommand::Op::kLoad, kMaxSnapshotBytes}, StatusCommand{}}) {
+           SnapshotCommand{SnapshotCommand::Op::kLoad, kMaxSnapshotBytes}, StatusCommand{},
+           AllocationsCommand{}, AllocationsCommand{"DMA32", 0, "Unmovable", 0, 0, 1}}) {
     const std::string line = format_ok(c);
     EXPECT_EQ(parse_ok(line), c) << line;
   }
@@ -127,8 +130,17 @@ TEST(Grammar, ErrorsAsTheSocketSendsThem) {
   EXPECT_EQ(parse_command("alloc order=2").error().message,
             "alloc: missing gfp= (usage: alloc order=N gfp=FLAGS [node=N] [cpu=N] [count=N])");
   EXPECT_EQ(parse_command("frob").error().message,
-            "unknown command 'frob' (commands: alloc, free, sysctl, show, replay, snapshot, "
-            "reset, check, status, trace, help)");
+            "unknown command 'frob' (commands: alloc, free, allocations, sysctl, show, replay, "
+            "snapshot, reset, check, status, trace, help)");
+  EXPECT_EQ(parse_command("allocations zone=\"Nor mal\"").error().message,
+            "allocations: 'zone=Nor mal': not a name (usage: allocations [zone=NAME] [node=N] "
+            "[migratetype=NAME] [order=N] [after=ID] [limit=N])");
+  EXPECT_EQ(parse_command("allocations limit=0").error().message,
+            "allocations: limit=0: must be in 1..100000 (usage: allocations [zone=NAME] [node=N] "
+            "[migratetype=NAME] [order=N] [after=ID] [limit=N])");
+  EXPECT_EQ(parse_command("allocations pfn=3").error().message,
+            "allocations: unknown key 'pfn' (usage: allocations [zone=NAME] [node=N] "
+            "[migratetype=NAME] [order=N] [after=ID] [limit=N])");
   EXPECT_EQ(parse_command("alloc order=0 gfp=GFP_KERNEL node=1024").error().message,
             "alloc: node=1024: must be in 0..1023 (usage: alloc order=N gfp=FLAGS [node=N] "
             "[cpu=N] [count=N])");
@@ -193,8 +205,8 @@ TEST(Grammar, LinesThatAnnounceRawBytes) {
 }
 
 TEST(Help, NamesEveryVerb) {
-  for (const char* verb : {"alloc", "free", "sysctl", "show", "replay", "snapshot", "reset",
-                           "check", "status", "trace"}) {
+  for (const char* verb : {"alloc", "free", "allocations", "sysctl", "show", "replay", "snapshot",
+                           "reset", "check", "status", "trace"}) {
     EXPECT_NE(command_help().find(std::string("\n  ") + verb), std::string_view::npos) << verb;
   }
 }

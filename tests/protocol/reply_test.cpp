@@ -140,6 +140,23 @@ TEST(Reply, AllocLineIsAllocReplysLine) {
   }
 }
 
+TEST(Reply, AllocationsListing) {
+  const AllocationEntry second{9, 0x40000, 0, "Movable", 0, "Movable"};
+  Reply r = allocations_reply({kEntry, second}, 5);
+  EXPECT_EQ(line(r), std::string(R"({"ok":true,"allocations":[)") + kEntryJson +
+                         R"(,{"id":9,"pfn":"0x40000","order":0,"zone":"Movable","node":0,)"
+                         R"("migratetype":"Movable"}],"count":2,"matched":5})"
+                         "\n");
+  EXPECT_EQ(r.text,
+            "id=7 pfn=0x1f400 order=3 zone=Normal node=0 migratetype=Movable\n"
+            "id=9 pfn=0x40000 order=0 zone=Movable node=0 migratetype=Movable\n"
+            "2 of 5 allocations\n"
+            "the next ones: allocations after=9 (with the same keys)\n");
+  EXPECT_EQ(line(allocations_reply({}, 0)), R"({"ok":true,"allocations":[],"count":0,"matched":0})"
+                                            "\n");
+  EXPECT_EQ(allocations_reply({}, 0).text, "0 of 0 allocations\n");
+}
+
 TEST(Reply, AllocationFailure) {
   const std::string why =
       "page allocation failure: order:3, mode:0xcc0(GFP_KERNEL), nodemask=(null)";
