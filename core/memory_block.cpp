@@ -24,24 +24,6 @@ uint64_t probe_memory_block_size(Pfn max_pfn) {
   return bz;
 }
 
-std::string_view memory_block_file_name(MemoryBlockFile file) {
-  switch (file) {
-    case MemoryBlockFile::kPhysIndex:
-      return "phys_index";
-    case MemoryBlockFile::kState:
-      return "state";
-    case MemoryBlockFile::kPhysDevice:
-      return "phys_device";
-    case MemoryBlockFile::kRemovable:
-      return "removable";
-    case MemoryBlockFile::kValidZones:
-      return "valid_zones";
-    case MemoryBlockFile::kOnline:
-      return "online";
-  }
-  return "";
-}
-
 // memory_dev_init(): a block for every block-sized range with a present
 // section (for_each_present_section_nr), online; then the node links of
 // register_memory_blocks_under_nodes(), region by region in address order.

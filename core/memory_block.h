@@ -75,7 +75,23 @@ enum class MemoryBlockFile : uint8_t {
 inline constexpr MemoryBlockFile kMemoryBlockFiles[] = {
     MemoryBlockFile::kPhysIndex, MemoryBlockFile::kState,      MemoryBlockFile::kPhysDevice,
     MemoryBlockFile::kRemovable, MemoryBlockFile::kValidZones, MemoryBlockFile::kOnline};
-std::string_view memory_block_file_name(MemoryBlockFile file);
+constexpr std::string_view memory_block_file_name(MemoryBlockFile file) {
+  switch (file) {
+    case MemoryBlockFile::kPhysIndex:
+      return "phys_index";
+    case MemoryBlockFile::kState:
+      return "state";
+    case MemoryBlockFile::kPhysDevice:
+      return "phys_device";
+    case MemoryBlockFile::kRemovable:
+      return "removable";
+    case MemoryBlockFile::kValidZones:
+      return "valid_zones";
+    case MemoryBlockFile::kOnline:
+      return "online";
+  }
+  return "";
+}
 
 class MemoryBlocks {
  public:

@@ -37,6 +37,7 @@
 #include "core/trace.h"
 #include "daemon/command.h"
 #include "daemon/mutex.h"
+#include "protocol/files.h"
 
 namespace memd {
 
@@ -175,6 +176,7 @@ class Service {
   // A 0400 file (pagetypeinfo, trace) for root and memd's own user only, as
   // the mount's modes say: one rule for the mount, the socket and control.
   Reply show(const ShowCommand& c, const Client& client) EXCLUDES(mu_);
+  Reply show_memory_file(std::string_view name, const protocol::MemoryFilePath& path) EXCLUDES(mu_);
   Reply replay(const ReplayCommand& c, Client* client) EXCLUDES(mu_);
   Reply replay_begin_locked(const ReplayCommand& c, Client* client) REQUIRES(mu_);
   // `replay end` and `replay abort` of the client's running replay.

@@ -80,6 +80,10 @@ expect_eq "node/" "$(ls "$MNT/node" | tr '\n' ' ')" "node0 "
 out=$( (echo offline >"$MEMDIR/memory13/state") 2>&1) && fail "writing memory13/state succeeded"
 expect_contains "writing state" "$out" "Permission denied"
 expect_eq "memory13/state after the write" "$(cat "$MEMDIR/memory13/state")" online
+# show takes the mount's paths (memctl show too).
+expect_eq "show valid_zones" "$(json 'r["text"]' "$(send 'show memory/memory12/valid_zones')")" Movable
+expect_eq "show block_size_bytes" "$(json 'r["text"]' "$(send 'show memory/block_size_bytes')")" 8000000
+expect_contains "show of a block past RAM" "$(send 'show memory/memory16/state')" "no memory block 16"
 # Small reads see the same bytes.
 expect_eq "valid_zones 1 byte at a time" "$(dd if="$MEMDIR/memory13/valid_zones" bs=1 status=none)" Movable
 stop_memd
