@@ -96,3 +96,14 @@ compare_with hp3-4G-2nodes
 expect_eq "node/ with two nodes" "$(ls "$MNT/node" | tr '\n' ' ')" "node0 node1 "
 expect_eq "node link of memory16" "$(readlink "$MEMDIR/memory16/node1")" "../../node/node1"
 stop_memd
+
+# 67 GiB in two nodes (RAM ends at 68 GiB: 2 GiB blocks): memory16 holds the end
+# of node 0 (33 GiB) and the start of node 1, so it has two node links and
+# valid_zones none.
+write_config hp6-67G-2nodes-blocks "0x0 0x840000000 0" "0x840000000 0x1100000000 1"
+start_memd
+compare_with hp6-67G-2nodes-blocks
+expect_eq "memory16/" "$(ls -U "$MEMDIR/memory16" | tr '\n' ' ')" \
+  "phys_index state phys_device removable valid_zones online node0 node1 "
+expect_eq "memory16's second link" "$(readlink "$MEMDIR/memory16/node1")" "../../node/node1"
+stop_memd
