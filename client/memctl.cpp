@@ -209,10 +209,18 @@ int run_allocations(Invocation& in, const Io& io) {
 }
 
 void add_show(CLI::App* cmd, Invocation* in) {
-  cmd->add_option("FILE", in->file, protocol::file_names(" or "))
+  const CLI::Validator memory_file(
+      [](const std::string& name) {
+        return protocol::parse_memory_file_path(name) ? std::string() : "not a memory/ file";
+      },
+      "", "memory/");
+  cmd->add_option("FILE", in->file,
+                  protocol::file_names(", ") + ", memory/block_size_bytes or memory/memoryN/" +
+                      "{phys_index,state,phys_device,removable,valid_zones,online}")
       ->required()
-      ->check(CLI::IsMember(
-          std::vector<std::string>(protocol::kFileNames.begin(), protocol::kFileNames.end())));
+      ->check(CLI::IsMember(std::vector<std::string>(protocol::kFileNames.begin(),
+                                                     protocol::kFileNames.end())) |
+              memory_file);
 }
 
 int run_show(Invocation& in, const Io& io) {

@@ -20,6 +20,7 @@
 #include "core/gfp.h"
 #include "core/kernel_log.h"
 #include "core/layout.h"
+#include "core/memory_block.h"
 #include "core/pageblock_map.h"
 #include "core/result.h"
 #include "core/stats.h"
@@ -160,6 +161,10 @@ class Machine {
   int nr_cpus() const { return layout_.nr_cpus; }
   int nr_nodes() const { return static_cast<int>(layout_.nodes.size()); }
   const Zone& zone(int nid, unsigned idx) const { return *zones_[nid][idx]; }
+  // The zones of a node as they are now (start, span, present), by zone_idx.
+  std::vector<ZoneSpan> zone_spans(int nid) const;
+  // The memory blocks of /sys/devices/system/memory (core/memory_block.h).
+  const MemoryBlocks& memory_blocks() const { return memory_blocks_; }
   // The fallback zonelist of a node: zones by global index.
   const std::vector<unsigned>& zonelist(int nid) const { return zonelists_[nid].fallback; }
   // The node order of a node's zonelist ("Fallback order for Node N").
@@ -309,6 +314,7 @@ class Machine {
   MemContext ctx_;
   std::vector<std::vector<std::unique_ptr<Zone>>> zones_;  // [nid][zone_idx]
   std::vector<Zonelists> zonelists_;
+  MemoryBlocks memory_blocks_;  // memory_dev_init(): all online at boot
   int nr_online_nodes_ = 0;
   int dma32_idx_ = -1;  // ZONE_DMA32's index, -1 on i386
 

@@ -76,6 +76,7 @@ Status Machine::init(const KernelParams& params) {
   refresh_zone_stat_thresholds();
   setup_per_zone_lowmem_reserve();
 
+  memory_blocks_ = MemoryBlocks::memory_dev_init(layout_);  // driver_init()
   hugepage_init(params);
   return apply_cmdline_sysctls(params);
 }

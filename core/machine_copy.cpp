@@ -16,7 +16,7 @@ namespace memd {
 // and fail here as a reminder. On x86_64 with libstdc++, memd's platform.
 #if defined(__GLIBCXX__) && defined(__x86_64__)
 static_assert(sizeof(MemContext) == 216, "copy the new MemContext member in copy_context()");
-static_assert(sizeof(Machine) == 1112, "copy the new Machine member in copy_from()");
+static_assert(sizeof(Machine) == 1144, "copy the new Machine member in copy_from()");
 #endif
 
 std::unique_ptr<Machine> Machine::clone() const {
@@ -39,6 +39,7 @@ void Machine::copy_from(const Machine& other) {
   copy_context(other.ctx_);
   ctx_.tracer = other.ctx_.tracer == other.trace_.get() ? trace_.get() : nullptr;
   zonelists_ = other.zonelists_;
+  memory_blocks_ = other.memory_blocks_;
   nr_online_nodes_ = other.nr_online_nodes_;
   dma32_idx_ = other.dma32_idx_;
   min_free_kbytes_ = other.min_free_kbytes_;

@@ -31,6 +31,27 @@ std::string render_zonelists(const Machine& m) {
   return out;
 }
 
+std::vector<ZoneSpan> Machine::zone_spans(int nid) const {
+  std::vector<ZoneSpan> spans;
+  for (const auto& z : zones_[static_cast<size_t>(nid)]) {
+    spans.push_back({z->start_pfn, z->spanned, z->present});
+  }
+  return spans;
+}
+
+std::optional<std::string> render_memory_block_file(const Machine& m, uint64_t block_id,
+                                                    MemoryBlockFile file) {
+  const MemoryBlock* block = m.memory_blocks().find(block_id);
+  if (!block) {
+    return std::nullopt;
+  }
+  // A block that no node claimed (nid -1) is online with no zone: its
+  // valid_zones never reads a node's zones.
+  const std::vector<ZoneSpan> zones =
+      block->nid >= 0 ? m.zone_spans(block->nid) : std::vector<ZoneSpan>{};
+  return render_memory_block_file(file, m.memory_blocks(), *block, m.layout().arch, zones);
+}
+
 std::string render_machine_file(ProcFile file, const Machine& m) {
   switch (file) {
     case ProcFile::kDmesg:

@@ -3,6 +3,8 @@
 // `zonelists`, memd's own view of every node's zonelists.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/machine.h"
@@ -22,5 +24,10 @@ std::string render_machine_file(ProcFile file, const Machine& machine);
 // ZONELIST_NOFALLBACK (the node's own zones, for __GFP_THISNODE); "(none)"
 // for a list without zones.
 std::string render_zonelists(const Machine& machine);
+
+// A file of a memory block (memory/memoryN/<file>, core/memory_block.h) as
+// the kernel prints it now; nullopt if the machine has no block `block_id`.
+std::optional<std::string> render_memory_block_file(const Machine& machine, uint64_t block_id,
+                                                    MemoryBlockFile file);
 
 }  // namespace memd

@@ -9,6 +9,17 @@ namespace memd {
 static_assert(protocol::kMaxOrder == kMaxPageOrder);
 static_assert(protocol::kMaxNode == kMaxNumNodes - 1);
 static_assert(protocol::kFileNames.size() == kProcFiles.size());
+// protocol/ names the memory blocks' files, core/ renders them: the same files, in the same order.
+constexpr bool memory_block_files_agree() {
+  if (protocol::kMemoryBlockFileNames.size() != std::size(kMemoryBlockFiles)) return false;
+  for (size_t i = 0; i < std::size(kMemoryBlockFiles); ++i) {
+    if (protocol::kMemoryBlockFileNames[i] != memory_block_file_name(kMemoryBlockFiles[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+static_assert(memory_block_files_agree());
 
 namespace {
 

@@ -9,7 +9,9 @@
 #include <unordered_set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
+#include "core/machine_files.h"
 #include "daemon/command_log.h"
 #include "daemon/service.h"
 #include "protocol/files.h"
@@ -188,10 +190,14 @@ Reply Service::sysctl(const SysctlCommand& c) {
 }
 
 Reply Service::show(const ShowCommand& c, const Client& client) {
+  if (auto path = protocol::parse_memory_file_path(c.file)) {
+    return show_memory_file(c.file, *path);
+  }
   auto file = proc_file_named(c.file);
   if (!file) {
-    return bad_input(
-        fmt::format("show: unknown file '{}' (files: {})", c.file, protocol::file_names()));
+    return bad_input(fmt::format(
+        "show: unknown file '{}' (files: {}, memory/block_size_bytes, memory/memoryN/{{{}}})",
+        c.file, protocol::file_names(), fmt::join(protocol::kMemoryBlockFileNames, ",")));
   }
   const bool others_read = (proc_file_mode(*file) & 0004) != 0;
   if (!others_read && client.uid != 0 && client.uid != geteuid()) {
@@ -202,6 +208,30 @@ Reply Service::show(const ShowCommand& c, const Client& client) {
                     c.file, proc_file_mode(*file), client.uid));
   }
   return protocol::text_reply(render(*file));
+}
+
+// memory/block_size_bytes and memory/memoryN/<file>: 0444, like the kernel's.
+Reply Service::show_memory_file(std::string_view name, const protocol::MemoryFilePath& path) {
+  std::optional<std::string> text;
+  {
+    Lock lock(this);
+    const MemoryBlocks& blocks = machine_->memory_blocks();
+    if (blocks.blocks().empty()) {
+      return bad_input(fmt::format(
+          "show {}: this machine has no memory blocks (the i386 kernel has no memory hotplug)",
+          name));
+    }
+    text = path.block
+               ? render_memory_block_file(*machine_, *path.block, kMemoryBlockFiles[path.file])
+               : memd::render_block_size_bytes(blocks);
+  }
+  if (!text) {
+    return bad_input(
+        fmt::format("show {}: no memory block {} (blocks exist where there is RAM: "
+                    "see the mount's memory/)",
+                    name, *path.block));
+  }
+  return protocol::text_reply(*text);
 }
 
 Reply Service::reset() {

@@ -1,6 +1,10 @@
 #include "daemon/mount_backend.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <memory>
 
 #include "daemon/log.h"
@@ -13,6 +17,12 @@ namespace {
 // their place in kProcFiles.
 constexpr fusefs::FileId kControlFile = kProcFiles.size();
 constexpr fusefs::FileId kTracePipe = kControlFile + 1;
+// memory/block_size_bytes, then the files of memory/memoryN/ at
+// kBlockFiles + N * kBlockFileSlots + the file's place in kMemoryBlockFiles.
+constexpr fusefs::FileId kBlockSizeBytes = kTracePipe + 1;
+constexpr fusefs::FileId kBlockFiles = kBlockSizeBytes + 1;
+constexpr fusefs::FileId kBlockFileSlots = 8;
+static_assert(std::size(kMemoryBlockFiles) <= kBlockFileSlots);
 
 // An open trace_pipe: its reads take from the one trace buffer, like the kernel's.
 struct PipeSession final : fusefs::Backend::Session {};
@@ -70,10 +80,50 @@ std::vector<fusefs::Entry> MountBackend::entries() const {
                        proc_file_mode(kProcFiles[i]), static_cast<fusefs::FileId>(i)});
   }
   entries.push_back({"trace_pipe", fusefs::Kind::kPipe, 0400, kTracePipe});
+  add_memory_entries(service_->memory_blocks(), &entries);
   return entries;
 }
 
+// memory/, shaped like /sys/devices/system/memory: block_size_bytes, then a
+// directory per block with its files (read-only until blocks can go offline)
+// and its node links; node/nodeK/ exists so that the links resolve.
+void MountBackend::add_memory_entries(const MemoryBlocks& blocks,
+                                      std::vector<fusefs::Entry>* entries) {
+  if (blocks.blocks().empty()) {
+    return;  // i386: no memory hotplug, no memory/
+  }
+  entries->push_back({"memory/block_size_bytes", fusefs::Kind::kRendered, 0444, kBlockSizeBytes});
+  std::vector<int> nodes;
+  for (const MemoryBlock& b : blocks.blocks()) {
+    const std::string dir = fmt::format("memory/memory{}/", b.id);
+    for (size_t i = 0; i < std::size(kMemoryBlockFiles); ++i) {
+      entries->push_back({dir + std::string(memory_block_file_name(kMemoryBlockFiles[i])),
+                          fusefs::Kind::kRendered, 0444,
+                          kBlockFiles + static_cast<fusefs::FileId>(b.id) * kBlockFileSlots +
+                              static_cast<fusefs::FileId>(i)});
+    }
+    for (int nid : b.nodes) {
+      entries->push_back({dir + fmt::format("node{}", nid), fusefs::Kind::kSymlink, 0777, 0,
+                          memory_block_node_link_target(nid)});
+      nodes.push_back(nid);
+    }
+  }
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  for (int nid : nodes) {
+    entries->push_back({fmt::format("node/node{}", nid), fusefs::Kind::kDirectory, 0555, 0});
+  }
+}
+
 std::string MountBackend::render(fusefs::FileId file) {
+  if (file == kBlockSizeBytes) {
+    return service_->render_block_size_bytes();
+  }
+  if (file >= kBlockFiles) {
+    const fusefs::FileId slot = (file - kBlockFiles) % kBlockFileSlots;
+    return service_->render_memory_block((file - kBlockFiles) / kBlockFileSlots,
+                                         kMemoryBlockFiles[slot]);
+  }
   return service_->render(kProcFiles.at(file));
 }
 

@@ -18,7 +18,9 @@ class MountBackend final : public fusefs::Backend {
  public:
   explicit MountBackend(Service* service) : service_(service) {}
 
-  // "control" (0600, a command file), then kProcFiles in order: inodes 2, 3, ...
+  // "control" (0600, a command file), then kProcFiles in order: inodes 2, 3, ...;
+  // trace_pipe; then memory/ (block_size_bytes, memoryN/ with the block's
+  // files and nodeK links) and node/nodeK/, the links' targets.
   std::vector<fusefs::Entry> entries() const override;
   std::string render(fusefs::FileId file) override;
   // A control file's session is a Client of its opener's uid; it first reads the help.
@@ -33,6 +35,8 @@ class MountBackend final : public fusefs::Backend {
   void set_pipe_notifier(std::function<void()> notify) override;
 
  private:
+  static void add_memory_entries(const MemoryBlocks& blocks, std::vector<fusefs::Entry>* entries);
+
   Service* service_;
 };
 

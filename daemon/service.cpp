@@ -137,6 +137,21 @@ std::string Service::render(ProcFile file) {
   return memd::render(file, *stats());
 }
 
+MemoryBlocks Service::memory_blocks() {
+  Lock lock(this);
+  return machine_->memory_blocks();
+}
+
+std::string Service::render_block_size_bytes() {
+  Lock lock(this);
+  return memd::render_block_size_bytes(machine_->memory_blocks());
+}
+
+std::string Service::render_memory_block(uint64_t block_id, MemoryBlockFile file) {
+  Lock lock(this);
+  return memd::render_memory_block_file(*machine_, block_id, file).value_or("");
+}
+
 std::string Service::shape() {
   return machine_shape(*stats());
 }

@@ -37,6 +37,7 @@
 #include "core/trace.h"
 #include "daemon/command.h"
 #include "daemon/mutex.h"
+#include "protocol/files.h"
 
 namespace memd {
 
@@ -116,6 +117,14 @@ class Service {
   // does not change).
   std::shared_ptr<const MachineStats> stats() EXCLUDES(mu_);
   std::string render(ProcFile file) EXCLUDES(mu_);
+  // The memory blocks (/sys/devices/system/memory), copied under the lock:
+  // which blocks exist and their node links are fixed by the configuration,
+  // so the mount lists them once; their states are the machine's.
+  MemoryBlocks memory_blocks() EXCLUDES(mu_);
+  // memory/block_size_bytes, and memory/memoryN/<file> as the kernel prints
+  // them now; "" for a block the machine does not have.
+  std::string render_block_size_bytes() EXCLUDES(mu_);
+  std::string render_memory_block(uint64_t block_id, MemoryBlockFile file) EXCLUDES(mu_);
   // "x86_64, 4096 MiB in 1 node, 2 CPUs": for STATUS= and the log.
   std::string shape() EXCLUDES(mu_);
   const std::vector<std::string>& boot_warnings() const { return boot_warnings_; }
@@ -183,6 +192,7 @@ class Service {
   // A 0400 file (pagetypeinfo, trace) for root and memd's own user only, as
   // the mount's modes say: one rule for the mount, the socket and control.
   Reply show(const ShowCommand& c, const Client& client) EXCLUDES(mu_);
+  Reply show_memory_file(std::string_view name, const protocol::MemoryFilePath& path) EXCLUDES(mu_);
   Reply replay(const ReplayCommand& c, Client* client) EXCLUDES(mu_);
   Reply replay_begin_locked(const ReplayCommand& c, Client* client) REQUIRES(mu_);
   // `replay end` and `replay abort` of the client's running replay.

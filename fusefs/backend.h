@@ -33,6 +33,9 @@ enum class Kind : uint8_t {
   // with EAGAIN instead of waiting; an interrupted wait (a signal to the
   // reader) fails with EINTR; poll() reports POLLIN when there is data.
   kPipe,
+  // A symbolic link: readlink shows `target` (Entry::target), which the
+  // kernel resolves itself, as sysfs's memory/memoryN/nodeK -> ../../node/nodeK.
+  kSymlink,
 };
 
 // One entry of the mount's tree, below its root.
@@ -41,8 +44,9 @@ struct Entry {
   // Directories on the way that the table does not list are made 0555.
   std::string path;
   Kind kind = Kind::kRendered;
-  mode_t mode = 0444;  // permission bits only; the kernel checks them (default_permissions)
-  FileId id = 0;       // what the host is handed back for this file (not for directories)
+  mode_t mode = 0444;    // permission bits only; the kernel checks them (default_permissions)
+  FileId id = 0;         // what the host is handed back for this file (not for directories)
+  std::string target{};  // kSymlink: what readlink shows (not empty)
 };
 
 // Who opened a file, as the kernel tells the adapter.

@@ -58,6 +58,9 @@ void Filesystem::add(const Entry& entry) {
   if (entry.kind == Kind::kPipe && !replies_) {
     refuse("a pipe file, and nothing to answer its waiting reads");
   }
+  if (entry.kind == Kind::kSymlink && entry.target.empty()) {
+    refuse("a symbolic link without a target");
+  }
   Ino dir = kRootIno;
   std::string_view rest = entry.path;
   for (;;) {
@@ -77,7 +80,8 @@ void Filesystem::add(const Entry& entry) {
       continue;
     }
     if (!found) {
-      make_node(dir, name, entry.kind, entry.mode, entry.id);
+      nodes_[make_node(dir, name, entry.kind, entry.mode, entry.id) - kRootIno].target =
+          entry.target;
     } else if (entry.kind == Kind::kDirectory && node(found)->kind == Kind::kDirectory) {
       nodes_[found - kRootIno].mode = entry.mode & 07777;  // made on the way before: now listed
     } else {
@@ -126,6 +130,10 @@ void Filesystem::fill_stat(const Node& n, struct stat* st) const {
   if (n.kind == Kind::kDirectory) {
     st->st_mode = S_IFDIR | n.mode;
     st->st_nlink = 2 + n.subdirs;
+  } else if (n.kind == Kind::kSymlink) {
+    st->st_mode = S_IFLNK | 0777;  // a link's own mode is never checked
+    st->st_nlink = 1;
+    st->st_size = static_cast<off_t>(n.target.size());
   } else {
     st->st_mode = S_IFREG | n.mode;
     st->st_nlink = 1;
@@ -157,6 +165,18 @@ int Filesystem::lookup(Ino parent, std::string_view name, struct stat* st) const
   return 0;
 }
 
+int Filesystem::readlink(Ino ino, std::string* target) const {
+  const Node* n = node(ino);
+  if (!n) {
+    return ENOENT;
+  }
+  if (n->kind != Kind::kSymlink) {
+    return EINVAL;
+  }
+  *target = n->target;
+  return 0;
+}
+
 int Filesystem::setattr(Ino ino, bool size_and_times_only, struct stat* st) const {
   const Node* n = node(ino);
   if (!n) {
@@ -176,6 +196,9 @@ Filesystem::Opened Filesystem::open(Ino ino, int flags, const Caller& caller) {
   }
   if (n->kind == Kind::kDirectory) {
     return {EISDIR};
+  }
+  if (n->kind == Kind::kSymlink) {
+    return {ELOOP};  // the kernel follows links itself and never opens one here
   }
   if ((n->kind == Kind::kRendered || n->kind == Kind::kPipe) && (flags & O_ACCMODE) != O_RDONLY) {
     return {EACCES};

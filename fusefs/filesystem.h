@@ -47,6 +47,7 @@ struct Node {
   Kind kind = Kind::kDirectory;
   mode_t mode = 0555;  // permission bits
   FileId id = 0;
+  std::string target;         // symbolic links: what readlink shows
   std::vector<Ino> children;  // directories: in the table's order
   nlink_t subdirs = 0;        // directories: how many children are directories
 };
@@ -126,7 +127,7 @@ class Filesystem {
 
   // Reads the backend's table; throws std::invalid_argument on a bad one (an
   // empty or "."/".." component, a path listed twice, a file used as a
-  // directory, a pipe file without `replies`).
+  // directory, a pipe file without `replies`, a symbolic link without a target).
   Filesystem(Backend* backend, Owner owner, LogSink log, Limits limits = {},
              PipeReplies* replies = nullptr);
   ~Filesystem();
@@ -143,6 +144,8 @@ class Filesystem {
   int getattr(Ino ino, struct stat* st) const;
   // 0 and the child's attributes, ENOENT, or ENOTDIR if `parent` is a file.
   int lookup(Ino parent, std::string_view name, struct stat* st) const;
+  // 0 and a symbolic link's target, ENOENT, or EINVAL if it is not a link.
+  int readlink(Ino ino, std::string* target) const;
   // `echo line > file` truncates before writing: a command file accepts a
   // truncation and new times (`size_and_times_only`), nothing else does (EPERM).
   int setattr(Ino ino, bool size_and_times_only, struct stat* st) const;

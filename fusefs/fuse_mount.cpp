@@ -113,7 +113,9 @@ void build_listing(fuse_req_t req, const Filesystem& fs, const Node& dir, std::s
   auto add = [&](const char* name, const Node& n) {
     struct stat st {};
     st.st_ino = n.ino;
-    st.st_mode = n.kind == Kind::kDirectory ? S_IFDIR : S_IFREG;
+    st.st_mode = n.kind == Kind::kDirectory ? S_IFDIR
+                 : n.kind == Kind::kSymlink ? S_IFLNK
+                                            : S_IFREG;
     const size_t old = buf->size();
     const size_t len = fuse_add_direntry(req, nullptr, 0, name, nullptr, 0);
     buf->resize(old + len);
@@ -142,6 +144,15 @@ void memd_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_f
   } else {
     fuse_reply_buf(req, nullptr, 0);
   }
+}
+
+void memd_readlink(fuse_req_t req, fuse_ino_t ino) {
+  std::string target;
+  if (int error = state_of(req)->fs.readlink(ino, &target)) {
+    fuse_reply_err(req, error);
+    return;
+  }
+  fuse_reply_readlink(req, target.c_str());
 }
 
 void memd_open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -252,6 +263,7 @@ constexpr fuse_lowlevel_ops make_ops() {
   ops.getattr = memd_getattr;
   ops.setattr = memd_setattr;
   ops.readdir = memd_readdir;
+  ops.readlink = memd_readlink;
   ops.open = memd_open;
   ops.read = memd_read;
   ops.write = memd_write;

@@ -15,7 +15,7 @@ std::string_view command_help() {
   sysctl                          list the vm sysctls memd models
   sysctl NAME                     print one (min_free_kbytes, watermark_scale_factor, ...)
   sysctl NAME=VALUE               set one (lowmem_reserve_ratio="256 256 32 0 0")
-  show FILE                       print a file of the mount (buddyinfo, zoneinfo, ...)
+  show FILE                       print a file of the mount (buddyinfo, memory/memory8/state, ...)
   status                          the machine's shape and counters
   check                           verify every invariant of the allocator
   reset                           reboot the emulated machine from its configuration

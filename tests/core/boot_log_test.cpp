@@ -137,6 +137,20 @@ INSTANTIATE_TEST_SUITE_P(Captures, BootLogKernel61, ::testing::ValuesIn(test::ke
                            return name;
                          });
 
+// The memory-block captures (tests/reference/kernel-6.1/hp*): the machines
+// tests/core/memory_block_test.cpp compares memory/ on boot as the kernel did.
+INSTANTIATE_TEST_SUITE_P(BlockCaptures, BootLogKernel61,
+                         ::testing::Values("hp1-2G-movablecore512M", "hp2-4G-kernelcore1G",
+                                           "hp3-4G-2nodes", "hp4-67G-1node-blocks",
+                                           "hp5-66G-1node-blocks", "hp6-67G-2nodes-blocks"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           for (char& c : name) {
+                             if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+                           }
+                           return name;
+                         });
+
 // The 4-node capture's distance table gives every node its own order, and
 // round-robin penalties (node_load) break the ties.
 TEST(BootLog, FallbackOrderOfTheFourNodeCaptureWithDistances) {

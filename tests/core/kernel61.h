@@ -21,11 +21,12 @@
 namespace memd::test {
 
 // A file of a capture: ../shared/reference/kernel-6.1/<dir>/<name>, or, for
-// the captures this project made with the same tool (j-*, k-*; see
-// tests/reference/kernel-6.1/README.md), tests/reference/kernel-6.1/<dir>/.
+// the captures this project made with the same tool (j-*, k-*, and hp*-* with
+// tests/reference/tools/capture-hotplug.sh; see tests/reference/kernel-6.1/README.md),
+// tests/reference/kernel-6.1/<dir>/.
 // zoneinfo.recomputed falls back to zoneinfo where a capture has only that.
 inline std::string capture_file(const std::string& dir, const std::string& name) {
-  const bool ours = dir.rfind("j-", 0) == 0 || dir.rfind("k-", 0) == 0;
+  const bool ours = dir.rfind("j-", 0) == 0 || dir.rfind("k-", 0) == 0 || dir.rfind("hp", 0) == 0;
   const std::string root = ours ? std::string(MEMD_PROJECT_REFERENCE_DIR) + "/kernel-6.1/"
                                 : reference_path("kernel-6.1/");
   if (ours && name == "zoneinfo.recomputed") return root + dir + "/zoneinfo";
@@ -158,10 +159,24 @@ inline MachineConfig kernel61_config(const std::string& dir) {
     return capture_config(
         dir, {node(0, 5 * kGiB, {0}, {10, 20}), node(5 * kGiB, 9 * kGiB, {1}, {20, 10})}, 2);
   }
-  const std::map<std::string, uint64_t> one_node = {
-      {"a-2G-1node", 2 * kGiB},          {"d-4G-kernelcore1G", 5 * kGiB},
-      {"e2-8G-movablecore1G", 9 * kGiB}, {"i4-4G-thp-never", 5 * kGiB},
-      {"k-2G-unknown-params", 2 * kGiB}, {"o-512M-1node", 512 * kMiB}};
+  if (dir == "hp3-4G-2nodes") {
+    return capture_config(
+        dir, {node(0, 2 * kGiB, {0}, {10, 20}), node(2 * kGiB, 5 * kGiB, {1}, {20, 10})}, 2);
+  }
+  if (dir == "hp6-67G-2nodes-blocks") {  // -n 32G,35G: node 0 ends at 33 GiB, inside a 2 GiB block
+    return capture_config(
+        dir, {node(0, 33 * kGiB, {0}, {10, 20}), node(33 * kGiB, 68 * kGiB, {1}, {20, 10})}, 2);
+  }
+  const std::map<std::string, uint64_t> one_node = {{"a-2G-1node", 2 * kGiB},
+                                                    {"d-4G-kernelcore1G", 5 * kGiB},
+                                                    {"e2-8G-movablecore1G", 9 * kGiB},
+                                                    {"i4-4G-thp-never", 5 * kGiB},
+                                                    {"k-2G-unknown-params", 2 * kGiB},
+                                                    {"o-512M-1node", 512 * kMiB},
+                                                    {"hp1-2G-movablecore512M", 2 * kGiB},
+                                                    {"hp2-4G-kernelcore1G", 5 * kGiB},
+                                                    {"hp4-67G-1node-blocks", 68 * kGiB},
+                                                    {"hp5-66G-1node-blocks", 67 * kGiB}};
   return capture_config(dir, {node(0, one_node.at(dir), {0, 1})}, 2);
 }
 

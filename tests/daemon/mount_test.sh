@@ -9,7 +9,7 @@ FILES="buddyinfo pagetypeinfo zoneinfo vmstat meminfo extfrag_index unusable_ind
 
 # The listing and the modes the kernel gives these files.
 expect_eq "ls" "$(LC_ALL=C ls "$MNT" | tr '\n' ' ')" \
-  "buddyinfo control dmesg extfrag_index meminfo pageblocks.svg pagetypeinfo trace trace_pipe unusable_index vmstat zoneinfo zonelists "
+  "buddyinfo control dmesg extfrag_index meminfo memory node pageblocks.svg pagetypeinfo trace trace_pipe unusable_index vmstat zoneinfo zonelists "
 for f in $FILES control trace_pipe; do
   want=0444
   case $f in pagetypeinfo | trace | trace_pipe) want=0400 ;; esac

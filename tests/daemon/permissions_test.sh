@@ -58,6 +58,8 @@ modes_hold_for_nobody() {
       400) out=$($NOBODY cat "$f" 2>&1) && fail "$1: nobody read $(basename "$f") (0400)"
            expect_contains "$1: nobody reading $(basename "$f")" "$out" "Permission denied" ;;
       600) ;;
+      555) [ -d "$f" ] || fail "$1: $(basename "$f") has mode 555 and is not a directory"
+           $NOBODY ls "$f" >/dev/null || fail "$1: nobody cannot list $(basename "$f")/" ;;
       *) fail "$1: $(basename "$f") has mode $mode" ;;
     esac
   done

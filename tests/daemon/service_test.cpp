@@ -236,6 +236,29 @@ TEST_F(ServiceTest, ShowStatusCheckHelpReset) {
 // A clone answers as the Service it was copied from, with its `trace`
 // settings, and the two go separate ways; a Service with a replay (a
 // client's) is not cloned.
+// memory/ of the 512 MiB machine: four 128 MiB blocks, memory0 over DMA and
+// DMA32 ("none"), the others DMA32; `show` takes the mount's paths, for
+// anyone (the files are 0444).
+TEST_F(ServiceTest, ShowsTheMemoryBlocksFiles) {
+  Client nobody{Client::Origin::kSocket, 65534, 65534};
+  EXPECT_EQ(ok("show memory/block_size_bytes", &nobody)["text"], "8000000\n");
+  EXPECT_EQ(ok("show memory/memory0/valid_zones")["text"], "none\n");
+  EXPECT_EQ(ok("show memory/memory3/valid_zones")["text"], "DMA32\n");
+  EXPECT_EQ(ok("show memory/memory3/phys_index")["text"], "00000003\n");
+  EXPECT_EQ(ok("show memory/memory3/state")["text"], "online\n");
+  EXPECT_EQ(ok("show memory/memory3/online")["text"], "1\n");
+  EXPECT_EQ(ok("show memory/memory3/removable")["text"], "1\n");
+  EXPECT_EQ(ok("show memory/memory3/phys_device")["text"], "0\n");
+  EXPECT_EQ(service->render_memory_block(3, MemoryBlockFile::kValidZones), "DMA32\n");
+  EXPECT_EQ(service->render_block_size_bytes(), "8000000\n");
+  EXPECT_EQ(service->memory_blocks().blocks().size(), 4u);
+  EXPECT_EQ(error("show memory/memory4/state"),
+            "show memory/memory4/state: no memory block 4 (blocks exist where there is RAM: see "
+            "the mount's memory/)");
+  EXPECT_NE(error("show memory/memory3/uevent").find("unknown file 'memory/memory3/uevent'"),
+            std::string::npos);
+}
+
 TEST_F(ServiceTest, CloneIsAnIndependentCopy) {
   ok("trace on mm_page_alloc");
   ok("alloc order=2 gfp=GFP_KERNEL");

@@ -826,5 +826,37 @@ TEST_F(FilesystemTest, ManyThreadsWaitReadAndInterruptEachReadAnsweredOnce) {
   EXPECT_EQ(backend_.closed_sessions().size(), size_t{kThreads * kReads});
 }
 
+TEST(FilesystemSymlinks, ALinkShowsItsTargetAndIsNeverOpened) {
+  FakeBackend backend({{"memory/memory8/state", Kind::kRendered, 0444, 1},
+                       {"memory/memory8/node0", Kind::kSymlink, 0777, 0, "../../node/node0"},
+                       {"node/node0", Kind::kDirectory, 0555, 0}});
+  Filesystem fs(&backend, Owner{}, nullptr);
+  // root 1, memory 2, memory8 3, state 4, node0 (the link) 5, node 6, node/node0 7
+  constexpr Ino kLink = 5;
+  struct stat st {};
+  ASSERT_EQ(fs.lookup(3, "node0", &st), 0);
+  EXPECT_EQ(st.st_ino, kLink);
+  EXPECT_EQ(st.st_mode, S_IFLNK | 0777);
+  EXPECT_EQ(st.st_size, 16);  // strlen("../../node/node0"), as lstat shows a link
+  EXPECT_EQ(st.st_nlink, 1u);
+  std::string target;
+  EXPECT_EQ(fs.readlink(kLink, &target), 0);
+  EXPECT_EQ(target, "../../node/node0");
+  EXPECT_EQ(fs.readlink(4, &target), EINVAL);  // a file
+  EXPECT_EQ(fs.readlink(2, &target), EINVAL);  // a directory
+  EXPECT_EQ(fs.readlink(99, &target), ENOENT);
+  EXPECT_EQ(fs.open(kLink, O_RDONLY, Caller{}).error, ELOOP);
+  EXPECT_EQ(fs.setattr(kLink, true, &st), EPERM);
+  EXPECT_EQ(fs.lookup(kLink, "x", &st), ENOTDIR);
+  ASSERT_EQ(fs.getattr(7, &st), 0);
+  EXPECT_EQ(st.st_mode, S_IFDIR | 0555);
+  EXPECT_EQ(backend.renders_of(0), 0);  // nothing rendered for a link
+}
+
+TEST(FilesystemSymlinks, ALinkNeedsATarget) {
+  FakeBackend backend({{"a", Kind::kSymlink, 0777, 0, ""}});
+  EXPECT_THROW(Filesystem(&backend, Owner{}, nullptr), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace memd::fusefs

@@ -145,6 +145,9 @@ TEST(Memctl, UsageErrorsExit2WithOneLine) {
       {"free", "--id", "x"},
       {"show"},
       {"show", "cpuinfo"},
+      {"show", "memory/memory8"},
+      {"show", "memory/memory08/state"},
+      {"show", "memory/memory8/uevent"},
       {"sysctl", "=1"},
       {"sysctl", "a", "b"},
       {"replay"},
@@ -569,8 +572,10 @@ TEST(Memctl, ShowPrintsTheFileExactly) {
   FakeMemd fake([&](const std::string&, const std::string&) {
     return Json{{"ok", true}, {"text", text}}.dump();
   });
-  for (const char* f : {"buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "meminfo",
-                        "extfrag_index", "unusable_index", "pageblocks.svg"}) {
+  for (const char* f :
+       {"buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat", "meminfo", "extfrag_index",
+        "unusable_index", "pageblocks.svg", "memory/block_size_bytes", "memory/memory8/valid_zones",
+        "memory/memory0/online"}) {
     Outcome r = memctl({"show", f}, at(fake));
     EXPECT_EQ(r.status, 0);
     EXPECT_EQ(r.out, text);

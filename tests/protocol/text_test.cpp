@@ -67,5 +67,23 @@ TEST(Files, OneListInTheMountsOrder) {
   EXPECT_FALSE(file_index(""));
 }
 
+TEST(Files, MemoryPaths) {
+  using P = MemoryFilePath;
+  EXPECT_EQ(parse_memory_file_path("memory/block_size_bytes"), P{});
+  EXPECT_EQ(parse_memory_file_path("memory/memory0/phys_index"), (P{0, 0}));
+  EXPECT_EQ(parse_memory_file_path("memory/memory8/state"), (P{8, 1}));
+  EXPECT_EQ(parse_memory_file_path("memory/memory33/valid_zones"), (P{33, 4}));
+  EXPECT_EQ(parse_memory_file_path("memory/memory1023/online"), (P{1023, 5}));
+  for (const char* bad :
+       {"memory", "memory/", "memory/memory8", "memory/memory8/", "memory/memory/state",
+        "memory/memory08/state", "memory/memory8/node0", "memory/memory8/uevent",
+        "memory/memory-1/state", "memory/memory8/state/", "memory/memory8//state",
+        "memory/memory1234567890123456/state", "memory/memoryx/state", "memory/../buddyinfo",
+        "/memory/memory8/state", "memory/memory8/state ", "memory/auto_online_blocks", "node/node0",
+        "buddyinfo"}) {
+    EXPECT_EQ(parse_memory_file_path(bad), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace memd::protocol
