@@ -38,6 +38,13 @@ class IdIndex {
     ++size_;
   }
 
+  // Asks the CPU to fetch the home slot of `id` (the next allocation's: ids
+  // are handed out in order) ahead of its insert(). The hash scatters
+  // consecutive ids, so on a large table each insert otherwise waits for a
+  // cache miss (13 % of a pipelined allocation's time on a 64 GiB machine).
+  // A hint only: no effect on what the index holds.
+  void prefetch(AllocId id) const { __builtin_prefetch(&slots_[slot(id)], 1); }
+
   OptPfn find(AllocId id) const {
     for (size_t i = slot(id);; i = (i + 1) & mask_) {
       if (slots_[i] == kNilPfn) return std::nullopt;

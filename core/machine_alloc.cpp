@@ -433,6 +433,7 @@ Result<Allocation> Machine::alloc(const AllocRequest& req) {
   const AllocId id = next_id_++;
   ctx_.frames[*page].set_alloc_id(id);
   ids_->insert(id, *page);
+  ids_->prefetch(next_id_);
   Allocation a;
   a.id = id;
   a.pfn = *page;
