@@ -136,8 +136,12 @@ if has asan; then
     stage asan "${SAN_CFG[@]}" -DMEMD_SANITIZE=address,undefined -- -- "${CTEST_FILTER[@]}"
 fi
 if has tsan; then
+  # Only the tests that run threads: the daemon's (socket server, Service,
+  # fusefs) and those that start memd. The core's unit tests run on one
+  # thread, where ThreadSanitizer has nothing to find (ASan runs them all).
   TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
-    stage tsan "${SAN_CFG[@]}" -DMEMD_SANITIZE=thread -- -- "${CTEST_FILTER[@]}"
+    stage tsan "${SAN_CFG[@]}" -DMEMD_SANITIZE=thread -- -- "${CTEST_FILTER[@]}" \
+    -L 'daemon|fusefs|integration|memctl|traces|systemd'
 fi
 if has fuzz; then
   # clang (libFuzzer); only the fuzz targets are built: ctest -N names them (fuzz.<target>).
