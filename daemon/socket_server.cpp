@@ -809,4 +809,8 @@ void SocketServer::stop() {
   impl_->stop();
 }
 
+int SocketServer::connections() const {
+  return impl_->clients.load();
+}
+
 }  // namespace memd
