@@ -172,9 +172,8 @@ std::string converse(const World& w, const std::string& out) {
 
 // Waits for the server to be done with the connection (its Client
 // disconnected from the Service): `check` then sees the machine after the
-// whole connection, and what the connection allocated is freed before the
-// input ends (libFuzzer looks for leaks in an input that allocated more than
-// it freed: a full leak scan, most of an input's time, until it gives up).
+// whole connection, and the connection's buffers are freed within the input
+// that made them, not during the next one.
 void wait_until_gone(const World& w) {
   const auto start = std::chrono::steady_clock::now();
   while (w.server->connections() != 0) {
