@@ -11,21 +11,29 @@
 #include "core/id_index.h"
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
+#include <memory_resource>
 
 namespace memd {
 
 struct Machine::Checker {
-  using Ranges = std::vector<std::pair<Pfn, Pfn>>;
+  using Ranges = std::pmr::vector<std::pair<Pfn, Pfn>>;
 
+  // The recounts below live in `scratch` (on the stack) while they fit: the
+  // fuzz targets check after every step, and allocating them each time was a
+  // good part of a check under AddressSanitizer. Larger machines spill to the heap.
+  std::array<std::byte, 4096> scratch{};
+  std::pmr::monotonic_buffer_resource arena{scratch.data(), scratch.size()};
   const Machine& m;
   const FrameTable& frames;
   CheckReport report;
-  std::vector<Ranges> managed;            // per zone: the pfns given to the buddy allocator
-  std::vector<uint64_t> allocated_pages;  // per zone
+  std::pmr::vector<Ranges> managed{&arena};  // per zone: the pfns given to the buddy allocator
+  std::pmr::vector<uint64_t> allocated_pages{&arena};  // per zone
   uint64_t allocated_heads = 0;
   uint64_t buddy_and_pcp_pages = 0;
   uint64_t pgalloc_total = 0;
-  std::vector<uint64_t> pageblock_free;  // per pageblock: buddy-free pages, recounted
+  std::pmr::vector<uint64_t> pageblock_free{&arena};  // per pageblock: buddy-free pages, recounted
 
   // Names a zone in a problem ("node 0 zone Normal"). The names are built
   // only when there is a problem: the checker runs after every step of the
@@ -51,12 +59,13 @@ struct Machine::Checker {
     int64_t free_pages = 0, free_blocks = 0, free_highatomic = 0, isolated = 0;
   };
 
-  explicit Checker(const Machine& machine)
-      : m(machine),
-        frames(machine.ctx_.frames),
-        managed(machine.ctx_.zones.size()),
-        allocated_pages(machine.ctx_.zones.size(), 0),
-        pageblock_free(machine.ctx_.pageblock_free.size(), 0) {}
+  explicit Checker(const Machine& machine) : m(machine), frames(machine.ctx_.frames) {
+    managed.resize(machine.ctx_.zones.size());
+    allocated_pages.assign(machine.ctx_.zones.size(), 0);
+    pageblock_free.assign(machine.ctx_.pageblock_free.size(), 0);
+  }
+  Checker(const Checker&) = delete;
+  Checker& operator=(const Checker&) = delete;
 
   void fail(std::string msg) {
     if (report.problems.size() < 100) report.problems.push_back(std::move(msg));

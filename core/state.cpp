@@ -200,10 +200,29 @@ void put_zone(Writer* w, const FrameTable& frames, const Zone& z) {
   }
 }
 
+// About the bytes of the body save_state() writes, from the counters (each
+// list's blocks, each pcp list's pages at most): the string is reserved once
+// instead of growing, a copy each time, as it fills.
+size_t state_body_estimate(const MemContext& ctx, size_t allocations) {
+  size_t bytes = 256 + ctx.pageblocks.size() + 16 * allocations;
+  for (const Zone* z : ctx.zones) {
+    bytes += 512 + 8 * kNrPageOrders * kMigrateTypes;
+    for (const FreeArea& area : z->free_area) {
+      bytes += 4 * area.nr_free;
+    }
+    for (const PerCpuPages& p : z->pcp) {
+      bytes += 64 + 8 * kNrPcpLists + 4 * static_cast<size_t>(std::max(p.count, 0));
+    }
+  }
+  return bytes;
+}
+
 }  // namespace
 
 std::string Machine::save_state() const {
   Writer w;
+  w.out.reserve(kHeaderSize + state_body_estimate(ctx_, ids_->size()));
+  w.out.resize(kHeaderSize);  // the header's place: it covers the body, written below
   w.put<uint64_t>(next_id_);
   w.put<uint64_t>(ctx_.pgfree);
   w.put<uint64_t>(ctx_.extfrag_claims);
@@ -237,7 +256,9 @@ std::string Machine::save_state() const {
     w.put<uint8_t>(static_cast<uint8_t>(f.alloc_mt()));
     w.put<uint16_t>(static_cast<uint16_t>(f.zone_global_idx()));
   }
-  return state_header(config_, w.out) + w.out;
+  const std::string header = state_header(config_, std::string_view(w.out).substr(kHeaderSize));
+  w.out.replace(0, kHeaderSize, header);
+  return std::move(w.out);
 }
 
 std::string state_header(const MachineConfig& config, std::string_view body) {

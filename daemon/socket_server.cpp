@@ -811,4 +811,8 @@ void SocketServer::stop() {
   impl_->stop();
 }
 
+int SocketServer::connections() const {
+  return impl_->clients.load();
+}
+
 }  // namespace memd

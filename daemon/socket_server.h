@@ -71,6 +71,9 @@ class SocketServer {
   void start();
   // Stops accepting, closes every connection and joins the threads.
   void stop();
+  // The connections open now: accepted, and not yet gone (their client
+  // disconnected from the Service).
+  int connections() const;
 
  private:
   struct Impl;

@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <variant>
 
@@ -169,12 +170,28 @@ std::string converse(const World& w, const std::string& out) {
   return in;
 }
 
+// Waits for the server to be done with the connection (its Client
+// disconnected from the Service): `check` then sees the machine after the
+// whole connection, and the connection's buffers are freed within the input
+// that made them, not during the next one.
+void wait_until_gone(const World& w) {
+  const auto start = std::chrono::steady_clock::now();
+  while (w.server->connections() != 0) {
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(8)) {
+      std::fprintf(stderr, "fuzz_socket: the server kept the connection 8 s after it ended\n");
+      std::abort();
+    }
+    std::this_thread::yield();
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static World* world = make_world();
   const Plan p = plan(std::string_view(reinterpret_cast<const char*>(data), size));
   const std::string replies = converse(*world, p.bytes);
+  wait_until_gone(*world);
   size_t count = 0;
   std::string_view rest = replies;
   while (!rest.empty()) {
