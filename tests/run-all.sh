@@ -135,13 +135,16 @@ if has asan; then
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
     stage asan "${SAN_CFG[@]}" -DMEMD_SANITIZE=address,undefined -- -- "${CTEST_FILTER[@]}"
 fi
+# What those tests run: memd, memctl and the daemon's and the adapter's own tests.
+TSAN_LABELS='daemon|fusefs|integration|memctl|traces|systemd'
+TSAN_TARGETS=(memd memctl daemon_tests fusefs_tests)
 if has tsan; then
   # Only the tests that run threads: the daemon's (socket server, Service,
   # fusefs) and those that start memd. The core's unit tests run on one
   # thread, where ThreadSanitizer has nothing to find (ASan runs them all).
   TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
-    stage tsan "${SAN_CFG[@]}" -DMEMD_SANITIZE=thread -- -- "${CTEST_FILTER[@]}" \
-    -L 'daemon|fusefs|integration|memctl|traces|systemd'
+    stage tsan "${SAN_CFG[@]}" -DMEMD_SANITIZE=thread -- "${TSAN_TARGETS[@]}" -- \
+    "${CTEST_FILTER[@]}" -L "$TSAN_LABELS"
 fi
 if has fuzz; then
   # clang (libFuzzer); only the fuzz targets are built: ctest -N names them (fuzz.<target>).
