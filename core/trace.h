@@ -128,6 +128,9 @@ class Replayer {
   explicit Replayer(Machine* machine);
   ~Replayer();
   Replayer(const Replayer&) = delete;
+  // An exact copy (its pfn mapping, report, history, kept partial line), on
+  // the same machine: what a replay's part began from, to go back to.
+  std::unique_ptr<Replayer> clone() const;
   Replayer& operator=(const Replayer&) = delete;
 
   // Applies every complete line of `text`; keeps a trailing partial line for

@@ -43,6 +43,24 @@ class PfnMap {
  public:
   static constexpr uint64_t kFailedAlloc = 1;  // id 0 is never an allocation's
 
+  PfnMap() = default;
+  PfnMap(PfnMap&&) = default;
+  PfnMap& operator=(PfnMap&&) = default;
+  ~PfnMap() = default;
+  // A deep copy (Replayer::clone): each chunk copied.
+  PfnMap(const PfnMap& other) : chunks_(other.chunks_), far_(other.far_) {
+    dir_.resize(other.dir_.size());
+    for (size_t i = 0; i < dir_.size(); ++i) {
+      if (!other.dir_[i]) continue;
+      dir_[i] = std::make_unique<uint64_t[]>(kChunkSize);
+      std::copy_n(other.dir_[i].get(), kChunkSize, dir_[i].get());
+    }
+  }
+  PfnMap& operator=(const PfnMap& other) {
+    if (this != &other) *this = PfnMap(other);
+    return *this;
+  }
+
   static uint64_t encode(AllocId id, unsigned order) { return (id << 4) | order; }
   static AllocId id_of(uint64_t v) { return v >> 4; }
   static unsigned order_of(uint64_t v) { return static_cast<unsigned>(v & 0xf); }
@@ -487,6 +505,12 @@ Replayer::Replayer(Machine* machine) : impl_(new Impl(machine)) {}
 
 Replayer::~Replayer() {
   delete impl_;
+}
+
+std::unique_ptr<Replayer> Replayer::clone() const {
+  auto copy = std::make_unique<Replayer>(impl_->machine);
+  *copy->impl_ = *impl_;
+  return copy;
 }
 
 uint64_t Replayer::feed(std::string_view text) {

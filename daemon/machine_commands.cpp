@@ -67,6 +67,7 @@ std::optional<Reply> Service::make_allocations(const AllocCommand& c, const Clie
     const AllocRequest request{c.order, *gfp, c.node, c.cpu_or_default()};
     if (auto refusal = alloc_refusal(*machine_, request)) return bad_input(*refusal);
     act_for_locked(client);
+    changed_by_locked(client);
     made->reserve(c.count_or_default());
     for (uint64_t i = 0; i < c.count_or_default(); ++i) {
       auto a = machine_->alloc(request);
@@ -147,6 +148,7 @@ Reply Service::free_pages(const FreeCommand& c, const Client& client) {
           fmt::format("free: cpu={}: the machine has CPUs 0-{}", cpu, m.nr_cpus() - 1));
     }
     act_for_locked(client);
+    changed_by_locked(client);
     if (c.all) {
       const uint64_t count = m.free_all(cpu);
       changed_locked();
@@ -165,7 +167,7 @@ Reply Service::free_pages(const FreeCommand& c, const Client& client) {
   return protocol::free_reply(entries(freed));
 }
 
-Reply Service::sysctl(const SysctlCommand& c) {
+Reply Service::sysctl(const SysctlCommand& c, const Client& client) {
   std::vector<std::pair<std::string, std::string>> values;
   {
     Lock lock(this);
@@ -174,6 +176,7 @@ Reply Service::sysctl(const SysctlCommand& c) {
       if (auto st = m.set_sysctl(c.name, *c.value); !st) {
         return bad_input("sysctl: " + st.error().message);
       }
+      changed_by_locked(client);
       changed_locked();
     }
     if (c.name.empty()) {

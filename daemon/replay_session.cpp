@@ -38,14 +38,18 @@ uint64_t Service::begin_replay_locked(bool continue_previous, const Client& hold
   } else {
     previous_replayer_.reset();
     report_before_part_ = replayer_->report();
+    replayer_origin_ = replayer_->clone();
   }
   replay_session_ = next_session_++;
   replay_lines_ = 0;
+  replay_origin_ = machine_->clone();
   return replay_session_;
 }
 
 std::string Service::end_replay_locked() {
   replay_session_ = 0;
+  replay_origin_.reset();
+  replayer_origin_.reset();
   if (!replayer_) return {};
   replayer_->drop_partial();
   replayer_->end_history();
@@ -59,25 +63,51 @@ void Service::drop_replay_locked() {
   report_before_part_.reset();
 }
 
+void Service::changed_by_locked(const Client& client) {
+  if (replay_session_ != 0 && client.replay_session != replay_session_) replay_origin_.reset();
+}
+
+std::string_view Service::rollback_text(bool rolled_back) {
+  return rolled_back ? "; the replay was rolled back: the machine is as it was before the replay "
+                       "began"
+                     : "; the replay ended, keeping what it applied: other clients changed the "
+                       "machine while it ran, and rolling back would undo their changes too";
+}
+
+bool Service::roll_back_replay_locked() {
+  std::unique_ptr<Machine> origin = std::move(replay_origin_);
+  std::unique_ptr<Replayer> part_origin = std::move(replayer_origin_);
+  const bool continued = report_before_part_.has_value();
+  (void)end_replay_locked();
+  if (!origin) return false;  // the Replayers stay, as after `replay abort`
+  replayer_ = continued ? std::move(part_origin) : std::move(previous_replayer_);
+  previous_replayer_.reset();
+  report_before_part_.reset();
+  TraceBuffer events = machine_->trace_buffer();  // tracing saw them happen: they stay
+  machine_->copy_from(*origin);
+  machine_->trace_buffer() = std::move(events);
+  machine_->set_trace_events(trace_mask_);
+  changed_locked();
+  return true;
+}
+
 std::optional<std::string> Service::feed_in_batches(uint64_t session, std::string_view text) {
   for (;;) {  // at least once: an empty frame of an ended replay is refused too
     const size_t n = std::min(text.size(), kReplayBatchBytes);
     {
       Lock lock(this);
-      if (stopping_ && replay_session_ == session) (void)end_replay_locked();
-      if (replay_session_ != session) {
-        return stopping_ ? "memd is stopping; the replay ended"
-                         : "the replay ended when the machine was reset";
+      if (stopping_ && replay_session_ == session) {
+        return fmt::format("memd is stopping{}", rollback_text(roll_back_replay_locked()));
       }
+      if (replay_session_ != session) return "the replay ended when the machine was reset";
       if (n == 0) return std::nullopt;
       replay_lines_ += replayer_->feed(text.substr(0, n));
       changed_locked();
       if (replayer_->history_overflowed()) {
-        (void)end_replay_locked();
         return fmt::format(
             "the history's rows not yet sent passed {} MiB (every= is too small for frames "
-            "this large); the replay ended, keeping what was applied",
-            Replayer::kMaxPendingHistoryBytes >> 20);
+            "this large){}",
+            Replayer::kMaxPendingHistoryBytes >> 20, rollback_text(roll_back_replay_locked()));
       }
     }
     wake_trace_readers();
@@ -216,15 +246,16 @@ Reply Service::replay_file(const std::string& path, Client* client) {
     session = begin_replay_locked(false, *client);
   }
   if (session == 0) return Reply::error(Failure::kBusy, "replay: another replay is running");
-  // The session belongs to no client: whatever way this returns (an
-  // exception included), a session still open is ended, keeping what was
-  // applied, so that the next replay is not refused as "another is running".
+  // The session belongs to no client: whatever way this returns without
+  // finishing it (a read error, an exception), a session still open is
+  // rolled back, so that the machine is as it was and the next replay is not
+  // refused as "another is running".
   struct EndUnfinished {
     Service* s;
     uint64_t session;
     ~EndUnfinished() {
       Lock lock(s);
-      if (s->replay_session_ == session) (void)s->end_replay_locked();
+      if (s->replay_session_ == session) s->roll_back_replay_locked();
     }
   } end_unfinished{this, session};
   return replay_from(**reader, session);
@@ -233,7 +264,12 @@ Reply Service::replay_file(const std::string& path, Client* client) {
 Reply Service::replay_from(TraceReader& reader, uint64_t session) {
   for (;;) {
     auto chunk = reader.next();
-    if (!chunk) return Reply::error(Failure::kIo, "replay: " + chunk.error().message);
+    if (!chunk) {
+      Lock lock(this);
+      const bool back = replay_session_ == session && roll_back_replay_locked();
+      return Reply::error(Failure::kIo,
+                          fmt::format("replay: {}{}", chunk.error().message, rollback_text(back)));
+    }
     if (chunk->empty()) break;
     if (auto ended = feed_in_batches(session, *chunk)) return bad_input("replay: " + *ended);
   }

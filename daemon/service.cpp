@@ -221,7 +221,7 @@ Reply Service::dispatch(const Command& command, Client* client) {
     Client* client;
     Reply operator()(const AllocCommand& c) { return s->alloc(c, *client); }
     Reply operator()(const FreeCommand& c) { return s->free(c, *client); }
-    Reply operator()(const SysctlCommand& c) { return s->sysctl(c); }
+    Reply operator()(const SysctlCommand& c) { return s->sysctl(c, *client); }
     Reply operator()(const ShowCommand& c) { return s->show(c, *client); }
     Reply operator()(const ReplayCommand& c) { return s->replay(c, client); }
     Reply operator()(const SnapshotCommand& c) { return s->snapshot(c, client); }
@@ -245,7 +245,11 @@ void Service::disconnect(Client* client) {
   }
   if (client->replay_session == 0) return;
   Lock lock(this);
-  if (replay_session_ == client->replay_session) (void)end_replay_locked();
+  if (replay_session_ == client->replay_session) {
+    const bool back = roll_back_replay_locked();
+    log::notice("replay of pid {} uid {} ({}): the client went away before replay end{}",
+                client->pid, client->uid, client->comm, rollback_text(back));
+  }
   client->replay_session = 0;
 }
 

@@ -101,7 +101,8 @@ class Service {
   // configuration outside the lock, then swapped in whole (a running replay
   // ends, as with `reset`). Refused state leaves the machine untouched.
   Reply snapshot_load(Client* client, std::string_view bytes) EXCLUDES(mu_);
-  // A client went away: ends its replay, keeping what was applied, and its load.
+  // A client went away: rolls its running replay back (the machine as it was
+  // before the replay began) and ends its load.
   void disconnect(Client* client) EXCLUDES(mu_);
 
   // The machine's state, for memd's state file at a clean stop.
@@ -188,7 +189,7 @@ class Service {
   void wake_trace_readers() EXCLUDES(notify_mu_);
   // The live allocations `c` names, each once, or why not (nothing is freed).
   Result<std::vector<Allocation>> free_targets_locked(const FreeCommand& c) REQUIRES(mu_);
-  Reply sysctl(const SysctlCommand& c) EXCLUDES(mu_);
+  Reply sysctl(const SysctlCommand& c, const Client& client) EXCLUDES(mu_);
   // A 0400 file (pagetypeinfo, trace) for root and memd's own user only, as
   // the mount's modes say: one rule for the mount, the socket and control.
   Reply show(const ShowCommand& c, const Client& client) EXCLUDES(mu_);
@@ -218,6 +219,22 @@ class Service {
   std::string end_replay_locked() REQUIRES(mu_);
   // Ends the replay and forgets its Replayer (the machine it maps goes away).
   void drop_replay_locked() REQUIRES(mu_);
+  // A replay that stops on an error (a trace file cut short, its client gone
+  // or silent, memd stopping) leaves the machine as it was before it began:
+  // the machine is put back from replay_origin_ (everything done to it since,
+  // by any client, is undone; the trace buffer keeps the events it recorded)
+  // and so is the replay state: `continue` goes on from the replay (or the
+  // part) before it, as after a refused eventless one.
+  // Returns false when it could not: another client changed the machine
+  // while the replay ran (changed_by_locked), and the replay ended keeping
+  // what it applied.
+  bool roll_back_replay_locked() REQUIRES(mu_);
+  // `client` changes the machine (alloc, free, a sysctl write): while another
+  // client's replay runs, that replay can no longer be rolled back without
+  // undoing this too, so its origin is let go.
+  void changed_by_locked(const Client& client) REQUIRES(mu_);
+  // What a replay that stopped on an error says of the machine.
+  static std::string_view rollback_text(bool rolled_back);
   // Applies the replay's kept partial line and ends it (end_replay_locked).
   std::string finish_replay_locked() REQUIRES(mu_);
   // After finish_replay_locked: a replay (or continued part) that met no
@@ -256,6 +273,11 @@ class Service {
   // the previous Replayer (a new replay), or the report before this part (`continue`).
   std::unique_ptr<Replayer> previous_replayer_ GUARDED_BY(mu_);
   std::optional<ReplayReport> report_before_part_ GUARDED_BY(mu_);
+  // The machine as it was when the running replay began (a copy: about 12
+  // bytes a page), for roll_back_replay_locked().
+  std::unique_ptr<Machine> replay_origin_ GUARDED_BY(mu_);
+  // A continued part's: the Replayer as it was when the part began.
+  std::unique_ptr<Replayer> replayer_origin_ GUARDED_BY(mu_);
   // `trace` settings, carried over to every new machine (reset, snapshot load).
   uint32_t trace_mask_ GUARDED_BY(mu_) = 0;
   uint64_t trace_kb_ GUARDED_BY(mu_) = 0;  // 0: the kernel's default

@@ -335,6 +335,9 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     line_timer_.async_wait([weak = weak_from_this(), line, seen](boost::system::error_code tec) {
       auto self = weak.lock();
       if (tec || !self) return;  // the connection is gone
+      if (self->holds_replay_silently(std::chrono::steady_clock::now())) {
+        return self->drop_silent_replayer();
+      }
       const size_t now = self->reading_ ? self->in_->size() : 0;
       if (now == 0 || now != seen || line != self->line_) {
         return self->arm_line_timer(self->line_, now);
@@ -347,8 +350,27 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     });
   }
 
+  // Whether the client holds the running replay, memd waits for it, and it
+  // has sent nothing for replay_idle_timeout.
+  bool holds_replay_silently(std::chrono::steady_clock::time_point now) {
+    return client_->replay_session != 0 && (reading_ || reading_frame_) &&
+           now - heard_ >= server_->options.replay_idle_timeout &&
+           server_->service->owns_replay(client_.get());
+  }
+
+  // Closes the connection: Service::disconnect rolls its replay back.
+  void drop_silent_replayer() {
+    log::warning(
+        "socket: dropping pid {} uid {}: it holds the running replay and sent nothing for "
+        "{} ms",
+        client_->pid, client_->uid, server_->options.replay_idle_timeout.count());
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+  }
+
   void on_line(boost::system::error_code ec, size_t n) {
     reading_ = false;
+    heard_ = std::chrono::steady_clock::now();
     ++line_;
     if (ec == asio::error::not_found) return refuse_long_line();
     if (ec) return;  // the client went away (or memd is stopping)
@@ -497,9 +519,12 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
     const size_t have = frame_.size();
     if (have == bytes) return done();
     frame_.resize(have + std::min<size_t>(bytes - have, 1 << 20));
+    reading_frame_ = true;
     socket_.async_read_some(asio::buffer(frame_.data() + have, frame_.size() - have),
                             [self = shared_from_this(), bytes, have, done = std::move(done)](
                                 boost::system::error_code ec, size_t n) mutable {
+                              self->reading_frame_ = false;
+                              self->heard_ = std::chrono::steady_clock::now();
                               if (ec) return;
                               self->frame_.resize(have + n);
                               self->read_more(bytes, std::move(done));
@@ -657,7 +682,10 @@ class SocketServer::Impl::Connection : public std::enable_shared_from_this<Conne
   asio::steady_timer line_timer_;   // line_timeout for a partial line
   uint64_t line_ = 0;               // lines read
   bool reading_ = false;            // waiting for the rest of a line
-  bool joining_ = false;            // counted in Impl::joining
+  bool reading_frame_ = false;      // waiting for more of a replay frame
+  // When the client last sent something memd read (a line, part of a frame).
+  std::chrono::steady_clock::time_point heard_ = std::chrono::steady_clock::now();
+  bool joining_ = false;  // counted in Impl::joining
   std::array<char, 4096> sink_{};
   std::unique_ptr<asio::streambuf> in_;
   std::string frame_;

@@ -29,7 +29,8 @@
 // large their reply, are not affected. A client that sends part of a line
 // and then nothing for line_timeout (checked every line_timeout: dropped
 // after one to two of them) is dropped too; an idle connection with no
-// partial line is kept.
+// partial line is kept, unless it holds the running replay: silent for
+// replay_idle_timeout, it is dropped and the replay rolled back.
 #pragma once
 
 #include <sys/types.h>
@@ -55,6 +56,9 @@ struct SocketServerOptions {
   std::chrono::milliseconds reply_timeout{10'000};
   // A client whose partial line has not grown for this long is dropped.
   std::chrono::milliseconds line_timeout{10'000};
+  // A client that holds the running replay and sends nothing for this long
+  // (looked at every line_timeout) is dropped, and its replay rolled back.
+  std::chrono::milliseconds replay_idle_timeout{60'000};
   // Replies waiting for slow readers, in all: above it, the most stalled are dropped.
   size_t max_held_reply_bytes = 32 << 20;
 };

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <thread>
 
@@ -14,6 +15,7 @@
 #include "core/render.h"
 #include "core/replay_history.h"
 #include "daemon/service.h"
+#include "daemon/trace_reader.h"
 
 namespace memd {
 namespace {
@@ -547,6 +549,77 @@ TEST_F(ServiceTest, ReplayFile) {
             std::string::npos);
   EXPECT_NE(error("replay begin", &control).find("for the socket"), std::string::npos);
   unlink(gz.c_str());
+  unlink(path);
+}
+
+// A replay that stops on an error leaves the machine as it was before it
+// began: a gzip file cut short (after more than a chunk of it was applied:
+// the whole file changes the machine), a streaming client gone before
+// `replay end`. `check` passes after each, and the next replay starts.
+TEST_F(ServiceTest, AReplayThatFailsIsRolledBack) {
+  std::string text;
+  for (int i = 0; i < 40000; ++i) {
+    text += fmt::format(
+        "  bash-1 [000] .....   1.{:06}: mm_page_alloc: page=0000000000000000 pfn={:#x} order=0 "
+        "migratetype=0 gfp_flags=GFP_KERNEL\n",
+        i, 0x100000 + i);
+  }
+  ASSERT_GT(text.size(), 3 * TraceReader::kChunkBytes);
+  char path[] = "/tmp/memd-service-test-XXXXXX";
+  const int fd = mkstemp(path);
+  ASSERT_GE(fd, 0);
+  close(fd);
+  const std::string whole = std::string(path) + ".gz", cut = std::string(path) + "-cut.gz";
+  {
+    gzFile f = gzopen(whole.c_str(), "wb1");
+    gzwrite(f, text.data(), static_cast<unsigned>(text.size()));
+    gzclose(f);
+    std::ifstream in(whole, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() * 3 / 4);
+  }
+  Client control{Client::Origin::kControlFile, 0, 0};
+  ok("alloc order=3 gfp=GFP_KERNEL count=3");
+  const std::string before = buddyinfo();
+  const Json status = ok("status");
+  EXPECT_NE(error("replay file=" + cut, &control)
+                .find("; the replay was rolled back: the machine "
+                      "is as it was before the replay began"),
+            std::string::npos);
+  EXPECT_EQ(buddyinfo(), before);
+  EXPECT_EQ(ok("status")["live_allocations"], status["live_allocations"]);
+  EXPECT_EQ(ok("status")["counters"], status["counters"]);
+  // Premise: the whole file changes the machine.
+  EXPECT_EQ(ok("replay file=" + whole, &control)["report"]["applied_allocs"], 40000);
+  EXPECT_NE(buddyinfo(), before);
+  ok("reset");
+  ok("alloc order=3 gfp=GFP_KERNEL count=3");
+  ASSERT_EQ(buddyinfo(), before);
+
+  Client a{Client::Origin::kSocket, 1000, 0};
+  ok("replay begin", &a);
+  EXPECT_TRUE(service->replay_data(&a, text.substr(0, text.size() / 2 / 128 * 128)).ok());
+  EXPECT_NE(buddyinfo(), before);
+  service->disconnect(&a);
+  EXPECT_EQ(buddyinfo(), before);
+  EXPECT_EQ(ok("status")["counters"], status["counters"]);
+  EXPECT_EQ(ok("check")["problems"].size(), 0u);
+  ok("replay begin", &a);
+  ok("replay abort", &a);
+
+  // Another client changed the machine while the replay ran: rolling back
+  // would undo its allocation too, so the replay ends keeping what it applied.
+  ok("replay begin", &a);
+  const std::string part = text.substr(0, text.find('\n', 128 * 100) + 1);  // whole lines
+  const auto lines = std::count(part.begin(), part.end(), '\n');
+  EXPECT_TRUE(service->replay_data(&a, part).ok());
+  const Json other = ok("alloc order=0 gfp=GFP_KERNEL")["allocations"][0];
+  service->disconnect(&a);
+  EXPECT_EQ(ok("status")["live_allocations"],
+            status["live_allocations"].get<int64_t>() + lines + 1);
+  ok("free id=" + std::to_string(other["id"].get<uint64_t>()));
+  unlink(whole.c_str());
+  unlink(cut.c_str());
   unlink(path);
 }
 

@@ -241,6 +241,49 @@ std::string read_lines(int fd, size_t lines) {
   });
 }
 
+// A client that holds the running replay and then sends nothing for
+// replay_idle_timeout is dropped, and its replay rolled back: the machine's
+// state is as before it began. A silent client without a replay is kept.
+TEST_F(SocketServerTest, ASilentReplayHolderIsDroppedAndItsReplayRolledBack) {
+  SocketServerOptions o;
+  o.threads = 2;
+  o.line_timeout = 100ms;
+  o.replay_idle_timeout = 400ms;
+  start(o);
+  const std::string before = service_->save_state();
+  const int holder = connect_client();
+  const int idle = connect_client();
+  send_line(idle, "status\n");
+  EXPECT_EQ(read_reply(idle, 4096, 0ms).rfind("{\"ok\":true,", 0), 0u);
+  std::string frame;
+  for (int i = 0; i < 64; ++i) {
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  "  bash-1 [000] .....   1.000002: mm_page_alloc: page=0000000000000000 "
+                  "pfn=0x%x order=3 migratetype=0 gfp_flags=GFP_KERNEL\n",
+                  0x100000 + 8 * i);
+    frame += line;
+  }
+  send_line(holder,
+            "replay begin\nreplay data bytes=" + std::to_string(frame.size()) + "\n" + frame);
+  const std::string replies = read_lines(holder, 2);
+  EXPECT_EQ(std::count(replies.begin(), replies.end(), '\n'), 2) << replies;
+  EXPECT_NE(replies.find("\"lines\":64"), std::string::npos) << replies;
+  EXPECT_EQ(service_->live_allocations(), 64u);  // premise: the frame changed the machine
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(hung_up(holder));
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 300ms);
+  for (int i = 0; i < 100 && service_->save_state() != before; ++i) {
+    std::this_thread::sleep_for(20ms);  // the disconnect is handled after the hang-up
+  }
+  EXPECT_EQ(service_->save_state(), before);
+  EXPECT_EQ(service_->live_allocations(), 0u);
+  send_line(idle, "replay begin\n");  // the slot is free again; the idle client is still served
+  EXPECT_EQ(read_reply(idle, 4096, 0ms), "{\"ok\":true}\n");
+  close(holder);
+  close(idle);
+}
+
 // 40 allocations and a status in one write: 41 replies, in order, the
 // allocations' ids 1 to 40 as the Service hands them out, and the status
 // after all of them.
