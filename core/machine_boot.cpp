@@ -115,10 +115,7 @@ Status Machine::free_area_init_core() {
 }
 
 void Machine::set_zone_lookup() {
-  ctx_.zone_global_idx_of = [this](Pfn pfn) -> unsigned {
-    auto iv = layout_.zone_of(pfn);
-    return iv ? zones_[iv->nid][iv->zone]->global_idx : ~0u;
-  };
+  ctx_.zone_global_idx_of = [this](Pfn pfn) -> unsigned { return pfn_zone_global_idx(pfn); };
 }
 
 // Which pageblocks each zone's "Number of blocks" row counts
