@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <map>
 #include <regex>
 #include <set>
@@ -203,6 +204,193 @@ TEST(HotplugCapture, Hp2KernelcoreStepsMatchTheKernel) {
 
 TEST(HotplugCapture, Hp3TwoNodeStepsMatchTheKernel) {
   replay_capture("hp3-4G-2nodes", 8);
+}
+
+// --- migration on machines filled by hand ----------------------------------------------------
+
+// 2 GiB like qemu's pc machine with movablecore=512M: ZONE_MOVABLE is
+// [0x60000, 0x7ffe0), memory12..memory15 (memory15 ends in a hole).
+MachineConfig movable_machine() {
+  MachineConfig cfg = test::pc_machine(2 * test::kGiB, 2);
+  cfg.cmdline = "movablecore=512M";
+  return cfg;
+}
+
+AllocRequest request(unsigned order, Gfp gfp) {
+  AllocRequest r;
+  r.order = order;
+  r.gfp = gfp;
+  return r;
+}
+
+constexpr uint64_t kBlock14 = 14;
+constexpr Pfn kBlock14Start = 14 * 32768, kBlock14End = 15 * 32768;
+
+std::map<AllocId, Allocation> by_id(const Machine& m) {
+  std::map<AllocId, Allocation> out;
+  for (const Allocation& a : m.allocations({}).allocations)
+    out[a.id] = a;
+  return out;
+}
+
+bool in_block14(const Allocation& a) {
+  return a.pfn >= kBlock14Start && a.pfn < kBlock14End;
+}
+
+TEST(HotplugOffline, MovableBlockFullOfMovableAllocationsMigratesThemKeepingTheirIds) {
+  MEMD_BOOT(m, movable_machine());
+  const Zone& movable = m.zone(0, 3);
+  ASSERT_EQ(movable.name, "Movable");
+  const uint64_t present = movable.present, managed = movable.managed;
+  // 100000 pages of movable allocations, orders 0, 1, 2, 3 and 9 in turn.
+  const unsigned orders[] = {0, 1, 2, 3, 9};
+  uint64_t pages = 0;
+  for (unsigned i = 0; pages < 100000; ++i) {
+    const unsigned order = orders[i % 5];
+    auto a = m.alloc(request(order, gfp::kHighuserMovable));
+    ASSERT_TRUE(a) << a.error().message;
+    pages += 1ULL << order;
+  }
+  const auto before = by_id(m);
+  uint64_t in_block_pages = 0, in_block_allocs = 0, large = 0;
+  for (const auto& [id, a] : before) {
+    if (!in_block14(a)) continue;
+    in_block_pages += 1ULL << a.order;
+    ++in_block_allocs;
+    large += a.order == 9;
+  }
+  ASSERT_GT(in_block_allocs, 200u);  // the block is well filled, orders 9 among them
+  ASSERT_GT(large, 0u);
+
+  const HotplugResult r = m.offline_block(kBlock14);
+  ASSERT_TRUE(r.ok()) << r.reason;
+  EXPECT_EQ(r.message(true), "Offlined Pages 32768");
+  EXPECT_EQ(r.migrated_pages, in_block_pages);
+  EXPECT_EQ(r.migrated_allocations, in_block_allocs);
+  EXPECT_EQ(m.pgmigrate_success(), in_block_pages);
+  EXPECT_EQ(m.pgmigrate_fail(), 0u);
+  const auto after = by_id(m);
+  ASSERT_EQ(after.size(), before.size());
+  for (const auto& [id, a] : before) {
+    ASSERT_TRUE(after.count(id)) << "allocation " << id << " lost";
+    const Allocation& now = after.at(id);
+    EXPECT_EQ(now.order, a.order) << id;
+    EXPECT_EQ(now.migratetype, unsigned{kMovable}) << id;
+    if (in_block14(a)) {
+      EXPECT_FALSE(in_block14(now)) << id << " still in the offline block";
+      EXPECT_EQ(now.pfn % (1ULL << a.order), 0u) << id;
+    } else {
+      EXPECT_EQ(now.pfn, a.pfn) << id << " moved though outside the block";
+    }
+  }
+  EXPECT_EQ(movable.present, present - 32768);
+  EXPECT_EQ(movable.managed, managed - 32768);
+  EXPECT_EQ(render_memory_block_file(m, kBlock14, MemoryBlockFile::kState), "offline\n");
+  const CheckReport check = m.check();
+  EXPECT_TRUE(check.ok()) << check.problems[0];
+
+  // Back online as it was: the zone's sizes return, and the block's pages
+  // are free again.
+  const HotplugResult on = m.online_block(kBlock14, OnlineType::kOnlineMovable);
+  ASSERT_TRUE(on.ok()) << on.reason;
+  EXPECT_EQ(movable.present, present);
+  EXPECT_EQ(movable.managed, managed);
+  EXPECT_TRUE(m.check().ok());
+}
+
+// A machine full of movable allocations (order 6, then order 0 for what is
+// left): the first source, the block's highest allocation, finds no target,
+// so the first pass migrates nothing and the offline gives up (EINTR) with
+// the block online and every allocation where it was.
+TEST(HotplugOffline, WithoutTargetsTheOfflineGivesUpAndNothingMoves) {
+  MEMD_BOOT(m, movable_machine());
+  while (m.alloc(request(6, gfp::kHighuserMovable | gfp::kNowarn))) {
+  }
+  while (m.alloc(request(0, gfp::kHighuserMovable | gfp::kNowarn))) {
+  }
+  const auto before = by_id(m);
+  Allocation highest;
+  for (const auto& [id, a] : before) {
+    if (in_block14(a) && a.pfn >= highest.pfn) highest = a;
+  }
+  ASSERT_TRUE(in_block14(highest));
+  const HotplugResult r = m.offline_block(kBlock14);
+  EXPECT_EQ(r.error, EINTR);
+  EXPECT_EQ(r.reason, "signal backoff");
+  EXPECT_EQ(r.migrated_pages, 0u);
+  EXPECT_EQ(r.failed_pages, 1ULL << highest.order);
+  EXPECT_EQ(m.pgmigrate_fail(), 1ULL << highest.order);
+  EXPECT_EQ(m.pgmigrate_success(), 0u);
+  const auto after = by_id(m);
+  ASSERT_EQ(after.size(), before.size());
+  for (const auto& [id, a] : before) {
+    EXPECT_EQ(after.at(id).pfn, a.pfn) << id;
+  }
+  EXPECT_EQ(render_memory_block_file(m, kBlock14, MemoryBlockFile::kState), "online\n");
+  const CheckReport check = m.check();
+  EXPECT_TRUE(check.ok()) << check.problems[0];
+}
+
+// The files memd shows, all of them, and the blocks' files.
+std::string every_file(const Machine& m) {
+  std::string out;
+  const MachineStats stats = m.stats();
+  for (ProcFile f : kStatsFiles)
+    out += render(f, stats);
+  for (const MemoryBlock& b : m.memory_blocks().blocks()) {
+    for (MemoryBlockFile f : kMemoryBlockFiles)
+      out += *render_memory_block_file(m, b.id, f);
+  }
+  return out;
+}
+
+TEST(HotplugOffline, NormalBlockWithAnUnmovablePageIsBusyAndChangesNothing) {
+  MEMD_BOOT(m, test::pc_machine(4 * test::kGiB, 2));
+  // Order 4: above the pcp orders, so no per-cpu list holds a page and
+  // zone_pcp_disable() has nothing to drain.
+  auto a = m.alloc(request(4, gfp::kKernel));
+  ASSERT_TRUE(a);
+  ASSERT_EQ(a->zone_name, "Normal");
+  const uint64_t block = a->pfn / 32768;
+  const std::string files = every_file(m);
+  const HotplugResult r = m.offline_block(block);
+  EXPECT_EQ(r.error, EBUSY);
+  char want[100];
+  std::snprintf(want, sizeof want,
+                "memory offlining [mem %#010llx-%#010llx] failed due to failure to isolate range",
+                static_cast<unsigned long long>(block) << 27,
+                (static_cast<unsigned long long>(block + 1) << 27) - 1);
+  EXPECT_EQ(r.message(true), want);
+  EXPECT_EQ(every_file(m), files);
+  EXPECT_EQ(m.find_id(a->id)->pfn, a->pfn);
+  EXPECT_TRUE(m.check().ok());
+}
+
+TEST(HotplugOffline, BusyOfflineLeavesTheZonesPcpListsDrained) {
+  MEMD_BOOT(m, test::pc_machine(4 * test::kGiB, 2));
+  auto a = m.alloc(request(0, gfp::kKernel));
+  ASSERT_TRUE(a);
+  const Zone& normal = m.zone(0, a->zone_idx);
+  ASSERT_GT(normal.pcp[0].count, 0);  // rmqueue_bulk() filled cpu 0's list
+  const int64_t free_before = normal.nr_free_pages;
+  const int on_pcp = normal.pcp[0].count;
+  EXPECT_EQ(m.offline_block(a->pfn / 32768).error, EBUSY);
+  EXPECT_EQ(normal.pcp[0].count, 0);
+  EXPECT_EQ(normal.nr_free_pages, free_before + on_pcp);
+  EXPECT_EQ(normal.pcp[0].batch, normal.pageset_batch);  // zone_pcp_enable()
+  EXPECT_TRUE(m.check().ok());
+}
+
+TEST(HotplugOffline, RefusalsBeforeAnythingRuns) {
+  MEMD_BOOT(m, movable_machine());
+  EXPECT_EQ(m.offline_block(15).reason, "memory holes");  // RAM ends 128 KiB below 2 GiB
+  EXPECT_EQ(m.offline_block(15).error, EINVAL);
+  EXPECT_EQ(m.offline_block(0).error, EINVAL);  // DMA and DMA32: valid_zones none
+  EXPECT_EQ(m.offline_block(99).error, ENOENT);
+  EXPECT_EQ(m.online_block(14, OnlineType::kOnline).error, EINVAL);  // already online
+  ASSERT_TRUE(m.offline_block(14).ok());
+  EXPECT_EQ(m.offline_block(14).error, EINVAL);  // already offline
+  EXPECT_TRUE(m.check().ok());
 }
 
 }  // namespace
