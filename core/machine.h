@@ -394,6 +394,8 @@ class Machine {
   // frees them again, counted in PGFREE), for Machine::check.
   uint64_t pgmigrate_success_ = 0;
   uint64_t pgmigrate_fail_ = 0;
+  uint64_t thp_migration_success_ = 0;
+  uint64_t thp_migration_fail_ = 0;
   int64_t offlined_pages_ = 0;
 
   // live allocations: id -> pfn (core/id_index.h)

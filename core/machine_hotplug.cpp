@@ -257,8 +257,11 @@ bool Machine::migrate_one(Pfn src, const std::vector<unsigned>& zonelist, Hotplu
   req.gfp = gfp;
   Zone* zone = nullptr;
   const OptPfn target = alloc_pages_zonelist(req, zonelist, &zone);
+  // folio_test_pmd_mappable(): a THP-sized folio counts in thp_migration_*.
+  const bool thp = order >= kHpagePmdOrder;
   if (!target) {
     pgmigrate_fail_ += 1ULL << order;
+    thp_migration_fail_ += thp;
     r->failed_pages += 1ULL << order;
     return false;
   }
@@ -269,6 +272,7 @@ bool Machine::migrate_one(Pfn src, const std::vector<unsigned>& zonelist, Hotplu
   ids_->insert(id, *target);
   free_block(src, 0);
   pgmigrate_success_ += 1ULL << order;
+  thp_migration_success_ += thp;
   r->migrated_pages += 1ULL << order;
   r->migrated_allocations++;
   return true;

@@ -269,6 +269,12 @@ TEST(HotplugOffline, MovableBlockFullOfMovableAllocationsMigratesThemKeepingThei
   EXPECT_EQ(r.migrated_allocations, in_block_allocs);
   EXPECT_EQ(m.pgmigrate_success(), in_block_pages);
   EXPECT_EQ(m.pgmigrate_fail(), 0u);
+  const std::string vmstat = render(ProcFile::kVmstat, m.stats());
+  EXPECT_NE(vmstat.find("\npgmigrate_success " + std::to_string(in_block_pages) + "\n"),
+            std::string::npos);
+  EXPECT_NE(vmstat.find("\npgmigrate_fail 0\n"), std::string::npos);
+  EXPECT_NE(vmstat.find("\nthp_migration_success " + std::to_string(large) + "\n"),
+            std::string::npos);
   const auto after = by_id(m);
   ASSERT_EQ(after.size(), before.size());
   for (const auto& [id, a] : before) {
