@@ -262,7 +262,8 @@ class Machine {
   void hugepage_init(const KernelParams& params);
   Status apply_cmdline_sysctls(const KernelParams& params);
   void init_memmap();
-  void build_all_zonelists();
+  // `print`: the kernel's "Built N zonelists" line (not when restoring state).
+  void build_all_zonelists(bool print = true);
   void build_zonelists(int local, std::vector<int>* node_load);
   void free_boot_memory();
   void setup_per_cpu_pageset();
@@ -319,6 +320,8 @@ class Machine {
   static Result<std::unique_ptr<Machine>> restore_body(std::unique_ptr<Machine> m,
                                                        std::string_view body);
   void clear_dynamic_state();
+  void put_hotplug(void* writer) const;  // a state.cpp Writer
+  void apply_hotplug_state(const SavedState& st);
   Status apply_state(const SavedState& st);
 
   // memory hotplug (core/machine_hotplug.cpp)
@@ -339,6 +342,11 @@ class Machine {
   std::vector<unsigned> migration_zonelist(int nid) const;
   void offline_isolated_pages(Zone* zone, Pfn start, Pfn end);
   void set_pageblocks_counted(Zone* zone, Pfn start, Pfn end, bool counted);
+  // The pagetypeinfo block counts of every zone, recounted from the
+  // pageblocks each zone's row counts (after restoring hotplug state).
+  void recount_pageblock_blocks();
+  // Which zone's row counts each pageblock, from the memory blocks' states.
+  void reset_pageblock_zones_from_blocks();
   void shrink_zone_span(Zone* zone, Pfn start, Pfn end);
   void resize_zone_range(Zone* zone, Pfn start, Pfn end);
   void init_per_zone_wmark_min();

@@ -264,7 +264,7 @@ void Machine::build_zonelists(int local, std::vector<int>* node_load) {
 
 // build_all_zonelists(): zonelists, then the mobility grouping switch, computed
 // while managed == present and the watermarks are still 0.
-void Machine::build_all_zonelists() {
+void Machine::build_all_zonelists(bool print) {
   zonelists_.assign(nr_nodes(), {});
   std::vector<int> node_load(nr_nodes(), 0);
   for (int nid = 0; nid < nr_nodes(); ++nid) {
@@ -274,6 +274,7 @@ void Machine::build_all_zonelists() {
       static_cast<unsigned>(gfp_zone(gfp::kHighuserMovable, layout_.arch.arch));
   uint64_t vm_total_pages = nr_free_zone_pages(movable_zone);
   ctx_.mobility_disabled = vm_total_pages < kPageblockNrPages * kMigrateTypes;
+  if (!print) return;
   log_.printk(PrintkLevel::kInfo,
               fmt::format("Built {} zonelists, mobility grouping {}.  Total pages: {}",
                           nr_online_nodes_, ctx_.mobility_disabled ? "off" : "on", vm_total_pages));

@@ -324,6 +324,42 @@ void Machine::set_pageblocks_counted(Zone* zone, Pfn start, Pfn end, bool counte
   ctx_.pageblock_zones = std::move(zones);
 }
 
+void Machine::recount_pageblock_blocks() {
+  for (Zone* z : ctx_.zones) {
+    z->block_count.fill(0);
+  }
+  const PageblockZones& counted = *ctx_.pageblock_zones;
+  for (size_t b = 0; b < counted.first.size(); ++b) {
+    if (counted.first[b])
+      ctx_.zones[counted.first[b] - 1]->block_count[ctx_.pageblocks.get(b << kPageblockOrder)]++;
+  }
+  for (const auto& [b, counter] : counted.second) {
+    ctx_.zones[counter - 1]->block_count[ctx_.pageblocks.get(b << kPageblockOrder)]++;
+  }
+}
+
+// From the boot rows (restore_state() runs on a freshly booted machine):
+// each offline block's pageblocks out of them, each block onlined into
+// another zone counted in that zone's row.
+void Machine::reset_pageblock_zones_from_blocks() {
+  auto zones = std::make_shared<PageblockZones>(*ctx_.pageblock_zones);
+  const uint64_t per_block = memory_blocks_.pages_per_block();
+  for (const MemoryBlock& mb : memory_blocks_.blocks()) {
+    const Pfn start = memory_blocks_.start_pfn(mb);
+    for (Pfn p = start; p < start + per_block; p += kPageblockNrPages) {
+      const uint64_t b = p >> kPageblockOrder;
+      if (b >= zones->first.size()) break;
+      if (mb.state == MemoryBlockState::kOffline) {
+        zones->first[b] = 0;
+      } else if (mb.zone) {
+        const unsigned g = zones_[mb.nid][*mb.zone]->global_idx;
+        if (zones->first[b] != 0) zones->first[b] = static_cast<uint16_t>(g + 1);
+      }
+    }
+  }
+  ctx_.pageblock_zones = std::move(zones);
+}
+
 // shrink_zone_span(): only a block at the zone's start or end moves it, to
 // the next (previous) pfn still in the zone, section by section; a zone
 // with no such pfn left becomes empty (start 0, span 0).

@@ -3,7 +3,9 @@
 // Format (little-endian, fixed width):
 //   header: "MEMDST01", u32 version, u64 config digest, u64 body length,
 //           u64 body checksum (FNV-1a 64)
-//   body:   globals and tunables; the raw pageblock bitmap; per zone its
+//   body:   globals and tunables; the raw pageblock bitmap; memory hotplug
+//           (migration counters, each memory block's state and zone, each
+//           zone's start, span, present, managed and pcp count); per zone its
 //           watermarks, flags, counters, every free list in list order and
 //           every per-cpu list in list order; then the live allocations.
 // The config digest is FNV-1a of a canonical encoding of the MachineConfig:
@@ -20,7 +22,7 @@ namespace memd {
 namespace {
 
 constexpr char kMagic[8] = {'M', 'E', 'M', 'D', 'S', 'T', '0', '1'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: memory hotplug
 constexpr size_t kHeaderSize = 8 + 4 + 8 + 8 + 8;
 
 uint64_t fnv1a(std::string_view data) {
@@ -128,6 +130,12 @@ struct Machine::SavedState {
     std::array<std::array<std::vector<uint32_t>, kMigrateTypes>, kNrPageOrders> free_lists;
     std::vector<PcpState> pcp;
   };
+  struct BlockState {
+    uint8_t state, zone;  // MemoryBlockState; zone_idx, or 0xff for none
+  };
+  struct ZoneShape {
+    uint64_t start_pfn, spanned, present, managed, nr_pcp, stat_threshold;
+  };
   struct AllocState {
     uint32_t pfn;
     uint64_t id;
@@ -139,12 +147,16 @@ struct Machine::SavedState {
   uint8_t thp_enabled, mobility_disabled;
   std::vector<int32_t> ratios;
   std::string_view pageblocks;
+  uint64_t pgmigrate_success, pgmigrate_fail, thp_success, thp_fail, offlined_pages;
+  std::vector<BlockState> blocks;
+  std::vector<ZoneShape> shapes;
   std::vector<ZoneState> zones;
   std::vector<AllocState> allocs;
 
   std::string read(std::string_view body, const Machine& m);
   std::string read_globals(Reader* r, const Machine& m);
-  static std::string read_zone(Reader* r, const Zone& zone, Pfn frames_end, ZoneState* z);
+  std::string read_hotplug(Reader* r, const Machine& m);
+  static std::string read_zone(Reader* r, uint64_t nr_pcp, Pfn frames_end, ZoneState* z);
   std::string read_allocs(Reader* r, Pfn frames_end, size_t nr_zones);
 };
 
@@ -202,6 +214,31 @@ void put_zone(Writer* w, const FrameTable& frames, const Zone& z) {
 
 }  // namespace
 
+// Memory hotplug's part: the migration counters, every memory block's
+// state and zone, every zone's shape (which offline and online change:
+// start, span, present, managed, pcp lists, and the vm stats threshold,
+// which an emptied zone keeps from before).
+void Machine::put_hotplug(void* writer) const {
+  auto* w = static_cast<Writer*>(writer);
+  for (uint64_t v : {pgmigrate_success_, pgmigrate_fail_, thp_migration_success_,
+                     thp_migration_fail_, static_cast<uint64_t>(offlined_pages_)}) {
+    w->put<uint64_t>(v);
+  }
+  w->put<uint64_t>(memory_blocks_.blocks().size());
+  for (const MemoryBlock& b : memory_blocks_.blocks()) {
+    w->put<uint8_t>(static_cast<uint8_t>(b.state));
+    w->put<uint8_t>(b.zone ? static_cast<uint8_t>(*b.zone) : uint8_t{0xff});
+  }
+  w->put<uint64_t>(ctx_.zones.size());
+  for (const Zone* z : ctx_.zones) {
+    for (uint64_t v :
+         {z->start_pfn, z->spanned, z->present, z->managed, static_cast<uint64_t>(z->pcp.size()),
+          static_cast<uint64_t>(z->stat_threshold)}) {
+      w->put<uint64_t>(v);
+    }
+  }
+}
+
 std::string Machine::save_state() const {
   Writer w;
   w.put<uint64_t>(next_id_);
@@ -223,6 +260,7 @@ std::string Machine::save_state() const {
   for (size_t b = 0; b < ctx_.pageblocks.size(); ++b) {
     w.put<uint8_t>(ctx_.pageblocks.raw(b << kPageblockOrder));
   }
+  put_hotplug(&w);
   w.put<uint64_t>(ctx_.zones.size());
   for (const Zone* z : ctx_.zones) {
     put_zone(&w, ctx_.frames, *z);
@@ -333,8 +371,45 @@ std::string Machine::SavedState::read_globals(Reader* r, const Machine& m) {
   return {};
 }
 
+// Memory hotplug's part, checked against the booted machine: as many
+// blocks and zones, states and zones that exist, shapes inside the memory
+// map, pcp lists for no CPU or every CPU.
+std::string Machine::SavedState::read_hotplug(Reader* r, const Machine& m) {
+  for (uint64_t* v :
+       {&pgmigrate_success, &pgmigrate_fail, &thp_success, &thp_fail, &offlined_pages}) {
+    r->get(v);
+  }
+  uint64_t n = 0;
+  if (!r->get(&n) || n != m.memory_blocks_.blocks().size()) return "wrong number of memory blocks";
+  blocks.resize(n);
+  for (BlockState& b : blocks) {
+    r->get(&b.state);
+    r->get(&b.zone);
+    if (b.state > static_cast<uint8_t>(MemoryBlockState::kOffline) ||
+        (b.zone != 0xff && b.zone >= m.layout_.arch.nr_zones())) {
+      return "damaged memory block state";
+    }
+  }
+  if (!r->get(&n) || n != m.ctx_.zones.size()) return "wrong number of zones";
+  shapes.resize(n);
+  for (ZoneShape& z : shapes) {
+    for (uint64_t* v :
+         {&z.start_pfn, &z.spanned, &z.present, &z.managed, &z.nr_pcp, &z.stat_threshold}) {
+      r->get(v);
+    }
+    const Pfn end = m.ctx_.frames.end();
+    if (z.start_pfn > end || z.spanned > end - z.start_pfn || z.present > z.spanned ||
+        z.managed > z.present ||
+        (z.nr_pcp != 0 && z.nr_pcp != static_cast<uint64_t>(m.nr_cpus())) ||
+        z.stat_threshold > 125) {
+      return "damaged zone shape";
+    }
+  }
+  return {};
+}
+
 // One zone: counters, tunables, free lists and per-cpu lists.
-std::string Machine::SavedState::read_zone(Reader* r, const Zone& zone, Pfn frames_end,
+std::string Machine::SavedState::read_zone(Reader* r, uint64_t nr_pcp, Pfn frames_end,
                                            ZoneState* z) {
   for (auto& v : z->watermark) {
     r->get(&v);
@@ -359,7 +434,7 @@ std::string Machine::SavedState::read_zone(Reader* r, const Zone& zone, Pfn fram
     }
   }
   uint64_t ncpu = 0;
-  if (!r->get(&ncpu) || ncpu != zone.pcp.size()) return "wrong number of per-cpu lists";
+  if (!r->get(&ncpu) || ncpu != nr_pcp) return "wrong number of per-cpu lists";
   z->pcp.resize(ncpu);
   for (auto& p : z->pcp) {
     for (int32_t* v :
@@ -399,12 +474,13 @@ std::string Machine::SavedState::read_allocs(Reader* r, Pfn frames_end, size_t n
 std::string Machine::SavedState::read(std::string_view body, const Machine& m) {
   Reader r(body);
   if (std::string why = read_globals(&r, m); !why.empty()) return why;
+  if (std::string why = read_hotplug(&r, m); !why.empty()) return why;
   const Pfn frames_end = m.ctx_.frames.end();
   uint64_t n = 0;
   if (!r.get(&n) || n != m.ctx_.zones.size()) return "wrong number of zones";
   zones.resize(n);
   for (size_t zi = 0; zi < n; ++zi) {
-    if (std::string why = read_zone(&r, *m.ctx_.zones[zi], frames_end, &zones[zi]); !why.empty()) {
+    if (std::string why = read_zone(&r, shapes[zi].nr_pcp, frames_end, &zones[zi]); !why.empty()) {
       return why;
     }
   }
@@ -464,6 +540,34 @@ void Machine::clear_dynamic_state() {
   std::fill(ctx_.pageblock_free.begin(), ctx_.pageblock_free.end(), uint16_t{0});
 }
 
+// The memory blocks' states and zones, the zones' shapes and pcp lists,
+// the pagetypeinfo rows that follow from them, and the zonelists (without
+// the kernel's message: restoring is not a hotplug event).
+void Machine::apply_hotplug_state(const SavedState& st) {
+  pgmigrate_success_ = st.pgmigrate_success;
+  pgmigrate_fail_ = st.pgmigrate_fail;
+  thp_migration_success_ = st.thp_success;
+  thp_migration_fail_ = st.thp_fail;
+  offlined_pages_ = static_cast<int64_t>(st.offlined_pages);
+  for (size_t i = 0; i < st.blocks.size(); ++i) {
+    MemoryBlock& b = memory_blocks_.mutable_blocks()[i];
+    b.state = static_cast<MemoryBlockState>(st.blocks[i].state);
+    b.zone = st.blocks[i].zone == 0xff ? std::nullopt : std::optional<unsigned>(st.blocks[i].zone);
+  }
+  for (size_t zi = 0; zi < st.shapes.size(); ++zi) {
+    const SavedState::ZoneShape& s = st.shapes[zi];
+    Zone* z = ctx_.zones[zi];
+    z->start_pfn = s.start_pfn;
+    z->spanned = s.spanned;
+    z->present = s.present;
+    z->managed = s.managed;
+    z->pcp.resize(s.nr_pcp);
+    z->stat_threshold = static_cast<int>(s.stat_threshold);
+  }
+  reset_pageblock_zones_from_blocks();
+  build_all_zonelists(/*print=*/false);
+}
+
 Status Machine::apply_state(const SavedState& st) {
   next_id_ = st.next_id;
   ctx_.pgfree = st.pgfree;
@@ -477,9 +581,11 @@ Status Machine::apply_state(const SavedState& st) {
   thp_enabled_ = st.thp_enabled;
   ctx_.mobility_disabled = st.mobility_disabled;
   lowmem_reserve_ratio_.assign(st.ratios.begin(), st.ratios.end());
+  apply_hotplug_state(st);
   for (size_t b = 0; b < st.pageblocks.size(); ++b) {
     ctx_.write_pageblock(b << kPageblockOrder, static_cast<uint8_t>(st.pageblocks[b]));
   }
+  recount_pageblock_blocks();
   for (size_t zi = 0; zi < st.zones.size(); ++zi) {
     const SavedState::ZoneState& s = st.zones[zi];
     Zone* z = ctx_.zones[zi];

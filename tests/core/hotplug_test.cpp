@@ -399,5 +399,39 @@ TEST(HotplugOffline, RefusalsBeforeAnythingRuns) {
   EXPECT_TRUE(m.check().ok());
 }
 
+// Offline and onlined blocks survive save_state/restore_state and
+// copy_from: the same files, the same state bytes, and the same next
+// allocations.
+TEST(HotplugState, SavedRestoredAndCopiedWithTheBlocksStates) {
+  auto booted = Machine::boot(test::kernel61_config("hp1-2G-movablecore512M"));
+  ASSERT_TRUE(booted);
+  Machine& m = **booted;
+  for (int i = 0; i < 60000; ++i) {
+    ASSERT_TRUE(m.alloc(request(i % 4, i % 3 ? gfp::kHighuserMovable : gfp::kKernel)));
+  }
+  ASSERT_TRUE(m.offline_block(14).ok());
+  ASSERT_TRUE(m.online_block(14, OnlineType::kOnlineKernel).ok());  // a new Normal zone
+  ASSERT_TRUE(m.offline_block(13).ok());                            // an interior Movable block
+  ASSERT_GT(m.pgmigrate_success(), 0u);
+  const std::string saved = m.save_state();
+  auto restored = Machine::restore_state(m.config(), saved);
+  ASSERT_TRUE(restored) << restored.error().message;
+  EXPECT_EQ((*restored)->save_state(), saved);
+  auto copy = test::boot(m.config());
+  ASSERT_NE(copy, nullptr);
+  copy->copy_from(m);
+  for (Machine* other : {restored->get(), copy.get()}) {
+    EXPECT_EQ(every_file(*other), every_file(m));
+    EXPECT_TRUE(other->check().ok());
+    auto twin = m.clone();
+    for (int i = 0; i < 200; ++i) {
+      const AllocRequest req = request(i % 3, gfp::kHighuserMovable);
+      EXPECT_EQ(other->alloc(req)->pfn, twin->alloc(req)->pfn) << i;
+    }
+  }
+  EXPECT_TRUE(m.online_block(13, OnlineType::kOnline).ok());
+  EXPECT_TRUE(m.check().ok());
+}
+
 }  // namespace
 }  // namespace memd
