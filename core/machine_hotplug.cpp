@@ -330,8 +330,8 @@ void Machine::recount_pageblock_blocks() {
   }
   const PageblockZones& counted = *ctx_.pageblock_zones;
   for (size_t b = 0; b < counted.first.size(); ++b) {
-    if (counted.first[b])
-      ctx_.zones[counted.first[b] - 1]->block_count[ctx_.pageblocks.get(b << kPageblockOrder)]++;
+    if (counted.first[b] == 0) continue;
+    ctx_.zones[counted.first[b] - 1]->block_count[ctx_.pageblocks.get(b << kPageblockOrder)]++;
   }
   for (const auto& [b, counter] : counted.second) {
     ctx_.zones[counter - 1]->block_count[ctx_.pageblocks.get(b << kPageblockOrder)]++;
