@@ -264,7 +264,7 @@ class Machine {
   void init_memmap();
   // `print`: the kernel's "Built N zonelists" line (not when restoring state).
   void build_all_zonelists(bool print = true);
-  void build_zonelists(int local, std::vector<int>* node_load);
+  void build_zonelists(int local, std::vector<int>* node_load, bool print);
   void free_boot_memory();
   void setup_per_cpu_pageset();
   void refresh_zone_stat_thresholds();

@@ -202,7 +202,7 @@ void Machine::init_memmap() {
 }
 
 // find_next_best_node() + build_zonelists() (NUMA node order).
-void Machine::build_zonelists(int local, std::vector<int>* node_load) {
+void Machine::build_zonelists(int local, std::vector<int>* node_load, bool print) {
   const int nr = nr_nodes();
   std::vector<bool> used(nr, false);
   auto has_memory = [&](int n) { return layout_.nodes[n].present() > 0; };
@@ -247,7 +247,7 @@ void Machine::build_zonelists(int local, std::vector<int>* node_load) {
     zonerefs(n, &zl.fallback);
   }
   zonerefs(local, &zl.nofallback);
-  if (numa_configured()) {
+  if (numa_configured() && print) {
     std::string line = fmt::format("Fallback order for Node {}: ", local);
     for (int n : zl.node_order) {
       line += fmt::format("{} ", n);
@@ -268,7 +268,7 @@ void Machine::build_all_zonelists(bool print) {
   zonelists_.assign(nr_nodes(), {});
   std::vector<int> node_load(nr_nodes(), 0);
   for (int nid = 0; nid < nr_nodes(); ++nid) {
-    build_zonelists(nid, &node_load);
+    build_zonelists(nid, &node_load, print);
   }
   const unsigned movable_zone =
       static_cast<unsigned>(gfp_zone(gfp::kHighuserMovable, layout_.arch.arch));

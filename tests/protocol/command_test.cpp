@@ -129,9 +129,10 @@ TEST(Grammar, GfpCheckIsTheCallers) {
 TEST(Grammar, ErrorsAsTheSocketSendsThem) {
   EXPECT_EQ(parse_command("alloc order=2").error().message,
             "alloc: missing gfp= (usage: alloc order=N gfp=FLAGS [node=N] [cpu=N] [count=N])");
-  EXPECT_EQ(parse_command("frob").error().message,
-            "unknown command 'frob' (commands: alloc, free, allocations, sysctl, show, replay, "
-            "snapshot, reset, check, status, trace, help)");
+  EXPECT_EQ(
+      parse_command("frob").error().message,
+      "unknown command 'frob' (commands: alloc, free, allocations, memory, sysctl, show, replay, "
+      "snapshot, reset, check, status, trace, help)");
   EXPECT_EQ(parse_command("allocations zone=\"Nor mal\"").error().message,
             "allocations: 'zone=Nor mal': not a name (usage: allocations [zone=NAME] [node=N] "
             "[migratetype=NAME] [order=N] [after=ID] [limit=N])");
