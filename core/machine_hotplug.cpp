@@ -160,7 +160,7 @@ bool Machine::set_migratetype_isolate(Zone* zone, Pfn pfn) {
 }
 
 // unset_migratetype_isolate(): an order-9 free block whose buddy is free
-// and not isolated is taken off and freed again (merging, to the head);
+// and not isolated is taken off and freed again (merging, to the tail);
 // otherwise the block's free pages move back to its type's lists.
 void Machine::unset_migratetype_isolate(Zone* zone, Pfn pfn) {
   if (ctx_.pageblocks.get(pfn) != kIsolate) return;
@@ -174,7 +174,8 @@ void Machine::unset_migratetype_isolate(Zone* zone, Pfn pfn) {
         bf.zone_global_idx() == zone->global_idx && ctx_.pageblocks.get(buddy) != kIsolate) {
       zone->del_page_from_free_list(pfn, order, kIsolate);
       toggle_pageblock_isolate(pfn, false);
-      zone->free_one_page_inner(pfn, order, ctx_.pageblocks.get(pfn), false);
+      // __putback_isolated_page(): FPI_TO_TAIL.
+      zone->free_one_page_inner(pfn, order, ctx_.pageblocks.get(pfn), true);
       return;
     }
   }

@@ -452,6 +452,42 @@ TEST(HotplugOffline, RefusalsBeforeAnythingRuns) {
   EXPECT_TRUE(m.check().ok());
 }
 
+// online_pages(): the block's MAX_ORDER chunks go to the tail of the
+// Isolate list, then un-isolation re-merges each into an order-10 Movable
+// block at the tail of the Movable list (__putback_isolated_page(),
+// FPI_TO_TAIL), in ascending pfn order: behind the blocks already free.
+TEST(HotplugOnline, ChunksMergeToTheTailInAscendingOrder) {
+  MEMD_BOOT(m, movable_machine());
+  const Zone& movable = m.zone(0, 3);
+  const std::vector<Pfn> before = test::free_list(movable, kMaxPageOrder, kMovable);
+  ASSERT_TRUE(m.offline_block(kBlock14).ok());
+  ASSERT_TRUE(m.online_block(kBlock14, OnlineType::kOnlineMovable).ok());
+  std::vector<Pfn> want;
+  for (Pfn p : before) {
+    if (!in_block14(Allocation{0, p, 0, 0, 0, {}, 0})) want.push_back(p);
+  }
+  for (Pfn p = kBlock14Start; p < kBlock14End; p += kMaxOrderNrPages)
+    want.push_back(p);
+  EXPECT_EQ(test::free_list(movable, kMaxPageOrder, kMovable), want);
+  EXPECT_EQ(movable.free_area[kMaxPageOrder].nr[kIsolate], 0u);
+  // The block counts: the block's 64 pageblocks are Movable again.
+  EXPECT_EQ(movable.block_count[kIsolate], 0u);
+  EXPECT_TRUE(m.check().ok());
+
+  // Into the empty Normal zone (online_kernel): only the block's chunks.
+  ASSERT_TRUE(m.offline_block(kBlock14).ok());
+  ASSERT_TRUE(m.online_block(kBlock14, OnlineType::kOnlineKernel).ok());
+  const Zone& normal = m.zone(0, 2);
+  want.clear();
+  for (Pfn p = kBlock14Start; p < kBlock14End; p += kMaxOrderNrPages)
+    want.push_back(p);
+  EXPECT_EQ(test::free_list(normal, kMaxPageOrder, kMovable), want);
+  EXPECT_EQ(normal.block_count[kMovable], 64u);
+  EXPECT_EQ(normal.start_pfn, kBlock14Start);
+  EXPECT_EQ(normal.spanned, 32768u);
+  EXPECT_TRUE(m.check().ok());
+}
+
 // Offline and onlined blocks survive save_state/restore_state and
 // copy_from: the same files, the same state bytes, and the same next
 // allocations.
