@@ -488,6 +488,28 @@ TEST(HotplugOnline, ChunksMergeToTheTailInAscendingOrder) {
   EXPECT_TRUE(m.check().ok());
 }
 
+// init_per_zone_wmark_min() after a hotplug keeps a min_free_kbytes the
+// user wrote ("is not updated ... user defined value is preferred"), then
+// khugepaged's recommendation raises it and says so, as 6.18 does: 11264
+// pages (512 x 2 zones x 11) = 45056 kB on hp1's DMA and DMA32.
+TEST(HotplugOffline, UserMinFreeKbytesIsKeptThenRaisedForThp) {
+  auto booted = Machine::boot(test::kernel61_config("hp1-2G-movablecore512M"));
+  ASSERT_TRUE(booted);
+  Machine& m = **booted;
+  ASSERT_TRUE(m.set_sysctl("min_free_kbytes", "8192"));
+  const size_t logged = m.kernel_log().records().size();
+  ASSERT_TRUE(m.offline_block(14).ok());
+  const std::vector<std::string> lines = log_since(m, logged);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_TRUE(std::regex_match(
+      lines[0], std::regex("min_free_kbytes is not updated to \\d+ because user defined value "
+                           "8192 is preferred")))
+      << lines[0];
+  EXPECT_EQ(lines[1],
+            "raising min_free_kbytes from 8192 to 45056 to help transparent hugepage allocations");
+  EXPECT_EQ(m.min_free_kbytes(), 45056);
+}
+
 // Offline and onlined blocks survive save_state/restore_state and
 // copy_from: the same files, the same state bytes, and the same next
 // allocations.
