@@ -318,7 +318,7 @@ class Machine {
   struct SavedState;
   // restore_state() after the header: `body` applied to `m`, freshly booted.
   static Result<std::unique_ptr<Machine>> restore_body(std::unique_ptr<Machine> m,
-                                                       std::string_view body);
+                                                       std::string_view body, uint32_t version);
   void clear_dynamic_state();
   void put_hotplug(void* writer) const;  // a state.cpp Writer
   void apply_hotplug_state(const SavedState& st);

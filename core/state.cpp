@@ -23,6 +23,9 @@ namespace {
 
 constexpr char kMagic[8] = {'M', 'E', 'M', 'D', 'S', 'T', '0', '1'};
 constexpr uint32_t kVersion = 2;  // 2: memory hotplug
+// Version 1 (before memory hotplug) still loads: every block online, every
+// zone as booted, no migration counted.
+constexpr uint32_t kOldestVersion = 1;
 constexpr size_t kHeaderSize = 8 + 4 + 8 + 8 + 8;
 
 uint64_t fnv1a(std::string_view data) {
@@ -147,6 +150,7 @@ struct Machine::SavedState {
   uint8_t thp_enabled, mobility_disabled;
   std::vector<int32_t> ratios;
   std::string_view pageblocks;
+  bool hotplug = true;  // format version 2: the hotplug part is there
   uint64_t pgmigrate_success, pgmigrate_fail, thp_success, thp_fail, offlined_pages;
   std::vector<BlockState> blocks;
   std::vector<ZoneShape> shapes;
@@ -296,7 +300,13 @@ Error refuse(const std::string& why) {
 
 // The header: magic, version, configuration digest, body length and checksum.
 // Returns the body.
-Result<std::string_view> check_state_header(const MachineConfig& config, std::string_view data) {
+// A state's body and the format version it was written in.
+struct StateBody {
+  std::string_view body;
+  uint32_t version = 0;
+};
+
+Result<StateBody> check_state_header(const MachineConfig& config, std::string_view data) {
   if (data.size() < kHeaderSize || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) {
     return refuse("not a memd state file (bad magic)");
   }
@@ -307,9 +317,9 @@ Result<std::string_view> check_state_header(const MachineConfig& config, std::st
   hr.get(&digest);
   hr.get(&body_len);
   hr.get(&checksum);
-  if (version != kVersion) {
+  if (version < kOldestVersion || version > kVersion) {
     return refuse("format version " + std::to_string(version) + ", memd reads " +
-                  std::to_string(kVersion));
+                  std::to_string(kOldestVersion) + " to " + std::to_string(kVersion));
   }
   if (digest != fnv1a(canonical_config(config))) {
     return refuse("it was saved from a machine with a different configuration");
@@ -320,7 +330,7 @@ Result<std::string_view> check_state_header(const MachineConfig& config, std::st
                   std::to_string(body_len) + " bytes)");
   }
   if (fnv1a(body) != checksum) return refuse("checksum mismatch (damaged)");
-  return body;
+  return StateBody{body, version};
 }
 
 // A list of pfns, each below frames_end.
@@ -474,7 +484,12 @@ std::string Machine::SavedState::read_allocs(Reader* r, Pfn frames_end, size_t n
 std::string Machine::SavedState::read(std::string_view body, const Machine& m) {
   Reader r(body);
   if (std::string why = read_globals(&r, m); !why.empty()) return why;
-  if (std::string why = read_hotplug(&r, m); !why.empty()) return why;
+  if (!hotplug) {
+    for (const Zone* z : m.ctx_.zones)
+      shapes.push_back({0, 0, 0, 0, z->pcp.size(), 0});
+  } else if (std::string why = read_hotplug(&r, m); !why.empty()) {
+    return why;
+  }
   const Pfn frames_end = m.ctx_.frames.end();
   uint64_t n = 0;
   if (!r.get(&n) || n != m.ctx_.zones.size()) return "wrong number of zones";
@@ -495,19 +510,20 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
   if (!body) return body.error();
   auto booted = Machine::boot(config);
   if (!booted) return booted.error();
-  return restore_body(std::move(*booted), *body);
+  return restore_body(std::move(*booted), body->body, body->version);
 }
 
 Result<std::unique_ptr<Machine>> Machine::restore_state(const Machine& booted,
                                                         std::string_view data) {
   auto body = check_state_header(booted.config(), data);
   if (!body) return body.error();
-  return restore_body(booted.clone(), *body);
+  return restore_body(booted.clone(), body->body, body->version);
 }
 
 Result<std::unique_ptr<Machine>> Machine::restore_body(std::unique_ptr<Machine> m,
-                                                       std::string_view body) {
+                                                       std::string_view body, uint32_t version) {
   SavedState st;
+  st.hotplug = version >= 2;
   if (std::string why = st.read(body, *m); !why.empty()) return refuse(why);
   m->clear_dynamic_state();
   if (auto s = m->apply_state(st); !s) return refuse(s.error().message);
@@ -581,7 +597,7 @@ Status Machine::apply_state(const SavedState& st) {
   thp_enabled_ = st.thp_enabled;
   ctx_.mobility_disabled = st.mobility_disabled;
   lowmem_reserve_ratio_.assign(st.ratios.begin(), st.ratios.end());
-  apply_hotplug_state(st);
+  if (st.hotplug) apply_hotplug_state(st);
   for (size_t b = 0; b < st.pageblocks.size(); ++b) {
     ctx_.write_pageblock(b << kPageblockOrder, static_cast<uint8_t>(st.pageblocks[b]));
   }
