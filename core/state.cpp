@@ -485,8 +485,9 @@ std::string Machine::SavedState::read(std::string_view body, const Machine& m) {
   Reader r(body);
   if (std::string why = read_globals(&r, m); !why.empty()) return why;
   if (!hotplug) {
-    for (const Zone* z : m.ctx_.zones)
+    for (const Zone* z : m.ctx_.zones) {
       shapes.push_back({0, 0, 0, 0, z->pcp.size(), 0});
+    }
   } else if (std::string why = read_hotplug(&r, m); !why.empty()) {
     return why;
   }
