@@ -51,6 +51,9 @@ struct Invocation {
   uint64_t listing_after = 0, listing_limit = 0;
   CLI::Option *o_listing_node = nullptr, *o_listing_order = nullptr, *o_listing_after = nullptr,
               *o_listing_limit = nullptr;
+  // offline, online
+  uint64_t block = 0;
+  bool online_movable = false, online_kernel = false;
   // show, sysctl, replay, snapshot
   std::string file;
   std::string setting;
@@ -206,6 +209,37 @@ int run_allocations(Invocation& in, const Io& io) {
   if (in.o_listing_limit->count()) in.listing.limit = in.listing_limit;
   return simple_command(in, protocol::format_command(in.listing), "allocations",
                         format_allocation_list, io);
+}
+
+void add_offline(CLI::App* cmd, Invocation* in) {
+  cmd->add_option("BLOCK", in->block, "the memory block (memory/memoryN's N)")
+      ->required()
+      ->check(CLI::Range(uint64_t{0}, protocol::kMaxMemoryBlock));
+}
+
+int run_offline(Invocation& in, const Io& io) {
+  protocol::MemoryCommand c;
+  c.op = protocol::MemoryCommand::Op::kOffline;
+  c.block = in.block;
+  return simple_command(in, protocol::format_command(c), "offline", format_memory, io);
+}
+
+void add_online(CLI::App* cmd, Invocation* in) {
+  add_offline(cmd, in);
+  auto* movable =
+      cmd->add_flag("--movable", in->online_movable, "into ZONE_MOVABLE (online_movable)");
+  auto* kernel = cmd->add_flag("--kernel", in->online_kernel,
+                               "into the kernel zone, Normal or DMA32 (online_kernel)");
+  movable->excludes(kernel);
+}
+
+int run_online(Invocation& in, const Io& io) {
+  protocol::MemoryCommand c;
+  c.op = protocol::MemoryCommand::Op::kOnline;
+  c.block = in.block;
+  if (in.online_movable) c.zone = protocol::MemoryCommand::Zone::kMovable;
+  if (in.online_kernel) c.zone = protocol::MemoryCommand::Zone::kKernel;
+  return simple_command(in, protocol::format_command(c), "online", format_memory, io);
 }
 
 void add_show(CLI::App* cmd, Invocation* in) {
@@ -413,6 +447,10 @@ constexpr Subcommand kSubcommands[] = {
     {"free", "free allocations by first pfn, by id, or all", add_free, run_free},
     {"allocations", "list the live allocations (id, pfn, order, zone, node, migrate type)",
      add_allocations, run_allocations},
+    {"offline", "take a memory block offline (its movable allocations migrate)", add_offline,
+     run_offline},
+    {"online", "bring a memory block online (the kernel's zone, or --movable/--kernel)", add_online,
+     run_online},
     {"show", "print a file as the mount serves it", add_show, run_show},
     {"sysctl", "list, read or set the vm sysctls memd models", add_sysctl, run_sysctl},
     {"replay", "replay a kernel trace (kmem:mm_page_alloc/mm_page_free)", add_replay, run_replay},

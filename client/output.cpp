@@ -82,6 +82,20 @@ std::string format_allocation_list(const Json& reply) {
   return out;
 }
 
+std::string format_memory(const Json& reply) {
+  if (!reply.contains(field::kBlock)) return pretty(reply);
+  const std::string block = text_of(reply, field::kBlock);
+  const std::string zone = text_of(reply, field::kZone);
+  const std::string message = text_of(reply, field::kMessage);
+  if (text_of(reply, field::kState) != "offline") {
+    return fmt::format("memory{}: online in {}: {}\n", block, zone, message);
+  }
+  const uint64_t migrated = number_of(reply, field::kMigrated);
+  return fmt::format("memory{}: offline (from {}): {}; {} allocation{} ({} pages) migrated\n",
+                     block, zone, message, migrated, migrated == 1 ? "" : "s",
+                     number_of(reply, field::kMigratedPages));
+}
+
 std::string format_sysctl(const Json& reply) {
   auto it = reply.find(field::kSysctl);
   if (it == reply.end() || !it->is_object()) return pretty(reply);

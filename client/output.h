@@ -22,6 +22,9 @@ std::string format_free(const Json& reply);
 // `allocations`: the table, then "N of M allocations" (and how to see the
 // next ones when M > N).
 std::string format_allocation_list(const Json& reply);
+// `offline`, `online`: "memory14: offline (from Movable): Offlined Pages
+// 32768; N allocations (P pages) migrated", "memory14: online in Normal".
+std::string format_memory(const Json& reply);
 // `sysctl`: "vm.NAME = VALUE" lines, as sysctl(8) prints them.
 std::string format_sysctl(const Json& reply);
 // `status`: the machine, its zones and counters.

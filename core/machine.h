@@ -72,6 +72,26 @@ struct AllocationList {
   uint64_t matched = 0;
 };
 
+// What Machine::offline_block() or online_block() did, or why it failed:
+// `error` is 0 or the errno the kernel's sysfs write returns (EINVAL, EBUSY,
+// EINTR; ENOENT: no such block), `reason` the kernel's words for it
+// ("memory holes", "failure to isolate range", "signal backoff").
+struct HotplugResult {
+  int error = 0;
+  std::string reason;
+  uint64_t block = 0;
+  Pfn start_pfn = 0;
+  uint64_t nr_pages = 0;
+  uint64_t migrated_pages = 0;  // pgmigrate_success added by this offline
+  uint64_t failed_pages = 0;    // pgmigrate_fail added
+  uint64_t migrated_allocations = 0;
+  std::string zone_name;  // the zone the block left or joined
+  bool ok() const { return error == 0; }
+  // The kernel's line: "Offlined Pages 32768", or "memory offlining [mem
+  // 0x70000000-0x77ffffff] failed due to failure to isolate range".
+  std::string message(bool offline) const;
+};
+
 struct CheckReport {
   std::vector<std::string> problems;  // empty: every invariant holds
   bool ok() const { return problems.empty(); }
@@ -107,6 +127,20 @@ class Machine {
   // The live allocations `filter` selects, where they are now (a movable
   // one's pfn changes when it migrates; its id does not).
   AllocationList allocations(const AllocationFilter& filter) const;
+
+  // Memory hotplug (mm/memory_hotplug.c offline_pages, online_pages; see
+  // core/machine_hotplug.cpp): takes memory block `block` offline,
+  // migrating its movable allocations away (their ids stay, their pfns
+  // change), or brings an offline block online into the zone `type` picks
+  // (zone_for_pfn_range). A failure leaves the machine as the kernel's
+  // failure leaves it (the zone's pcp lists drained).
+  HotplugResult offline_block(uint64_t block_id);
+  HotplugResult online_block(uint64_t block_id, OnlineType type);
+  uint64_t pgmigrate_success() const { return pgmigrate_success_; }
+  uint64_t pgmigrate_fail() const { return pgmigrate_fail_; }
+  // The zone (global index) a pfn is in now: the boot layout's, or an
+  // onlined block's; ~0u for holes and offline blocks.
+  unsigned pfn_zone_global_idx(Pfn pfn) const;
 
   // vm sysctls memd models: min_free_kbytes, watermark_scale_factor,
   // watermark_boost_factor, lowmem_reserve_ratio, percpu_pagelist_high_fraction.
@@ -228,8 +262,9 @@ class Machine {
   void hugepage_init(const KernelParams& params);
   Status apply_cmdline_sysctls(const KernelParams& params);
   void init_memmap();
-  void build_all_zonelists();
-  void build_zonelists(int local, std::vector<int>* node_load);
+  // `print`: the kernel's "Built N zonelists" line (not when restoring state).
+  void build_all_zonelists(bool print = true);
+  void build_zonelists(int local, std::vector<int>* node_load, bool print);
   void free_boot_memory();
   void setup_per_cpu_pageset();
   void refresh_zone_stat_thresholds();
@@ -261,6 +296,10 @@ class Machine {
   OptPfn rmqueue_buddy(Zone* preferred, Zone* zone, unsigned order, unsigned alloc_flags,
                        unsigned mt, int cpu);
   void zone_statistics(Zone* preferred, Zone* z, int cpu);
+  // The allocation path of alloc() on a given zonelist, for migration
+  // targets (__alloc_pages with a nodemask): no id, no tracepoint.
+  OptPfn alloc_pages_zonelist(const AllocRequest& req, const std::vector<unsigned>& zonelist,
+                              Zone** zone_out);
   OptPfn alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone** zone_out);
   bool should_reclaim_retry(unsigned order, const AllocContext& ac, unsigned alloc_flags,
                             int* no_progress_loops);
@@ -279,9 +318,39 @@ class Machine {
   struct SavedState;
   // restore_state() after the header: `body` applied to `m`, freshly booted.
   static Result<std::unique_ptr<Machine>> restore_body(std::unique_ptr<Machine> m,
-                                                       std::string_view body);
+                                                       std::string_view body, uint32_t version);
   void clear_dynamic_state();
+  void put_hotplug(void* writer) const;  // a state.cpp Writer
+  void apply_hotplug_state(const SavedState& st);
   Status apply_state(const SavedState& st);
+
+  // memory hotplug (core/machine_hotplug.cpp)
+  bool pfn_is_managed_at_boot(Pfn start, Pfn end) const;
+  void zone_pcp_disable(Zone* zone);
+  void zone_pcp_enable(Zone* zone);
+  Pfn find_large_buddy(Pfn start) const;
+  void toggle_pageblock_isolate(Pfn pfn, bool isolate);
+  bool move_freepages_block_isolate(Zone* zone, Pfn pfn, bool isolate);
+  bool has_unmovable_pages(const Zone& zone, Pfn start, Pfn end) const;
+  bool set_migratetype_isolate(Zone* zone, Pfn pfn);
+  void unset_migratetype_isolate(Zone* zone, Pfn pfn);
+  bool start_isolate_page_range(Zone* zone, Pfn start, Pfn end);
+  void undo_isolate_page_range(Zone* zone, Pfn start, Pfn end);
+  std::vector<Pfn> movable_heads_descending(Pfn start, Pfn end) const;
+  bool migrate_one(Pfn src, const std::vector<unsigned>& zonelist, HotplugResult* r);
+  uint64_t migrate_range(Zone* zone, Pfn start, Pfn end, HotplugResult* r);
+  std::vector<unsigned> migration_zonelist(int nid) const;
+  void offline_isolated_pages(Zone* zone, Pfn start, Pfn end);
+  void set_pageblocks_counted(Zone* zone, Pfn start, Pfn end, bool counted);
+  // The pagetypeinfo block counts of every zone, recounted from the
+  // pageblocks each zone's row counts (after restoring hotplug state).
+  void recount_pageblock_blocks();
+  // Which zone's row counts each pageblock, from the memory blocks' states.
+  void reset_pageblock_zones_from_blocks();
+  void shrink_zone_span(Zone* zone, Pfn start, Pfn end);
+  void resize_zone_range(Zone* zone, Pfn start, Pfn end);
+  void init_per_zone_wmark_min();
+  HotplugResult offline_refusal(const MemoryBlock* block, uint64_t id) const;
 
   // copying (core/machine_copy.cpp)
   void copy_context(const MemContext& other);
@@ -327,6 +396,15 @@ class Machine {
   bool thp_enabled_ = false;     // hugepage_pmd_enabled()
   bool direct_gbpages_ = false;  // direct_gbpages after probe_page_size_mask()
   uint64_t totalreserve_pages_ = 0;
+
+  // memory hotplug's counters: vm events PGMIGRATE_SUCCESS/FAIL, and every
+  // page offline_pages() took out of the buddy allocator (online_pages()
+  // frees them again, counted in PGFREE), for Machine::check.
+  uint64_t pgmigrate_success_ = 0;
+  uint64_t pgmigrate_fail_ = 0;
+  uint64_t thp_migration_success_ = 0;
+  uint64_t thp_migration_fail_ = 0;
+  int64_t offlined_pages_ = 0;
 
   // live allocations: id -> pfn (core/id_index.h)
   std::unique_ptr<IdIndex> ids_;

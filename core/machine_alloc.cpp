@@ -303,6 +303,27 @@ OptPfn Machine::alloc_slowpath(Gfp gfp, unsigned order, AllocContext* ac, Zone**
                                 alloc::kWmarkHigh | alloc::kCpuset, *ac, zone_out);
 }
 
+OptPfn Machine::alloc_pages_zonelist(const AllocRequest& req, const std::vector<unsigned>& zonelist,
+                                     Zone** zone_out) {
+  ++alloc_ticks_;
+  ctx_.trace_cpu = static_cast<uint16_t>(req.cpu);
+  AllocContext ac;
+  ac.cpu = req.cpu;
+  ac.highest_zoneidx = static_cast<unsigned>(gfp_zone(req.gfp, layout_.arch.arch));
+  ac.zonelist = &zonelist;
+  ac.migratetype = ctx_.mobility_disabled ? unsigned{kUnmovable} : gfp_migratetype(req.gfp);
+  OptPfn page;
+  if (auto pref = first_zone(zonelist, ac.highest_zoneidx)) {
+    ac.preferred = *pref;
+    const unsigned alloc_flags =
+        alloc::kWmarkLow | alloc_flags_nofragment(zone_by_global_idx(zonelist[*pref]), req.gfp);
+    page = get_page_from_freelist(req.gfp, req.order, alloc_flags, ac, zone_out);
+    if (!page) page = alloc_slowpath(req.gfp, req.order, &ac, zone_out);
+  }
+  if (!page) warn_alloc(req);
+  return page;
+}
+
 namespace {
 
 // check_request()'s rules, inlined into alloc(): the allocation path pays for

@@ -115,10 +115,7 @@ Status Machine::free_area_init_core() {
 }
 
 void Machine::set_zone_lookup() {
-  ctx_.zone_global_idx_of = [this](Pfn pfn) -> unsigned {
-    auto iv = layout_.zone_of(pfn);
-    return iv ? zones_[iv->nid][iv->zone]->global_idx : ~0u;
-  };
+  ctx_.zone_global_idx_of = [this](Pfn pfn) -> unsigned { return pfn_zone_global_idx(pfn); };
 }
 
 // Which pageblocks each zone's "Number of blocks" row counts
@@ -205,7 +202,7 @@ void Machine::init_memmap() {
 }
 
 // find_next_best_node() + build_zonelists() (NUMA node order).
-void Machine::build_zonelists(int local, std::vector<int>* node_load) {
+void Machine::build_zonelists(int local, std::vector<int>* node_load, bool print) {
   const int nr = nr_nodes();
   std::vector<bool> used(nr, false);
   auto has_memory = [&](int n) { return layout_.nodes[n].present() > 0; };
@@ -250,7 +247,7 @@ void Machine::build_zonelists(int local, std::vector<int>* node_load) {
     zonerefs(n, &zl.fallback);
   }
   zonerefs(local, &zl.nofallback);
-  if (numa_configured()) {
+  if (numa_configured() && print) {
     std::string line = fmt::format("Fallback order for Node {}: ", local);
     for (int n : zl.node_order) {
       line += fmt::format("{} ", n);
@@ -267,16 +264,17 @@ void Machine::build_zonelists(int local, std::vector<int>* node_load) {
 
 // build_all_zonelists(): zonelists, then the mobility grouping switch, computed
 // while managed == present and the watermarks are still 0.
-void Machine::build_all_zonelists() {
+void Machine::build_all_zonelists(bool print) {
   zonelists_.assign(nr_nodes(), {});
   std::vector<int> node_load(nr_nodes(), 0);
   for (int nid = 0; nid < nr_nodes(); ++nid) {
-    build_zonelists(nid, &node_load);
+    build_zonelists(nid, &node_load, print);
   }
   const unsigned movable_zone =
       static_cast<unsigned>(gfp_zone(gfp::kHighuserMovable, layout_.arch.arch));
   uint64_t vm_total_pages = nr_free_zone_pages(movable_zone);
   ctx_.mobility_disabled = vm_total_pages < kPageblockNrPages * kMigrateTypes;
+  if (!print) return;
   log_.printk(PrintkLevel::kInfo,
               fmt::format("Built {} zonelists, mobility grouping {}.  Total pages: {}",
                           nr_online_nodes_, ctx_.mobility_disabled ? "off" : "on", vm_total_pages));

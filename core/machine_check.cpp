@@ -89,17 +89,24 @@ struct Machine::Checker {
   void check_globals();
 };
 
-// Managed memory per zone: the boot free ranges, merged where adjacent.
+// Managed memory per zone: the boot free ranges, merged where adjacent,
+// without the offline memory blocks, each piece in the zone its pfns are in
+// now (an onlined block's zone may not be its boot zone).
 void Machine::Checker::collect_managed_ranges() {
+  const uint64_t per_block = m.memory_blocks_.pages_per_block();
   for (auto [s, e] : m.layout_.free_ranges) {
     for (Pfn p = s; p < e;) {
       auto iv = m.layout_.zone_of(p);
-      const Pfn stop = std::min(e, iv->end);
-      auto& v = managed[m.zones_[iv->nid][iv->zone]->global_idx];
-      if (!v.empty() && v.back().second == p) {
-        v.back().second = stop;
-      } else {
-        v.emplace_back(p, stop);
+      Pfn stop = std::min(e, iv->end);
+      if (per_block) stop = std::min(stop, (p / per_block + 1) * per_block);
+      const unsigned zone = m.pfn_zone_global_idx(p);
+      if (zone != ~0u) {
+        auto& v = managed[zone];
+        if (!v.empty() && v.back().second == p) {
+          v.back().second = stop;
+        } else {
+          v.emplace_back(p, stop);
+        }
       }
       p = stop;
     }
@@ -284,8 +291,7 @@ void Machine::Checker::check_block_cover(const Zone& z) {
 void Machine::Checker::check_block_counts(const Zone& z) {
   std::array<uint64_t, kMigrateTypes> counts{};
   for (Pfn pfn = z.start_pfn; z.populated() && pfn < z.end_pfn(); pfn += kPageblockNrPages) {
-    auto iv = m.layout_.zone_of(pfn);
-    if (!iv || iv->nid != z.nid || iv->zone != z.idx) continue;
+    if (m.pfn_zone_global_idx(pfn) != z.global_idx) continue;
     counts[m.ctx_.pageblocks.get(pfn)]++;
   }
   if (counts != z.block_count) fail(zname(z) + ": pageblock counts per type differ from a recount");
@@ -359,8 +365,10 @@ void Machine::Checker::check_globals() {
          std::to_string(m.ids_->size()) + " entries in the id index");
   }
   // Every page freed minus every page allocated is free or on a pcp list.
-  if (m.ctx_.pgfree - pgalloc_total != buddy_and_pcp_pages) {
-    fail("pgfree - pgalloc = " + std::to_string(m.ctx_.pgfree - pgalloc_total) + " but " +
+  // Pages offlined left the buddy lists without an allocation.
+  const uint64_t freed = m.ctx_.pgfree - pgalloc_total - static_cast<uint64_t>(m.offlined_pages_);
+  if (freed != buddy_and_pcp_pages) {
+    fail("pgfree - pgalloc - offlined = " + std::to_string(freed) + " but " +
          std::to_string(buddy_and_pcp_pages) + " pages are free or on pcp lists");
   }
 }

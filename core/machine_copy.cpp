@@ -16,7 +16,7 @@ namespace memd {
 // and fail here as a reminder. On x86_64 with libstdc++, memd's platform.
 #if defined(__GLIBCXX__) && defined(__x86_64__)
 static_assert(sizeof(MemContext) == 216, "copy the new MemContext member in copy_context()");
-static_assert(sizeof(Machine) == 1144, "copy the new Machine member in copy_from()");
+static_assert(sizeof(Machine) == 1184, "copy the new Machine member in copy_from()");
 #endif
 
 std::unique_ptr<Machine> Machine::clone() const {
@@ -50,6 +50,11 @@ void Machine::copy_from(const Machine& other) {
   thp_enabled_ = other.thp_enabled_;
   direct_gbpages_ = other.direct_gbpages_;
   totalreserve_pages_ = other.totalreserve_pages_;
+  pgmigrate_success_ = other.pgmigrate_success_;
+  pgmigrate_fail_ = other.pgmigrate_fail_;
+  thp_migration_success_ = other.thp_migration_success_;
+  thp_migration_fail_ = other.thp_migration_fail_;
+  offlined_pages_ = other.offlined_pages_;
   ids_->copy_from(*other.ids_);
   next_id_ = other.next_id_;
 }

@@ -96,6 +96,10 @@ MachineStats Machine::stats() const {
   s.pgfree = ctx_.pgfree;
   s.extfrag_claims = ctx_.extfrag_claims;
   s.extfrag_steals = ctx_.extfrag_steals;
+  s.pgmigrate_success = pgmigrate_success_;
+  s.pgmigrate_fail = pgmigrate_fail_;
+  s.thp_migration_success = thp_migration_success_;
+  s.thp_migration_fail = thp_migration_fail_;
   s.totalreserve_pages = totalreserve_pages_;
   s.min_free_kbytes = min_free_kbytes_;
   s.watermark_scale_factor = watermark_scale_factor_;

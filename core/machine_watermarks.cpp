@@ -6,6 +6,8 @@
 
 #include "core/kernel_math.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 namespace memd {
@@ -27,7 +29,14 @@ void Machine::calculate_min_free_kbytes() {
   const unsigned user_zone = static_cast<unsigned>(gfp_zone(gfp::kUser, layout_.arch.arch));
   uint64_t lowmem_kbytes = nr_free_zone_pages(user_zone) * (kPageSize >> 10);
   int new_min = static_cast<int>(int_sqrt(lowmem_kbytes * 16));
-  if (new_min > user_min_free_kbytes_) min_free_kbytes_ = kclamp(new_min, 128, 262144);
+  if (new_min > user_min_free_kbytes_) {
+    min_free_kbytes_ = kclamp(new_min, 128, 262144);
+  } else {
+    log_.printk(PrintkLevel::kWarning,
+                fmt::format("min_free_kbytes is not updated to {} because user defined value {} "
+                            "is preferred",
+                            new_min, user_min_free_kbytes_));
+  }
 }
 
 // set_recommended_min_free_kbytes() (mm/khugepaged.c)
@@ -45,6 +54,12 @@ void Machine::set_recommended_min_free_kbytes() {
     recommended = std::min(recommended, nr_free_zone_pages(user_zone) / 20);
     recommended <<= (kPageShift - 10);
     if (recommended > static_cast<uint64_t>(min_free_kbytes_)) {
+      if (user_min_free_kbytes_ >= 0) {
+        log_.printk(PrintkLevel::kInfo,
+                    fmt::format("raising min_free_kbytes from {} to {} to help transparent "
+                                "hugepage allocations",
+                                min_free_kbytes_, recommended));
+      }
       min_free_kbytes_ = static_cast<int>(recommended);
     }
   }

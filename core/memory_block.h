@@ -104,6 +104,8 @@ class MemoryBlocks {
   uint64_t pages_per_block() const { return block_size_bytes_ >> kPageShift; }
   // Ascending by id; ids skip blocks without a present section.
   const std::vector<MemoryBlock>& blocks() const { return blocks_; }
+  // The same blocks, for restoring their states (the ids stay).
+  std::vector<MemoryBlock>& mutable_blocks() { return blocks_; }
   const MemoryBlock* find(uint64_t id) const;
   MemoryBlock* find(uint64_t id);
   Pfn start_pfn(const MemoryBlock& block) const { return block.id * pages_per_block(); }

@@ -445,6 +445,16 @@ void vmstat_zero_lines(Buf* out, const std::array<std::string_view, N>& names) {
   }
 }
 
+// The events memd counts among kEventNamesBeforeThp: migration's
+// (migrate_pages(): pages, and THP-sized folios), 0 for the others.
+uint64_t counted_event(const MachineStats& s, std::string_view name) {
+  if (name == "pgmigrate_success") return s.pgmigrate_success;
+  if (name == "pgmigrate_fail") return s.pgmigrate_fail;
+  if (name == "thp_migration_success") return s.thp_migration_success;
+  if (name == "thp_migration_fail") return s.thp_migration_fail;
+  return 0;
+}
+
 // The zone kinds of the layout, in zone_idx order (every node has them all).
 std::vector<ZoneKind> zone_kinds(const MachineStats& s) {
   std::vector<ZoneKind> kinds;
@@ -479,7 +489,9 @@ void vmstat_events(Buf* out, const MachineStats& s) {
     }
   }
   vmstat_line(out, "pgfree", s.pgfree);
-  vmstat_zero_lines(out, kEventNamesBeforeThp);
+  for (std::string_view name : kEventNamesBeforeThp) {
+    vmstat_line(out, name, counted_event(s, name));
+  }
   if (s.thp_configured) {
     vmstat_zero_lines(out, kThpEventNamesBeforePud);
     if (s.arch == Arch::kX86_64) {

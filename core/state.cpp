@@ -3,7 +3,9 @@
 // Format (little-endian, fixed width):
 //   header: "MEMDST01", u32 version, u64 config digest, u64 body length,
 //           u64 body checksum (FNV-1a 64)
-//   body:   globals and tunables; the raw pageblock bitmap; per zone its
+//   body:   globals and tunables; the raw pageblock bitmap; memory hotplug
+//           (migration counters, each memory block's state and zone, each
+//           zone's start, span, present, managed and pcp count); per zone its
 //           watermarks, flags, counters, every free list in list order and
 //           every per-cpu list in list order; then the live allocations.
 // The config digest is FNV-1a of a canonical encoding of the MachineConfig:
@@ -20,7 +22,10 @@ namespace memd {
 namespace {
 
 constexpr char kMagic[8] = {'M', 'E', 'M', 'D', 'S', 'T', '0', '1'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // 2: memory hotplug
+// Version 1 (before memory hotplug) still loads: every block online, every
+// zone as booted, no migration counted.
+constexpr uint32_t kOldestVersion = 1;
 constexpr size_t kHeaderSize = 8 + 4 + 8 + 8 + 8;
 
 uint64_t fnv1a(std::string_view data) {
@@ -128,6 +133,12 @@ struct Machine::SavedState {
     std::array<std::array<std::vector<uint32_t>, kMigrateTypes>, kNrPageOrders> free_lists;
     std::vector<PcpState> pcp;
   };
+  struct BlockState {
+    uint8_t state, zone;  // MemoryBlockState; zone_idx, or 0xff for none
+  };
+  struct ZoneShape {
+    uint64_t start_pfn, spanned, present, managed, nr_pcp, stat_threshold;
+  };
   struct AllocState {
     uint32_t pfn;
     uint64_t id;
@@ -139,12 +150,17 @@ struct Machine::SavedState {
   uint8_t thp_enabled, mobility_disabled;
   std::vector<int32_t> ratios;
   std::string_view pageblocks;
+  bool hotplug = true;  // format version 2: the hotplug part is there
+  uint64_t pgmigrate_success, pgmigrate_fail, thp_success, thp_fail, offlined_pages;
+  std::vector<BlockState> blocks;
+  std::vector<ZoneShape> shapes;
   std::vector<ZoneState> zones;
   std::vector<AllocState> allocs;
 
   std::string read(std::string_view body, const Machine& m);
   std::string read_globals(Reader* r, const Machine& m);
-  static std::string read_zone(Reader* r, const Zone& zone, Pfn frames_end, ZoneState* z);
+  std::string read_hotplug(Reader* r, const Machine& m);
+  static std::string read_zone(Reader* r, uint64_t nr_pcp, Pfn frames_end, ZoneState* z);
   std::string read_allocs(Reader* r, Pfn frames_end, size_t nr_zones);
 };
 
@@ -219,6 +235,31 @@ size_t state_body_estimate(const MemContext& ctx, size_t allocations) {
 
 }  // namespace
 
+// Memory hotplug's part: the migration counters, every memory block's
+// state and zone, every zone's shape (which offline and online change:
+// start, span, present, managed, pcp lists, and the vm stats threshold,
+// which an emptied zone keeps from before).
+void Machine::put_hotplug(void* writer) const {
+  auto* w = static_cast<Writer*>(writer);
+  for (uint64_t v : {pgmigrate_success_, pgmigrate_fail_, thp_migration_success_,
+                     thp_migration_fail_, static_cast<uint64_t>(offlined_pages_)}) {
+    w->put<uint64_t>(v);
+  }
+  w->put<uint64_t>(memory_blocks_.blocks().size());
+  for (const MemoryBlock& b : memory_blocks_.blocks()) {
+    w->put<uint8_t>(static_cast<uint8_t>(b.state));
+    w->put<uint8_t>(b.zone ? static_cast<uint8_t>(*b.zone) : uint8_t{0xff});
+  }
+  w->put<uint64_t>(ctx_.zones.size());
+  for (const Zone* z : ctx_.zones) {
+    for (uint64_t v :
+         {z->start_pfn, z->spanned, z->present, z->managed, static_cast<uint64_t>(z->pcp.size()),
+          static_cast<uint64_t>(z->stat_threshold)}) {
+      w->put<uint64_t>(v);
+    }
+  }
+}
+
 std::string Machine::save_state() const {
   Writer w;
   w.out.reserve(kHeaderSize + state_body_estimate(ctx_, ids_->size()));
@@ -242,6 +283,7 @@ std::string Machine::save_state() const {
   for (size_t b = 0; b < ctx_.pageblocks.size(); ++b) {
     w.put<uint8_t>(ctx_.pageblocks.raw(b << kPageblockOrder));
   }
+  put_hotplug(&w);
   w.put<uint64_t>(ctx_.zones.size());
   for (const Zone* z : ctx_.zones) {
     put_zone(&w, ctx_.frames, *z);
@@ -279,7 +321,13 @@ Error refuse(const std::string& why) {
 
 // The header: magic, version, configuration digest, body length and checksum.
 // Returns the body.
-Result<std::string_view> check_state_header(const MachineConfig& config, std::string_view data) {
+// A state's body and the format version it was written in.
+struct StateBody {
+  std::string_view body;
+  uint32_t version = 0;
+};
+
+Result<StateBody> check_state_header(const MachineConfig& config, std::string_view data) {
   if (data.size() < kHeaderSize || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) {
     return refuse("not a memd state file (bad magic)");
   }
@@ -290,9 +338,9 @@ Result<std::string_view> check_state_header(const MachineConfig& config, std::st
   hr.get(&digest);
   hr.get(&body_len);
   hr.get(&checksum);
-  if (version != kVersion) {
+  if (version < kOldestVersion || version > kVersion) {
     return refuse("format version " + std::to_string(version) + ", memd reads " +
-                  std::to_string(kVersion));
+                  std::to_string(kOldestVersion) + " to " + std::to_string(kVersion));
   }
   if (digest != fnv1a(canonical_config(config))) {
     return refuse("it was saved from a machine with a different configuration");
@@ -303,7 +351,7 @@ Result<std::string_view> check_state_header(const MachineConfig& config, std::st
                   std::to_string(body_len) + " bytes)");
   }
   if (fnv1a(body) != checksum) return refuse("checksum mismatch (damaged)");
-  return body;
+  return StateBody{body, version};
 }
 
 // A list of pfns, each below frames_end.
@@ -354,8 +402,45 @@ std::string Machine::SavedState::read_globals(Reader* r, const Machine& m) {
   return {};
 }
 
+// Memory hotplug's part, checked against the booted machine: as many
+// blocks and zones, states and zones that exist, shapes inside the memory
+// map, pcp lists for no CPU or every CPU.
+std::string Machine::SavedState::read_hotplug(Reader* r, const Machine& m) {
+  for (uint64_t* v :
+       {&pgmigrate_success, &pgmigrate_fail, &thp_success, &thp_fail, &offlined_pages}) {
+    r->get(v);
+  }
+  uint64_t n = 0;
+  if (!r->get(&n) || n != m.memory_blocks_.blocks().size()) return "wrong number of memory blocks";
+  blocks.resize(n);
+  for (BlockState& b : blocks) {
+    r->get(&b.state);
+    r->get(&b.zone);
+    if (b.state > static_cast<uint8_t>(MemoryBlockState::kOffline) ||
+        (b.zone != 0xff && b.zone >= m.layout_.arch.nr_zones())) {
+      return "damaged memory block state";
+    }
+  }
+  if (!r->get(&n) || n != m.ctx_.zones.size()) return "wrong number of zones";
+  shapes.resize(n);
+  for (ZoneShape& z : shapes) {
+    for (uint64_t* v :
+         {&z.start_pfn, &z.spanned, &z.present, &z.managed, &z.nr_pcp, &z.stat_threshold}) {
+      r->get(v);
+    }
+    const Pfn end = m.ctx_.frames.end();
+    if (z.start_pfn > end || z.spanned > end - z.start_pfn || z.present > z.spanned ||
+        z.managed > z.present ||
+        (z.nr_pcp != 0 && z.nr_pcp != static_cast<uint64_t>(m.nr_cpus())) ||
+        z.stat_threshold > 125) {
+      return "damaged zone shape";
+    }
+  }
+  return {};
+}
+
 // One zone: counters, tunables, free lists and per-cpu lists.
-std::string Machine::SavedState::read_zone(Reader* r, const Zone& zone, Pfn frames_end,
+std::string Machine::SavedState::read_zone(Reader* r, uint64_t nr_pcp, Pfn frames_end,
                                            ZoneState* z) {
   for (auto& v : z->watermark) {
     r->get(&v);
@@ -380,7 +465,7 @@ std::string Machine::SavedState::read_zone(Reader* r, const Zone& zone, Pfn fram
     }
   }
   uint64_t ncpu = 0;
-  if (!r->get(&ncpu) || ncpu != zone.pcp.size()) return "wrong number of per-cpu lists";
+  if (!r->get(&ncpu) || ncpu != nr_pcp) return "wrong number of per-cpu lists";
   z->pcp.resize(ncpu);
   for (auto& p : z->pcp) {
     for (int32_t* v :
@@ -420,12 +505,19 @@ std::string Machine::SavedState::read_allocs(Reader* r, Pfn frames_end, size_t n
 std::string Machine::SavedState::read(std::string_view body, const Machine& m) {
   Reader r(body);
   if (std::string why = read_globals(&r, m); !why.empty()) return why;
+  if (!hotplug) {
+    for (const Zone* z : m.ctx_.zones) {
+      shapes.push_back({0, 0, 0, 0, z->pcp.size(), 0});
+    }
+  } else if (std::string why = read_hotplug(&r, m); !why.empty()) {
+    return why;
+  }
   const Pfn frames_end = m.ctx_.frames.end();
   uint64_t n = 0;
   if (!r.get(&n) || n != m.ctx_.zones.size()) return "wrong number of zones";
   zones.resize(n);
   for (size_t zi = 0; zi < n; ++zi) {
-    if (std::string why = read_zone(&r, *m.ctx_.zones[zi], frames_end, &zones[zi]); !why.empty()) {
+    if (std::string why = read_zone(&r, shapes[zi].nr_pcp, frames_end, &zones[zi]); !why.empty()) {
       return why;
     }
   }
@@ -440,19 +532,20 @@ Result<std::unique_ptr<Machine>> Machine::restore_state(const MachineConfig& con
   if (!body) return body.error();
   auto booted = Machine::boot(config);
   if (!booted) return booted.error();
-  return restore_body(std::move(*booted), *body);
+  return restore_body(std::move(*booted), body->body, body->version);
 }
 
 Result<std::unique_ptr<Machine>> Machine::restore_state(const Machine& booted,
                                                         std::string_view data) {
   auto body = check_state_header(booted.config(), data);
   if (!body) return body.error();
-  return restore_body(booted.clone(), *body);
+  return restore_body(booted.clone(), body->body, body->version);
 }
 
 Result<std::unique_ptr<Machine>> Machine::restore_body(std::unique_ptr<Machine> m,
-                                                       std::string_view body) {
+                                                       std::string_view body, uint32_t version) {
   SavedState st;
+  st.hotplug = version >= 2;
   if (std::string why = st.read(body, *m); !why.empty()) return refuse(why);
   m->clear_dynamic_state();
   if (auto s = m->apply_state(st); !s) return refuse(s.error().message);
@@ -485,6 +578,34 @@ void Machine::clear_dynamic_state() {
   std::fill(ctx_.pageblock_free.begin(), ctx_.pageblock_free.end(), uint16_t{0});
 }
 
+// The memory blocks' states and zones, the zones' shapes and pcp lists,
+// the pagetypeinfo rows that follow from them, and the zonelists (without
+// the kernel's message: restoring is not a hotplug event).
+void Machine::apply_hotplug_state(const SavedState& st) {
+  pgmigrate_success_ = st.pgmigrate_success;
+  pgmigrate_fail_ = st.pgmigrate_fail;
+  thp_migration_success_ = st.thp_success;
+  thp_migration_fail_ = st.thp_fail;
+  offlined_pages_ = static_cast<int64_t>(st.offlined_pages);
+  for (size_t i = 0; i < st.blocks.size(); ++i) {
+    MemoryBlock& b = memory_blocks_.mutable_blocks()[i];
+    b.state = static_cast<MemoryBlockState>(st.blocks[i].state);
+    b.zone = st.blocks[i].zone == 0xff ? std::nullopt : std::optional<unsigned>(st.blocks[i].zone);
+  }
+  for (size_t zi = 0; zi < st.shapes.size(); ++zi) {
+    const SavedState::ZoneShape& s = st.shapes[zi];
+    Zone* z = ctx_.zones[zi];
+    z->start_pfn = s.start_pfn;
+    z->spanned = s.spanned;
+    z->present = s.present;
+    z->managed = s.managed;
+    z->pcp.resize(s.nr_pcp);
+    z->stat_threshold = static_cast<int>(s.stat_threshold);
+  }
+  reset_pageblock_zones_from_blocks();
+  build_all_zonelists(/*print=*/false);
+}
+
 Status Machine::apply_state(const SavedState& st) {
   next_id_ = st.next_id;
   ctx_.pgfree = st.pgfree;
@@ -498,9 +619,11 @@ Status Machine::apply_state(const SavedState& st) {
   thp_enabled_ = st.thp_enabled;
   ctx_.mobility_disabled = st.mobility_disabled;
   lowmem_reserve_ratio_.assign(st.ratios.begin(), st.ratios.end());
+  if (st.hotplug) apply_hotplug_state(st);
   for (size_t b = 0; b < st.pageblocks.size(); ++b) {
     ctx_.write_pageblock(b << kPageblockOrder, static_cast<uint8_t>(st.pageblocks[b]));
   }
+  recount_pageblock_blocks();
   for (size_t zi = 0; zi < st.zones.size(); ++zi) {
     const SavedState::ZoneState& s = st.zones[zi];
     Zone* z = ctx_.zones[zi];

@@ -72,6 +72,12 @@ struct MachineStats {
   uint64_t pgfree = 0;
   uint64_t extfrag_claims = 0;  // mm_page_alloc_extfrag with change_ownership=1
   uint64_t extfrag_steals = 0;
+  // migrate_pages() (memory offline): PGMIGRATE_SUCCESS/FAIL in pages,
+  // THP_MIGRATION_SUCCESS/FAIL in folios of pageblock order or more.
+  uint64_t pgmigrate_success = 0;
+  uint64_t pgmigrate_fail = 0;
+  uint64_t thp_migration_success = 0;
+  uint64_t thp_migration_fail = 0;
   uint64_t nr_memmap_pages = 0;  // not modelled: memd's memmap is not in emulated memory
   // nr_memmap_boot_pages: the struct pages the kernel allocated at boot
   // (sparse_init_nid: 512 pages per present section on x86_64;

@@ -32,6 +32,7 @@ using protocol::kMaxAllocCount;
 using protocol::kMaxCommandBytes;
 using protocol::kMaxReplayFrameBytes;
 using protocol::kMaxSnapshotBytes;
+using protocol::MemoryCommand;
 using protocol::ReplayCommand;
 using protocol::Reply;
 using protocol::ResetCommand;

@@ -84,6 +84,7 @@ bool changes_machine(const Command& command) {
     bool operator()(const AllocationsCommand&) const { return false; }
     bool operator()(const TraceCommand& c) const { return c.op != TraceCommand::Op::kStatus; }
     bool operator()(const AllocCommand&) const { return true; }
+    bool operator()(const MemoryCommand&) const { return true; }
     bool operator()(const FreeCommand&) const { return true; }
     bool operator()(const ReplayCommand&) const { return true; }
     bool operator()(const ResetCommand&) const { return true; }

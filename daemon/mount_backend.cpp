@@ -32,6 +32,27 @@ struct ControlSession final : fusefs::Backend::Session {
   Client client;
 };
 
+// An open memory/memoryN/state or online: its writes go to the block.
+struct BlockFileSession final : fusefs::Backend::Session {
+  Client client;
+  uint64_t block = 0;
+  MemoryBlockFile file = MemoryBlockFile::kState;
+};
+
+// Writable like the kernel's (state and online are 0644 in sysfs).
+bool writable(MemoryBlockFile file) {
+  return file == MemoryBlockFile::kState || file == MemoryBlockFile::kOnline;
+}
+
+Client client_of(const fusefs::Caller& caller) {
+  Client client;
+  client.origin = Client::Origin::kControlFile;
+  client.uid = caller.uid;
+  client.comm = process_comm(caller.pid);
+  client.pid = caller.pid;
+  return client;
+}
+
 int errno_for(Failure f) {
   switch (f) {
     case Failure::kNone:
@@ -50,6 +71,8 @@ int errno_for(Failure f) {
       return EIO;
     case Failure::kNotATrace:
       return ENODATA;
+    case Failure::kInterrupted:
+      return EINTR;
   }
   return EINVAL;
 }
@@ -85,8 +108,9 @@ std::vector<fusefs::Entry> MountBackend::entries() const {
 }
 
 // memory/, shaped like /sys/devices/system/memory: block_size_bytes, then a
-// directory per block with its files (read-only until blocks can go offline)
-// and its node links; node/nodeK/ exists so that the links resolve.
+// directory per block with its files (state and online writable, 0644, as
+// command files whose reads show the file) and its node links; node/nodeK/
+// exists so that the links resolve.
 void MountBackend::add_memory_entries(const MemoryBlocks& blocks,
                                       std::vector<fusefs::Entry>* entries) {
   if (blocks.blocks().empty()) {
@@ -97,8 +121,10 @@ void MountBackend::add_memory_entries(const MemoryBlocks& blocks,
   for (const MemoryBlock& b : blocks.blocks()) {
     const std::string dir = fmt::format("memory/memory{}/", b.id);
     for (size_t i = 0; i < std::size(kMemoryBlockFiles); ++i) {
+      const bool rw = writable(kMemoryBlockFiles[i]);
       entries->push_back({dir + std::string(memory_block_file_name(kMemoryBlockFiles[i])),
-                          fusefs::Kind::kRendered, 0444,
+                          rw ? fusefs::Kind::kCommand : fusefs::Kind::kRendered,
+                          rw ? mode_t{0644} : mode_t{0444},
                           kBlockFiles + static_cast<fusefs::FileId>(b.id) * kBlockFileSlots +
                               static_cast<fusefs::FileId>(i)});
     }
@@ -127,16 +153,28 @@ std::string MountBackend::render(fusefs::FileId file) {
   return service_->render(kProcFiles.at(file));
 }
 
-MountBackend::CommandOpen MountBackend::open_command(fusefs::FileId, const fusefs::Caller& caller) {
+MountBackend::CommandOpen MountBackend::open_command(fusefs::FileId file,
+                                                     const fusefs::Caller& caller) {
+  if (file >= kBlockFiles) {  // memory/memoryN/state or online: reads show the file
+    auto session = std::make_unique<BlockFileSession>();
+    session->client = client_of(caller);
+    session->block = (file - kBlockFiles) / kBlockFileSlots;
+    session->file = kMemoryBlockFiles[(file - kBlockFiles) % kBlockFileSlots];
+    std::string text = service_->render_memory_block(session->block, session->file);
+    return {std::move(session), std::move(text)};
+  }
   auto session = std::make_unique<ControlSession>();
-  session->client.origin = Client::Origin::kControlFile;
-  session->client.uid = caller.uid;
-  session->client.comm = process_comm(caller.pid);
-  session->client.pid = caller.pid;
+  session->client = client_of(caller);
   return {std::move(session), std::string(command_help())};
 }
 
 fusefs::CommandReply MountBackend::run(Session& session, std::string_view line) {
+  if (auto* block = dynamic_cast<BlockFileSession*>(&session)) {
+    Reply reply = service_->write_memory_block(block->block, block->file, line, block->client);
+    // The next read of this open shows the file as it is now, as sysfs's would.
+    return {errno_for(reply.failure), service_->render_memory_block(block->block, block->file),
+            reply.ok() ? std::string() : reply.error_message()};
+  }
   Reply reply = service_->execute(line, &static_cast<ControlSession&>(session).client);
   return {errno_for(reply.failure), std::move(reply.text),
           reply.ok() ? std::string() : reply.error_message()};

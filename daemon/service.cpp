@@ -233,6 +233,7 @@ Reply Service::dispatch(const Command& command, Client* client) {
     }
     Reply operator()(const TraceCommand& c) { return s->trace(c); }
     Reply operator()(const AllocationsCommand& c) { return s->allocations(c); }
+    Reply operator()(const MemoryCommand& c) { return s->memory(c, *client); }
   };
   return std::visit(Visitor{this, client}, command);
 }

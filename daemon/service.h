@@ -6,7 +6,8 @@
 // Its jobs, one file each: the lock and the machine (service.cpp), the
 // commands on the machine (machine_commands.cpp), replay sessions
 // (replay_session.cpp), snapshots and their admission (snapshot.cpp), the
-// tracepoints' command, clock and readers (trace_commands.cpp).
+// tracepoints' command, clock and readers (trace_commands.cpp), memory blocks
+// going offline and online (memory_commands.cpp).
 //
 // Thread-safe. One mutex (mu_) guards the machine and the replay in progress;
 // a command runs whole under it, so no reader ever sees it half applied.
@@ -126,6 +127,10 @@ class Service {
   // them now; "" for a block the machine does not have.
   std::string render_block_size_bytes() EXCLUDES(mu_);
   std::string render_memory_block(uint64_t block_id, MemoryBlockFile file) EXCLUDES(mu_);
+  // A write to memory/memoryN/state or online, as the kernel's state_store()
+  // and online_store() take it (daemon/memory_commands.cpp).
+  Reply write_memory_block(uint64_t block, MemoryBlockFile file, std::string_view value,
+                           const Client& client) EXCLUDES(mu_);
   // "x86_64, 4096 MiB in 1 node, 2 CPUs": for STATUS= and the log.
   std::string shape() EXCLUDES(mu_);
   const std::vector<std::string>& boot_warnings() const { return boot_warnings_; }
@@ -180,6 +185,9 @@ class Service {
       EXCLUDES(mu_);
   Reply free(const FreeCommand& c, const Client& client) EXCLUDES(mu_);
   Reply allocations(const AllocationsCommand& c) EXCLUDES(mu_);
+  // `memory offline|online block=N`: Machine::offline_block/online_block.
+  Reply memory(const MemoryCommand& c, const Client& client) EXCLUDES(mu_);
+  HotplugResult memory_locked(const MemoryCommand& c, const Client& client) REQUIRES(mu_);
   Reply free_pages(const FreeCommand& c, const Client& client) EXCLUDES(mu_);
   Reply trace(const TraceCommand& c) EXCLUDES(mu_);
   // The machine acts for `client` from now on: the task its reports and its

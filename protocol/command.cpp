@@ -266,6 +266,43 @@ Result<Command> parse_allocations(const Args& a) {
   return Command{c};
 }
 
+// `memory offline block=N` | `memory online block=N [zone=kernel|movable]`
+Result<Command> parse_memory(const Args& a) {
+  if (a.tokens().empty() || a.tokens().front().has_key) {
+    return a.error("say offline or online");
+  }
+  const Token& first = a.tokens().front();
+  MemoryCommand c;
+  if (first.value == "online") {
+    c.op = MemoryCommand::Op::kOnline;
+  } else if (first.value != "offline") {
+    return a.error(fmt::format("unknown step {}", quoted(first.value)));
+  }
+  const std::vector<Token> rest(a.tokens().begin() + 1, a.tokens().end());
+  const Args args(a.verb(),
+                  c.op == MemoryCommand::Op::kOnline ? "memory online block=N [zone=kernel|movable]"
+                                                     : "memory offline block=N",
+                  rest);
+  if (c.op == MemoryCommand::Op::kOnline) {
+    if (auto st = args.check_keys({"block", "zone"}); !st) return st.error();
+  } else if (auto st = args.check_keys({"block"}); !st) {
+    return st.error();
+  }
+  auto block = args.required("block", 0, kMaxMemoryBlock);
+  if (!block) return block.error();
+  c.block = *block;
+  if (const Token* zone = args.find("zone")) {
+    if (zone->value == "kernel") {
+      c.zone = MemoryCommand::Zone::kKernel;
+    } else if (zone->value == "movable") {
+      c.zone = MemoryCommand::Zone::kMovable;
+    } else {
+      return args.error(fmt::format("{}: kernel or movable", zone->text()));
+    }
+  }
+  return Command{c};
+}
+
 Result<Command> parse_sysctl(const Args& a) {
   SysctlCommand c;
   if (a.tokens().size() > 1) return a.error("one sysctl at a time");
@@ -435,6 +472,7 @@ constexpr Verb kVerbs[] = {
     {"allocations",
      "allocations [zone=NAME] [node=N] [migratetype=NAME] [order=N] [after=ID] [limit=N]",
      parse_allocations},
+    {"memory", "memory offline block=N | online block=N [zone=kernel|movable]", parse_memory},
     {"sysctl", "sysctl | sysctl NAME | sysctl NAME=VALUE", parse_sysctl},
     {"show", "show FILE", parse_show},
     {"replay", "replay file=PATH | begin [every=N] [continue] | data bytes=N | end | abort",
@@ -624,6 +662,14 @@ Result<std::string> format_allocations(const AllocationsCommand& c) {
   return w.done();
 }
 
+Result<std::string> format_memory(const MemoryCommand& c) {
+  LineWriter w("memory");
+  w.word(c.op == MemoryCommand::Op::kOnline ? "online" : "offline").number("block", c.block);
+  if (c.zone == MemoryCommand::Zone::kKernel) w.word("zone=kernel");
+  if (c.zone == MemoryCommand::Zone::kMovable) w.word("zone=movable");
+  return w.done();
+}
+
 Result<std::string> format_snapshot(const SnapshotCommand& c) {
   LineWriter w("snapshot");
   if (c.op == SnapshotCommand::Op::kSave) return w.word("save").done();
@@ -648,6 +694,7 @@ Result<std::string> format_command(const Command& command) {
     Result<std::string> operator()(const HelpCommand&) { return std::string("help"); }
     Result<std::string> operator()(const TraceCommand& c) { return format_trace(c); }
     Result<std::string> operator()(const AllocationsCommand& c) { return format_allocations(c); }
+    Result<std::string> operator()(const MemoryCommand& c) { return format_memory(c); }
   };
   return std::visit(Visitor{}, command);
 }

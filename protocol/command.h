@@ -82,6 +82,19 @@ struct AllocationsCommand {
   friend bool operator==(const AllocationsCommand&, const AllocationsCommand&) = default;
 };
 
+// `memory offline block=N` and `memory online block=N [zone=kernel|movable]`:
+// memory block N (memory/memoryN) goes offline, or comes online as the
+// kernel's `online`, `online_kernel` or `online_movable` would bring it.
+struct MemoryCommand {
+  enum class Op : uint8_t { kOffline, kOnline } op = Op::kOffline;
+  enum class Zone : uint8_t { kDefault, kKernel, kMovable } zone = Zone::kDefault;  // kOnline
+  uint64_t block = 0;
+  friend bool operator==(const MemoryCommand&, const MemoryCommand&) = default;
+};
+// The largest block number the grammar takes (memory blocks of 128 MiB up
+// to the 2^52-byte physical address space).
+inline constexpr uint64_t kMaxMemoryBlock = (uint64_t{1} << 25) - 1;
+
 struct SysctlCommand {
   std::string name;                  // without "vm."; empty: list them all
   std::optional<std::string> value;  // set when NAME=VALUE; commas become blanks
@@ -146,7 +159,7 @@ inline constexpr uint64_t kMaxTraceBufferKb = uint64_t{1} << 40;
 
 using Command = std::variant<AllocCommand, FreeCommand, SysctlCommand, ShowCommand, ReplayCommand,
                              SnapshotCommand, ResetCommand, CheckCommand, StatusCommand,
-                             HelpCommand, TraceCommand, AllocationsCommand>;
+                             HelpCommand, TraceCommand, AllocationsCommand, MemoryCommand>;
 
 // Checks the text of a gfp= value: nullopt if good, else why not ("unknown
 // flag '__GFP_BOGUS'"). A plain function: the core's parse_gfp, wrapped.

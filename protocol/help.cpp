@@ -12,6 +12,10 @@ std::string_view command_help() {
   allocations [zone=NAME] [node=N] [migratetype=NAME] [order=N] [after=ID] [limit=N]
                                   the live allocations in id order, where they are now
                                   (at most 1000 unless limit= says; after=ID: the next ones)
+  memory offline block=N          take memory block N (memory/memoryN) offline: its movable
+                                  allocations migrate (ids kept), EBUSY if an unmovable page is in it
+  memory online block=N [zone=kernel|movable]
+                                  bring block N back online (zone=: online_kernel, online_movable)
   sysctl                          list the vm sysctls memd models
   sysctl NAME                     print one (min_free_kbytes, watermark_scale_factor, ...)
   sysctl NAME=VALUE               set one (lowmem_reserve_ratio="256 256 32 0 0")

@@ -59,6 +59,7 @@ constexpr FailureName kFailureNames[] = {
     {Failure::kIo, "io"},
     {Failure::kInternal, "internal"},
     {Failure::kNotATrace, "not_a_trace"},
+    {Failure::kInterrupted, "interrupted"},
 };
 
 }  // namespace
@@ -307,6 +308,31 @@ Reply allocations_reply(const std::vector<AllocationEntry>& listed, uint64_t mat
   fields.emplace_back(field::kCount, listed.size());
   fields.emplace_back(field::kMatched, matched);
   return Reply::success(std::move(body), std::move(text));
+}
+
+Reply memory_reply(const MemoryBlockChange& c) {
+  Json body = Json::object();
+  auto& fields = body.get_ref<Json::object_t&>();
+  fields.emplace_back(field::kBlock, c.block);
+  fields.emplace_back(field::kState, c.offline ? "offline" : "online");
+  fields.emplace_back(field::kZone, std::string(c.zone));
+  fields.emplace_back(field::kPages, c.pages);
+  std::string text;
+  if (c.offline) {
+    fields.emplace_back(field::kMigrated, c.migrated);
+    fields.emplace_back(field::kMigratedPages, c.migrated_pages);
+    text = fmt::format("memory{}: offline (from {}): {}; {} allocation{} ({} pages) migrated\n",
+                       c.block, c.zone, c.message, c.migrated, c.migrated == 1 ? "" : "s",
+                       c.migrated_pages);
+  } else {
+    text = fmt::format("memory{}: online in {}: {}\n", c.block, c.zone, c.message);
+  }
+  fields.emplace_back(field::kMessage, c.message);
+  return Reply::success(std::move(body), std::move(text));
+}
+
+Reply memory_failure_reply(Failure failure, std::string message) {
+  return Reply::error(failure, std::move(message));
 }
 
 Reply free_reply(const std::vector<AllocationEntry>& freed) {

@@ -31,10 +31,12 @@ enum class Failure : uint8_t {
   kIo,           // a trace file could not be read
   kInternal,     // an exception inside memd (out of memory, a bug)
   kNotATrace,    // a replay met no mm_page_alloc or mm_page_free event: nothing applied
+  kInterrupted,  // a memory offline whose migration pass moved nothing gave up (the kernel's EINTR)
 };
 
 // The name of a failure on the wire, in an error reply's "failure": "bad_input",
-// "alloc_failed", "busy", "denied", "check_failed", "io", "internal", "not_a_trace".
+// "alloc_failed", "busy", "denied", "check_failed", "io", "internal", "not_a_trace",
+// "interrupted".
 std::string_view failure_name(Failure failure);
 // The failure a name stands for; kNone for a name this build does not know
 // (a newer memd's), which a client treats as a refusal.
@@ -77,6 +79,12 @@ inline constexpr const char* kAllocations = "allocations";
 inline constexpr const char* kFreed = "freed";
 inline constexpr const char* kMatched = "matched";  // allocations: how many match in all
 inline constexpr const char* kCount = "count";
+inline constexpr const char* kBlock = "block";        // memory: the block's number (memoryN)
+inline constexpr const char* kState = "state";        // memory: the block's state now
+inline constexpr const char* kPages = "pages";        // memory: the block's pages
+inline constexpr const char* kMigrated = "migrated";  // memory offline: allocations migrated
+inline constexpr const char* kMigratedPages = "migrated_pages";
+inline constexpr const char* kMessage = "message";  // memory: the kernel's line
 inline constexpr const char* kSysctl = "sysctl";
 inline constexpr const char* kText = "text";
 inline constexpr const char* kMachine = "machine";
@@ -142,6 +150,25 @@ Reply allocations_reply(const std::vector<AllocationEntry>& listed, uint64_t mat
 // `free pfn=.../id=...`: {"freed":[...],"count":N}; `free all`: {"count":N}.
 Reply free_reply(const std::vector<AllocationEntry>& freed);
 Reply free_all_reply(uint64_t count);
+
+// What `memory offline` or `memory online` did to a block.
+struct MemoryBlockChange {
+  uint64_t block = 0;
+  bool offline = true;    // the block went offline (else online)
+  std::string_view zone;  // the zone it left or joined
+  uint64_t pages = 0;     // the block's pages
+  uint64_t migrated = 0;  // offline: allocations migrated out of it (their ids kept)
+  uint64_t migrated_pages = 0;
+  std::string message;  // the kernel's line: "Offlined Pages 32768"
+};
+// {"block":14,"state":"offline","zone":"Movable","pages":32768,"migrated":N,
+// "migrated_pages":P,"message":"Offlined Pages 32768"}; text: one line,
+// "memory14: offline (from Movable): Offlined Pages 32768; N allocations (P pages) migrated".
+Reply memory_reply(const MemoryBlockChange& change);
+// A block that would not go offline or online: the failure, and the
+// message "memory offline block=14: <the kernel's line>" (plus the pages
+// migrated before an interrupted offline gave up).
+Reply memory_failure_reply(Failure failure, std::string message);
 // `sysctl`: {"sysctl":{name: value, ...}}; values as the kernel prints them
 // become a number, an array of numbers or, failing both, the text.
 Reply sysctl_reply(const std::vector<std::pair<std::string, std::string>>& values);

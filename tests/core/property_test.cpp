@@ -5,6 +5,8 @@
 // (alignment, zone eligibility for the GFP flags, __GFP_THISNODE, no overlap
 // with a live allocation, refused requests change nothing); and determinism:
 // two machines fed the same sequence give the same pfns and identical stats.
+// Memory blocks go offline and online among the steps: no allocation is
+// lost, and none without __GFP_MOVABLE ever moves.
 //
 // The number of cases is bounded (the whole suite runs in seconds); set
 // MEMD_LONG_TESTS=1 for a longer run. RC_PARAMS, when set, wins (e.g.
@@ -12,6 +14,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -97,7 +100,7 @@ const std::vector<SysctlWrite>& sysctl_writes() {
   return w;
 }
 
-enum class OpKind { kAlloc, kFree, kFreeBad, kSysctl, kFreeAll };
+enum class OpKind { kAlloc, kFree, kFreeBad, kSysctl, kFreeAll, kOffline, kOnline };
 
 struct Op {
   OpKind kind = OpKind::kAlloc;
@@ -127,6 +130,12 @@ std::ostream& operator<<(std::ostream& os, const Op& op) {
       break;
     case OpKind::kFreeAll:
       os << "free all cpu=" << op.cpu;
+      break;
+    case OpKind::kOffline:
+      os << "offline block #" << op.pick;
+      break;
+    case OpKind::kOnline:
+      os << "online block #" << op.pick << " type " << op.order % 3;
       break;
   }
   return os;
@@ -158,7 +167,9 @@ struct Arbitrary<memd::Op> {
                                       {34, OpKind::kFree},
                                       {2, OpKind::kFreeBad},
                                       {3, OpKind::kSysctl},
-                                      {1, OpKind::kFreeAll}}),
+                                      {1, OpKind::kFreeAll},
+                                      {3, OpKind::kOffline},
+                                      {3, OpKind::kOnline}}),
         gen::weightedElement<unsigned>({{30, 0},
                                         {10, 1},
                                         {8, 2},
@@ -239,6 +250,27 @@ MachineConfig shape(int which) {
         cfg.nodes = {n0, n1};
       }
       break;
+    case 7:  // 512 MiB without holes above 1 MiB, movablecore=256M: memory1 DMA32,
+             // memory2 and memory3 Movable
+      cfg.e820 =
+          "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable\n"
+          "BIOS-e820: [mem 0x0000000000100000-0x000000001fffffff] usable\n";
+      cfg.cpus = 2;
+      cfg.cmdline = "movablecore=256M";
+      break;
+    case 8:  // the same 512 MiB as two nodes of 256 MiB: migration targets on the other node
+      cfg = shape(7);
+      cfg.cmdline.clear();
+      {
+        NodeConfig n0;
+        n0.range = PhysRange{0, 256 * kMiB};
+        n0.cpus = {0};
+        NodeConfig n1;
+        n1.range = PhysRange{256 * kMiB, 512 * kMiB};
+        n1.cpus = {1};
+        cfg.nodes = {n0, n1};
+      }
+      break;
     default:
       break;
   }
@@ -248,7 +280,46 @@ MachineConfig shape(int which) {
 struct Live {
   Pfn pfn;
   unsigned order;
+  AllocId id;
+  bool movable;  // __GFP_MOVABLE: only these may migrate (linux-mm.md §12.5)
 };
+
+// A memory block of the machine, picked by `pick`.
+uint64_t pick_block(const Machine& m, uint32_t pick) {
+  const auto& blocks = m.memory_blocks().blocks();
+  return blocks.empty() ? 0 : blocks[pick % blocks.size()].id;
+}
+
+// offline_block(): whatever the outcome, every allocation keeps its id and
+// order, an allocation without __GFP_MOVABLE never moves, and a successful
+// offline leaves no allocation in the block. `live` follows the moves.
+std::string apply_offline(Machine& m, std::vector<Live>& live, const Op& op) {
+  const uint64_t block = pick_block(m, op.pick);
+  const HotplugResult r = m.offline_block(block);
+  const uint64_t per_block = m.memory_blocks().pages_per_block();
+  for (Live& l : live) {
+    auto now = m.find_id(l.id);
+    RC_ASSERT(now.has_value());
+    RC_ASSERT(now->order == l.order);
+    if (!l.movable) RC_ASSERT(now->pfn == l.pfn);
+    if (r.ok()) RC_ASSERT(per_block == 0 || now->pfn / per_block != block);
+    l.pfn = now->pfn;
+  }
+  RC_ASSERT(r.ok() || r.migrated_pages == 0 || r.error == EINTR);
+  return "offline " + std::to_string(r.error) + " " + std::to_string(r.migrated_pages);
+}
+
+std::string apply_online(Machine& m, const Op& op) {
+  const uint64_t block = pick_block(m, op.pick);
+  const OnlineType types[] = {OnlineType::kOnline, OnlineType::kOnlineKernel,
+                              OnlineType::kOnlineMovable};
+  const HotplugResult r = m.online_block(block, types[op.order % 3]);
+  if (r.ok()) {
+    const MemoryBlock* b = m.memory_blocks().find(block);
+    RC_ASSERT(b->state == MemoryBlockState::kOnline && b->zone.has_value());
+  }
+  return "online " + std::to_string(r.error) + " " + r.zone_name;
+}
 
 // Zone index limit for a GFP mask (gfp_zone), for eligibility checks.
 int highest_zone(const Machine& m, Gfp g) {
@@ -290,7 +361,7 @@ std::string apply(Machine& m, std::vector<Live>& live, const Op& op) {
             a.pfn + (Pfn{1} << a.order) <= l.pfn || l.pfn + (Pfn{1} << l.order) <= a.pfn;
         RC_ASSERT(disjoint);
       }
-      live.push_back({a.pfn, a.order});
+      live.push_back({a.pfn, a.order, a.id, (req.gfp & gfp::kMovable) != 0});
       out << a.pfn << "@" << a.nid << "/" << a.zone_idx;
       break;
     }
@@ -349,6 +420,12 @@ std::string apply(Machine& m, std::vector<Live>& live, const Op& op) {
       out << "all";
       break;
     }
+    case OpKind::kOffline:
+      out << apply_offline(m, live, op);
+      break;
+    case OpKind::kOnline:
+      out << apply_online(m, op);
+      break;
   }
   RC_ASSERT(m.nr_allocations() == live.size());
   return out.str();
@@ -381,7 +458,13 @@ void run_sequence_property(int which) {
             RC_FAIL("after step " + std::to_string(i) + ": " + first_problem(rep));
           }
         }
-        // Freeing everything and draining nothing: buddy + pcp pages + live = managed.
+        // Every block back online, then freeing everything and draining
+        // nothing: buddy + pcp pages + live = managed, as at boot.
+        for (const MemoryBlock& b : std::vector<MemoryBlock>(m.memory_blocks().blocks())) {
+          if (b.state == MemoryBlockState::kOffline) {
+            RC_ASSERT(m.online_block(b.id, OnlineType::kOnline).ok());
+          }
+        }
         m.free_all(0);
         RC_ASSERT(m.check().ok());
         MachineStats st = m.stats();
@@ -420,6 +503,12 @@ TEST(Property, InvariantsI386HighMem) {
 }
 TEST(Property, InvariantsMovablecoreTwoNodes) {
   run_sequence_property(6);
+}
+TEST(Property, InvariantsHotplugMovablecore) {
+  run_sequence_property(7);
+}
+TEST(Property, InvariantsHotplugTwoNodes) {
+  run_sequence_property(8);
 }
 
 // Everything the files print, as one string.
@@ -493,6 +582,9 @@ TEST(Property, DeterminismWithNormal) {
 }
 TEST(Property, DeterminismI386) {
   run_determinism_property(5);
+}
+TEST(Property, DeterminismHotplug) {
+  run_determinism_property(7);
 }
 
 // A failed or refused request leaves the machine exactly as it was.

@@ -261,6 +261,44 @@ TEST_F(ServiceTest, ShowsTheMemoryBlocksFiles) {
             std::string::npos);
 }
 
+// 512 MiB: memory0 spans DMA and DMA32, memory1 and memory2 are DMA32,
+// memory3 ends in the hole below 512 MiB.
+TEST_F(ServiceTest, MemoryOfflineAndOnline) {
+  Json r = ok("memory offline block=2");
+  EXPECT_EQ(r.dump(),
+            R"({"ok":true,"block":2,"state":"offline","zone":"DMA32","pages":32768,"migrated":0,)"
+            R"("migrated_pages":0,"message":"Offlined Pages 32768"})");
+  EXPECT_EQ(service->render_memory_block(2, MemoryBlockFile::kState), "offline\n");
+  EXPECT_EQ(error("memory offline block=2"),
+            "memory offline block=2: the block is already offline");
+  EXPECT_EQ(error("memory offline block=3"),
+            "memory offline block=3: memory offlining [mem 0x18000000-0x1fffffff] failed due to "
+            "memory holes");
+  EXPECT_EQ(run("memory offline block=0")["failure"], "bad_input");
+  // The mount's online file: 1 brings it back, 1 again is a quiet success.
+  EXPECT_TRUE(service->write_memory_block(2, MemoryBlockFile::kOnline, "1\n", root).ok());
+  EXPECT_EQ(service->render_memory_block(2, MemoryBlockFile::kOnline), "1\n");
+  EXPECT_TRUE(service->write_memory_block(2, MemoryBlockFile::kOnline, "1", root).ok());
+  const Reply again = service->write_memory_block(2, MemoryBlockFile::kState, "online\n", root);
+  EXPECT_EQ(again.failure, Failure::kBadInput);
+  EXPECT_EQ(again.error_message(), "memory online block=2: the block is already online");
+  EXPECT_EQ(service->write_memory_block(2, MemoryBlockFile::kState, "onlin", root).failure,
+            Failure::kBadInput);
+  // An unmovable page pins its block: busy (EBUSY), nothing else changes.
+  // (40 order-10 blocks: the last ones are past memory0.)
+  const Json a = ok("alloc order=10 gfp=GFP_KERNEL count=40");
+  const uint64_t pfn = std::stoull(a["allocations"].back()["pfn"].get<std::string>(), nullptr, 16);
+  const uint64_t block = pfn >> 15;
+  ASSERT_TRUE(block == 1 || block == 2) << pfn;
+  const Json busy = run(fmt::format("memory offline block={}", block));
+  EXPECT_EQ(busy["failure"], "busy");
+  EXPECT_EQ(busy["error"],
+            fmt::format("memory offline block={}: memory offlining [mem {:#010x}-{:#010x}] "
+                        "failed due to failure to isolate range",
+                        block, block << 27, ((block + 1) << 27) - 1));
+  EXPECT_TRUE(ok("check")["problems"].empty());
+}
+
 TEST_F(ServiceTest, CloneIsAnIndependentCopy) {
   ok("trace on mm_page_alloc");
   ok("alloc order=2 gfp=GFP_KERNEL");

@@ -25,7 +25,8 @@ inline bool safe_to_run(const Command& command, bool with_snapshot) {
                  std::is_same_v<T, SysctlCommand> || std::is_same_v<T, ShowCommand> ||
                  std::is_same_v<T, ResetCommand> || std::is_same_v<T, CheckCommand> ||
                  std::is_same_v<T, StatusCommand> || std::is_same_v<T, HelpCommand> ||
-                 std::is_same_v<T, TraceCommand> || std::is_same_v<T, AllocationsCommand>;
+                 std::is_same_v<T, TraceCommand> || std::is_same_v<T, AllocationsCommand> ||
+                 std::is_same_v<T, MemoryCommand>;
         }
       },
       command);

@@ -387,4 +387,41 @@ expect_out "$("$MEMD" --version)"
 
 # --- memd stops cleanly ---------------------------------------------------------------------------
 stop_memd
+
+# --- offline and online: the README's five commands ---------------------------------------------
+# 4 GiB with movablecore=512M: Normal is memory32-35 (4 GiB up), Movable
+# memory36-39 (0x120000 up). 30000 order-2 movable allocations fill
+# memory36-38 in id order (memory37 holds ids 8193-16384); offlining
+# memory37 migrates all 8192 of them, each keeping its id; an unmovable
+# page in memory32 keeps it online.
+printf '[daemon]\nstate_dir = ""\n[machine]\nsize = "4G"\ncmdline = "movablecore=512M"\n' >"$CONFIG"
+start_memd
+mc alloc --movable --order 2 --count 30000
+expect_rc 0 "alloc --movable --count 30000"
+[ "$(sed -n 8194p <<<"$OUT")" = "    8193  0x128000         2  Movable     0  Movable" ] ||
+  fail "id 8193 is not memory37's first allocation"
+mc offline 37
+expect_rc 0 "offline 37"; expect_no_err
+expect_out "memory37: offline (from Movable): Offlined Pages 32768; 8192 allocations (32768 pages) migrated"
+mc allocations --after 8192 --limit 2
+expect_rc 0 "allocations --after 8192"
+expect_out "      ID  PFN          ORDER  ZONE     NODE  MIGRATETYPE
+    8193  0x105798         2  Normal      0  Movable
+    8194  0x105794         2  Normal      0  Movable
+2 of 21808 allocations
+the next ones: --after 8194"
+mc alloc --order 4
+expect_out_matches '^   30001  0x105800 +4  Normal +0  Unmovable$'
+mc offline 32
+expect_rc 1 "offline 32"; expect_out ""
+expect_err_line "memory offline block=32: memory offlining [mem 0x100000000-0x107ffffff] failed due to failure to isolate range"
+[ "$(cat "$MNT/memory/memory37/state") $(cat "$MNT/memory/memory32/state")" = "offline online" ] ||
+  fail "the blocks' states"
+grep -qx 'pgmigrate_success 32768' "$MNT/vmstat" || fail "vmstat's pgmigrate_success"
+mc online 37 --kernel
+expect_rc 0 "online 37 --kernel"
+expect_out "memory37: online in Normal: Onlined Pages 32768"
+mc check
+expect_rc 0 "check after offline and online"
+stop_memd
 exit 0

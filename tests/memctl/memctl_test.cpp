@@ -344,6 +344,44 @@ TEST(Memctl, AllocationsSendsTheFiltersAndPrintsTheList) {
   EXPECT_EQ(fake.lines().size(), 3u);
 }
 
+TEST(Memctl, OfflineAndOnlineSendTheMemoryVerb) {
+  FakeMemd fake([](const std::string& line, const std::string&) {
+    if (line == "memory offline block=14") {
+      return std::string(
+          R"({"ok":true,"block":14,"state":"offline","zone":"Movable","pages":32768,"migrated":3,"migrated_pages":10,"message":"Offlined Pages 32768"})");
+    }
+    if (line == "memory offline block=9") {
+      return std::string(
+          R"({"ok":false,"error":"memory offline block=9: memory offlining [mem 0x48000000-0x4fffffff] failed due to failure to isolate range","failure":"busy"})");
+    }
+    return std::string(
+        R"({"ok":true,"block":14,"state":"online","zone":"Normal","pages":32768,"message":"Onlined Pages 32768"})");
+  });
+  Outcome r = memctl({"offline", "14"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out,
+            "memory14: offline (from Movable): Offlined Pages 32768; 3 allocations (10 pages) "
+            "migrated\n");
+  r = memctl({"offline", "9"}, at(fake));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(r.err,
+            "memctl: memory offline block=9: memory offlining [mem 0x48000000-0x4fffffff] failed "
+            "due to failure to isolate range\n");
+  r = memctl({"online", "14", "--kernel"}, at(fake));
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "memory14: online in Normal: Onlined Pages 32768\n");
+  EXPECT_EQ(memctl({"online", "14", "--movable"}, at(fake)).status, 0);
+  EXPECT_EQ(memctl({"online", "14"}, at(fake)).status, 0);
+  EXPECT_EQ(fake.lines(), (std::vector<std::string>{
+                              "memory offline block=14", "memory offline block=9",
+                              "memory online block=14 zone=kernel",
+                              "memory online block=14 zone=movable", "memory online block=14"}));
+  // memctl's own usage errors: nothing sent.
+  EXPECT_EQ(memctl({"online", "14", "--kernel", "--movable"}, at(fake)).status, 2);
+  EXPECT_EQ(memctl({"offline"}, at(fake)).status, 2);
+  EXPECT_EQ(fake.lines().size(), 5u);
+}
+
 // --- exit statuses by the kind of refusal ---------------------------------------------------
 
 TEST(Memctl, VersionIsMemdsVersion) {

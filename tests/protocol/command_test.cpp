@@ -31,6 +31,10 @@ TEST(Grammar, CanonicalLinesRoundTrip) {
            "free all cpu=3",
            "allocations",
            "allocations zone=Movable node=1 migratetype=Movable order=3 after=1000 limit=100000",
+           "memory offline block=14",
+           "memory online block=0",
+           "memory online block=33554431 zone=kernel",
+           "memory online block=14 zone=movable",
            "sysctl",
            "sysctl min_free_kbytes",
            "sysctl watermark_scale_factor=200",
@@ -86,7 +90,9 @@ TEST(Grammar, CommandsRoundTrip) {
            ReplayCommand{ReplayCommand::Op::kFile, "/a \"b\"\\c", 0},
            ReplayCommand{ReplayCommand::Op::kData, {}, kMaxReplayFrameBytes},
            SnapshotCommand{SnapshotCommand::Op::kLoad, kMaxSnapshotBytes}, StatusCommand{},
-           AllocationsCommand{}, AllocationsCommand{"DMA32", 0, "Unmovable", 0, 0, 1}}) {
+           AllocationsCommand{}, AllocationsCommand{"DMA32", 0, "Unmovable", 0, 0, 1},
+           MemoryCommand{MemoryCommand::Op::kOffline, MemoryCommand::Zone::kDefault, 7},
+           MemoryCommand{MemoryCommand::Op::kOnline, MemoryCommand::Zone::kMovable, 0}}) {
     const std::string line = format_ok(c);
     EXPECT_EQ(parse_ok(line), c) << line;
   }
@@ -129,9 +135,10 @@ TEST(Grammar, GfpCheckIsTheCallers) {
 TEST(Grammar, ErrorsAsTheSocketSendsThem) {
   EXPECT_EQ(parse_command("alloc order=2").error().message,
             "alloc: missing gfp= (usage: alloc order=N gfp=FLAGS [node=N] [cpu=N] [count=N])");
-  EXPECT_EQ(parse_command("frob").error().message,
-            "unknown command 'frob' (commands: alloc, free, allocations, sysctl, show, replay, "
-            "snapshot, reset, check, status, trace, help)");
+  EXPECT_EQ(
+      parse_command("frob").error().message,
+      "unknown command 'frob' (commands: alloc, free, allocations, memory, sysctl, show, replay, "
+      "snapshot, reset, check, status, trace, help)");
   EXPECT_EQ(parse_command("allocations zone=\"Nor mal\"").error().message,
             "allocations: 'zone=Nor mal': not a name (usage: allocations [zone=NAME] [node=N] "
             "[migratetype=NAME] [order=N] [after=ID] [limit=N])");
@@ -146,6 +153,27 @@ TEST(Grammar, ErrorsAsTheSocketSendsThem) {
             "[cpu=N] [count=N])");
   EXPECT_EQ(parse_command(std::string(kMaxCommandBytes + 1, 'a')).error().message,
             "command longer than 65536 bytes");
+}
+
+TEST(Grammar, MemoryNamesAStepAndABlock) {
+  const std::string offline_usage = " (usage: memory offline block=N)";
+  const std::string online_usage = " (usage: memory online block=N [zone=kernel|movable])";
+  EXPECT_EQ(parse_command("memory").error().message,
+            "memory: say offline or online (usage: memory offline block=N | online block=N "
+            "[zone=kernel|movable])");
+  EXPECT_EQ(parse_command("memory offline").error().message,
+            "memory: missing block=" + offline_usage);
+  EXPECT_EQ(parse_command("memory offline block=14 zone=movable").error().message,
+            "memory: unknown key 'zone'" + offline_usage);
+  EXPECT_EQ(parse_command("memory online block=14 zone=normal").error().message,
+            "memory: zone=normal: kernel or movable" + online_usage);
+  EXPECT_EQ(parse_command("memory online block=33554432").error().message,
+            "memory: block=33554432: must be in 0..33554431" + online_usage);
+  EXPECT_EQ(parse_command("memory remove block=1").error().message,
+            "memory: unknown step 'remove' (usage: memory offline block=N | online block=N "
+            "[zone=kernel|movable])");
+  const MemoryCommand online{MemoryCommand::Op::kOnline, MemoryCommand::Zone::kKernel, 3};
+  EXPECT_EQ(parse_ok("memory online block=3 zone=kernel"), Command{online});
 }
 
 TEST(Grammar, TraceTakesEventListsAndChecksTheRest) {

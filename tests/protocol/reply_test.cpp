@@ -330,6 +330,33 @@ TEST(Reply, Errors) {
 
 // Each kind of failure has its name in the socket's replies ("failure"),
 // which memctl reads back to choose its exit status.
+TEST(Reply, MemoryBlockChanges) {
+  MemoryBlockChange off;
+  off.block = 14;
+  off.zone = "Movable";
+  off.pages = 32768;
+  off.migrated = 3;
+  off.migrated_pages = 10;
+  off.message = "Offlined Pages 32768";
+  const Reply r = memory_reply(off);
+  EXPECT_EQ(r.json_line(),
+            R"({"ok":true,"block":14,"state":"offline","zone":"Movable","pages":32768,)"
+            R"("migrated":3,"migrated_pages":10,"message":"Offlined Pages 32768"})"
+            "\n");
+  EXPECT_EQ(r.text,
+            "memory14: offline (from Movable): Offlined Pages 32768; 3 allocations (10 pages) "
+            "migrated\n");
+  MemoryBlockChange on = off;
+  on.offline = false;
+  on.zone = "Normal";
+  on.message = "Onlined Pages 32768";
+  EXPECT_EQ(memory_reply(on).json_line(),
+            R"({"ok":true,"block":14,"state":"online","zone":"Normal","pages":32768,)"
+            R"("message":"Onlined Pages 32768"})"
+            "\n");
+  EXPECT_EQ(memory_reply(on).text, "memory14: online in Normal: Onlined Pages 32768\n");
+}
+
 TEST(Reply, FailureNames) {
   const std::vector<std::pair<Failure, std::string>> names = {
       {Failure::kBadInput, "bad_input"},
@@ -340,6 +367,7 @@ TEST(Reply, FailureNames) {
       {Failure::kIo, "io"},
       {Failure::kInternal, "internal"},
       {Failure::kNotATrace, "not_a_trace"},
+      {Failure::kInterrupted, "interrupted"},
   };
   for (const auto& [failure, name] : names) {
     EXPECT_EQ(failure_name(failure), name);
