@@ -597,7 +597,10 @@ def main():
                         f"flood (bound {max_status_ms:.0f})")
     if not lat_read or not lat_cat or not lat_status:
         problems.append("the probe measured nothing")
-    if S.slow_rounds and S.slow_dropped == 0:
+    # A time bound too: memd drops a reader that takes nothing for 10 s, and
+    # under a sanitizer (ThreadSanitizer above all) a reader may linger its 14 s
+    # out before memd, several times slower, has sent it enough to hold.
+    if cfg["strict"] and S.slow_rounds and S.slow_dropped == 0:
         problems.append("no slow reader was ever disconnected")
     if problems:
         print("load: FAILED\n  " + "\n  ".join(problems[:30]))
